@@ -1,0 +1,64 @@
+// Command ganstudio is GAN Studio: a self-hosted GAN training studio.
+//
+//	ganstudio serve   the studio (web + worker); for now a short demo training
+//	ganstudio train   a headless training run
+//	ganstudio bench   the engine's speed on the reference network
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+const usage = `ganstudio — a self-hosted GAN training studio
+
+Usage:
+  ganstudio serve [flags]   start the studio (default)
+  ganstudio train [flags]   train from the command line
+  ganstudio bench [flags]   measure the training step on the reference network
+  ganstudio worker          training worker for extra machines (arrives with the studio)
+
+Run 'ganstudio COMMAND -h' for a command's flags.
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo})))
+	if err := run(ctx, os.Args[1:]); err != nil {
+		if errors.Is(err, errUsage) {
+			os.Exit(2)
+		}
+		fmt.Fprintln(os.Stderr, "ganstudio:", err)
+		os.Exit(1)
+	}
+}
+
+var errUsage = errors.New("usage")
+
+func run(ctx context.Context, args []string) error {
+	cmd := "serve"
+	if len(args) > 0 && args[0] != "" && args[0][0] != '-' {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "serve":
+		return serveCmd(ctx, args)
+	case "train":
+		return trainCmd(ctx, args)
+	case "bench":
+		return benchCmd(ctx, args)
+	case "worker":
+		return errors.New("the worker arrives with the web studio; use 'ganstudio train' for now")
+	case "help", "-h", "--help":
+		fmt.Print(usage)
+		return nil
+	}
+	fmt.Fprint(os.Stderr, usage)
+	return fmt.Errorf("%w: unknown command %q", errUsage, cmd)
+}

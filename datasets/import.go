@@ -1,0 +1,230 @@
+package datasets
+
+import (
+	"archive/zip"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// Skipped is one input that did not become a training image, and why.
+type Skipped struct {
+	Name   string `json:"name"`
+	Reason string `json:"reason"`
+}
+
+// Report says what an import did.
+type Report struct {
+	Imported int       `json:"imported"`
+	Skipped  []Skipped `json:"skipped"`
+}
+
+// Progress is told after each file: done of total files looked at.
+type Progress func(done, total int)
+
+// Importer prepares images one file at a time into a Dataset. It keeps going
+// past bad files, recording each with its reason, and stops only for limits
+// that protect the machine.
+type Importer struct {
+	Limits Limits
+	ds     *Dataset
+	report Report
+	total  int64 // bytes read so far
+}
+
+// NewImporter starts an empty dataset of size×size images.
+func NewImporter(name string, size int, lim Limits) *Importer {
+	return &Importer{Limits: lim, ds: &Dataset{Name: name, Size: size}}
+}
+
+// Add decodes and prepares one file. Errors about the file itself go into
+// the report; the returned error means the import as a whole must stop.
+func (im *Importer) Add(name string, r io.Reader) error {
+	if im.ds.Len() >= im.Limits.MaxFiles {
+		return fmt.Errorf("more than %d images: split the collection", im.Limits.MaxFiles)
+	}
+	data, err := readAll(r, im.Limits.MaxFileBytes)
+	if err != nil {
+		im.skip(name, err.Error())
+		return nil
+	}
+	im.total += int64(len(data))
+	if im.total > im.Limits.MaxTotalBytes {
+		return fmt.Errorf("the files add up to more than the %d MiB limit", im.Limits.MaxTotalBytes>>20)
+	}
+	img, err := Decode(data, im.Limits)
+	if err != nil {
+		im.skip(name, err.Error())
+		return nil
+	}
+	if err := im.ds.append(name, Prepare(img, im.ds.Size)); err != nil {
+		im.skip(name, err.Error())
+		return nil
+	}
+	im.report.Imported++
+	return nil
+}
+
+func (im *Importer) skip(name, reason string) {
+	im.report.Skipped = append(im.report.Skipped, Skipped{Name: name, Reason: reason})
+}
+
+// Finish returns the dataset and the report; an import with no usable image
+// is an error, with the report still filled in.
+func (im *Importer) Finish() (*Dataset, Report, error) {
+	if im.ds.Len() == 0 {
+		return nil, im.report, errors.New("no usable images found")
+	}
+	return im.ds, im.report, nil
+}
+
+// skipName says whether a file is metadata that no one means as an image.
+func skipName(name string) bool {
+	base := path.Base(name)
+	return strings.HasPrefix(base, ".") || strings.HasPrefix(name, "__MACOSX/") || strings.Contains(name, "/__MACOSX/") ||
+		base == "Thumbs.db" || base == "desktop.ini"
+}
+
+// ImportDir prepares every file below dir (sorted by path, hidden files
+// skipped). Symbolic links are not followed.
+func ImportDir(ctx context.Context, dir string, size int, lim Limits, progress Progress) (*Dataset, Report, error) {
+	var files []string
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		if d.IsDir() {
+			if rel != "." && skipName(filepath.ToSlash(rel)) {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if d.Type().IsRegular() && !skipName(filepath.ToSlash(rel)) {
+			files = append(files, p)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, Report{}, fmt.Errorf("read folder %s: %w", dir, err)
+	}
+	sort.Strings(files)
+	im := NewImporter(filepath.Base(dir), size, lim)
+	for i, p := range files {
+		if err := ctx.Err(); err != nil {
+			return nil, im.report, err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		f, err := os.Open(p)
+		if err != nil {
+			im.skip(rel, err.Error())
+			continue
+		}
+		err = im.Add(filepath.ToSlash(rel), f)
+		f.Close()
+		if err != nil {
+			return nil, im.report, err
+		}
+		if progress != nil {
+			progress(i+1, len(files))
+		}
+	}
+	return im.Finish()
+}
+
+// CheckZip refuses an archive before anything is extracted: entries that
+// would land outside the folder (absolute paths, "..", drive letters),
+// more entries than lim allows, or a declared uncompressed size past the
+// limit. Reading also counts real bytes, since declared sizes can lie.
+func CheckZip(zr *zip.Reader, lim Limits) error {
+	var total uint64
+	for _, f := range zr.File {
+		if err := checkEntryName(f.Name); err != nil {
+			return err
+		}
+		total += f.UncompressedSize64
+	}
+	if len(zr.File) > 4*lim.MaxFiles {
+		return fmt.Errorf("archive has %d entries, more than the limit allows", len(zr.File))
+	}
+	if total > uint64(lim.MaxTotalBytes) {
+		return fmt.Errorf("archive would unpack to %d MiB, more than the %d MiB limit", total>>20, lim.MaxTotalBytes>>20)
+	}
+	return nil
+}
+
+func checkEntryName(name string) error {
+	n := strings.ReplaceAll(name, `\`, "/")
+	if strings.HasPrefix(n, "/") || (len(n) > 1 && n[1] == ':') {
+		return fmt.Errorf("archive entry %q has an absolute path: refused", name)
+	}
+	for _, part := range strings.Split(n, "/") {
+		if part == ".." {
+			return fmt.Errorf("archive entry %q points outside the archive: refused", name)
+		}
+	}
+	return nil
+}
+
+// ImportZip prepares every image inside a zip archive, which is checked
+// whole by CheckZip first. Nothing is written to disk.
+func ImportZip(ctx context.Context, r io.ReaderAt, size int64, name string, res int, lim Limits, progress Progress) (*Dataset, Report, error) {
+	zr, err := zip.NewReader(r, size)
+	if err != nil {
+		return nil, Report{}, fmt.Errorf("%s is not a readable zip archive: %w", name, err)
+	}
+	if err := CheckZip(zr, lim); err != nil {
+		return nil, Report{}, fmt.Errorf("%s: %w", name, err)
+	}
+	files := make([]*zip.File, 0, len(zr.File))
+	for _, f := range zr.File {
+		if !f.FileInfo().IsDir() && !skipName(f.Name) {
+			files = append(files, f)
+		}
+	}
+	sort.Slice(files, func(i, j int) bool { return files[i].Name < files[j].Name })
+	im := NewImporter(strings.TrimSuffix(path.Base(name), path.Ext(name)), res, lim)
+	for i, f := range files {
+		if err := ctx.Err(); err != nil {
+			return nil, im.report, err
+		}
+		rc, err := f.Open()
+		if err != nil {
+			im.skip(f.Name, fmt.Sprintf("cannot open entry: %v", err))
+			continue
+		}
+		err = im.Add(f.Name, rc)
+		rc.Close()
+		if err != nil {
+			return nil, im.report, fmt.Errorf("%s: %w", name, err)
+		}
+		if progress != nil {
+			progress(i+1, len(files))
+		}
+	}
+	return im.Finish()
+}
+
+// ImportPath imports a folder or a .zip file.
+func ImportPath(ctx context.Context, p string, res int, lim Limits, progress Progress) (*Dataset, Report, error) {
+	st, err := os.Stat(p)
+	if err != nil {
+		return nil, Report{}, fmt.Errorf("dataset %s: %w", p, err)
+	}
+	if st.IsDir() {
+		return ImportDir(ctx, p, res, lim, progress)
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, Report{}, err
+	}
+	defer f.Close()
+	return ImportZip(ctx, f, st.Size(), filepath.Base(p), res, lim, progress)
+}

@@ -1,0 +1,176 @@
+package gan
+
+import (
+	"bufio"
+	"encoding/gob"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+)
+
+// checkpointVersion changes whenever the file layout does.
+const checkpointVersion = 1
+
+// checkpoint is everything needed to go on exactly where training stopped:
+// weights, batch-norm running statistics, both optimisers' moments, the step,
+// the RNG state and the progress grid's latents.
+type checkpoint struct {
+	Version    int
+	Config     Config
+	Step       int
+	GNames     []string
+	G          [][]float32
+	DNames     []string
+	D          [][]float32
+	Running    map[string]bnRunning
+	OptG, OptD adam
+	RNG        []byte
+	FixedZ     []float32
+}
+
+func netData(n *Net) [][]float32 {
+	out := make([][]float32, len(n.Params))
+	for i, p := range n.Params {
+		out[i] = f32(p)
+	}
+	return out
+}
+
+// WriteCheckpoint encodes the trainer's whole state to w.
+func (t *Trainer) WriteCheckpoint(w io.Writer) error {
+	rng, err := t.pcg.MarshalBinary()
+	if err != nil {
+		return err
+	}
+	ck := checkpoint{
+		Version: checkpointVersion, Config: t.cfg, Step: t.step,
+		GNames: t.G.Names, G: netData(t.G), DNames: t.D.Names, D: netData(t.D),
+		Running: map[string]bnRunning{}, OptG: *t.optG, OptD: *t.optD, RNG: rng, FixedZ: t.fixedZ,
+	}
+	for k, r := range t.G.Running {
+		ck.Running[k] = *r
+	}
+	return gob.NewEncoder(w).Encode(&ck)
+}
+
+// SaveCheckpoint writes the checkpoint to path atomically: a temporary file
+// in the same folder, flushed to disk, then renamed over path. A crash
+// leaves either the old checkpoint or the new one, never half of one.
+func (t *Trainer) SaveCheckpoint(path string) error {
+	f, err := os.CreateTemp(filepath.Dir(path), ".ckpt-*")
+	if err != nil {
+		return fmt.Errorf("save checkpoint: %w", err)
+	}
+	tmp := f.Name()
+	bw := bufio.NewWriterSize(f, 1<<20)
+	err = t.WriteCheckpoint(bw)
+	if err == nil {
+		err = bw.Flush()
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("save checkpoint %s: %w", path, err)
+	}
+	return nil
+}
+
+// ReadCheckpoint rebuilds a trainer from a checkpoint and the same dataset.
+func ReadCheckpoint(r io.Reader, src Source) (*Trainer, error) {
+	var ck checkpoint
+	if err := gob.NewDecoder(r).Decode(&ck); err != nil {
+		return nil, fmt.Errorf("read checkpoint: %w", err)
+	}
+	if ck.Version != checkpointVersion {
+		return nil, fmt.Errorf("checkpoint version %d, this build reads %d", ck.Version, checkpointVersion)
+	}
+	t, err := NewTrainer(ck.Config, src)
+	if err != nil {
+		return nil, err
+	}
+	if err := restore(t.G, ck.GNames, ck.G); err != nil {
+		return nil, fmt.Errorf("checkpoint generator: %w", err)
+	}
+	if err := restore(t.D, ck.DNames, ck.D); err != nil {
+		return nil, fmt.Errorf("checkpoint discriminator: %w", err)
+	}
+	for k, r := range t.G.Running {
+		saved, ok := ck.Running[k]
+		if !ok || len(saved.Mean) != len(r.Mean) || len(saved.Var) != len(r.Var) {
+			return nil, fmt.Errorf("checkpoint lacks running statistics for %s", k)
+		}
+		copy(r.Mean, saved.Mean)
+		copy(r.Var, saved.Var)
+		r.Momentum = saved.Momentum
+	}
+	if err := restoreAdam(t.optG, &ck.OptG); err != nil {
+		return nil, fmt.Errorf("checkpoint generator optimiser: %w", err)
+	}
+	if err := restoreAdam(t.optD, &ck.OptD); err != nil {
+		return nil, fmt.Errorf("checkpoint discriminator optimiser: %w", err)
+	}
+	if err := t.pcg.UnmarshalBinary(ck.RNG); err != nil {
+		return nil, fmt.Errorf("checkpoint RNG: %w", err)
+	}
+	t.rng = rand.New(t.pcg)
+	if len(ck.FixedZ) != len(t.fixedZ) {
+		return nil, errors.New("checkpoint grid latents have the wrong size")
+	}
+	copy(t.fixedZ, ck.FixedZ)
+	t.step = ck.Step
+	return t, nil
+}
+
+// LoadCheckpoint reads a checkpoint file.
+func LoadCheckpoint(path string, src Source) (*Trainer, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	t, err := ReadCheckpoint(bufio.NewReaderSize(f, 1<<20), src)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return t, nil
+}
+
+func restore(n *Net, names []string, data [][]float32) error {
+	if len(names) != len(n.Names) || len(data) != len(n.Params) {
+		return fmt.Errorf("%d parameters saved, network has %d", len(data), len(n.Params))
+	}
+	for i, p := range n.Params {
+		if names[i] != n.Names[i] || len(data[i]) != p.DataSize() {
+			return fmt.Errorf("parameter %d is %s[%d], network wants %s[%d]", i, names[i], len(data[i]), n.Names[i], p.DataSize())
+		}
+		copy(f32(p), data[i])
+	}
+	return nil
+}
+
+func restoreAdam(dst, src *adam) error {
+	if len(src.M) != len(dst.M) || len(src.V) != len(dst.V) {
+		return errors.New("moment count does not match the network")
+	}
+	for i := range dst.M {
+		if len(src.M[i]) != len(dst.M[i]) || len(src.V[i]) != len(dst.V[i]) {
+			return fmt.Errorf("moment %d has the wrong size", i)
+		}
+		copy(dst.M[i], src.M[i])
+		copy(dst.V[i], src.V[i])
+	}
+	dst.T = src.T
+	dst.LR, dst.Beta1, dst.Beta2, dst.Eps = src.LR, src.Beta1, src.Beta2, src.Eps
+	return nil
+}

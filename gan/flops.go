@@ -1,0 +1,49 @@
+package gan
+
+// StepFLOPs counts the floating-point operations of one training step's
+// matrix products (convolutions and linear layers, forward and backward), as
+// the engine runs them: the D step evaluates G(z) and D on the real and the
+// fake batch; the G step evaluates G and D again and back-propagates through
+// both into G. Element-wise work (batch norm, activations) is left out, as is
+// usual for such counts.
+func (c Config) StepFLOPs() float64 {
+	n := float64(c.Batch)
+	// Generator layers: forward FLOPs of each product.
+	gch := c.genChannels()
+	var gFwd, gBwd float64
+	lin := 2 * n * float64(c.ZDim) * float64(gch[0]*16)
+	gFwd += lin
+	gBwd += lin // weight gradient only: z needs none
+	side := 4
+	for i := 1; i < len(gch); i++ {
+		side *= 2
+		f := 2 * n * float64(side*side) * float64(gch[i]) * float64(gch[i-1]*9)
+		gFwd += f
+		gBwd += 2 * f
+	}
+	out := 2 * n * float64(c.Res*c.Res) * 3 * float64(gch[len(gch)-1]*9)
+	gFwd += out
+	gBwd += 2 * out
+	// Discriminator layers.
+	dch := c.discChannels()
+	var dFwd, dBwdW, dBwdX float64
+	in, side := 3, c.Res
+	for i, o := range dch {
+		side /= 2
+		f := 2 * n * float64(side*side) * float64(o) * float64(in*9)
+		dFwd += f
+		dBwdW += f
+		if i > 0 {
+			dBwdX += f
+		}
+		in = o
+	}
+	dl := 2 * n * float64(in*16)
+	dFwd += dl
+	dBwdW += dl
+	dBwdX += dl
+	firstX := 2 * n * float64((c.Res/2)*(c.Res/2)) * float64(dch[0]) * 27 // D's input gradient, needed in the G step
+	dStep := gFwd + 2*dFwd + 2*dBwdW + 2*dBwdX
+	gStep := gFwd + dFwd + dBwdX + firstX + gBwd
+	return dStep + gStep
+}

@@ -1,0 +1,195 @@
+package gan
+
+import (
+	"fmt"
+	"math/rand/v2"
+
+	"gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// Net is one network's parameters: named float32 tensors in a fixed order,
+// plus running batch-norm statistics. The same tensors back the nodes of
+// every graph the network appears in, so an optimiser step on them is seen
+// by all graphs at once.
+type Net struct {
+	Names   []string
+	Params  []*tensor.Dense
+	Running map[string]*bnRunning
+	index   map[string]int
+}
+
+func newNet() *Net { return &Net{Running: map[string]*bnRunning{}, index: map[string]int{}} }
+
+func (n *Net) add(name string, t *tensor.Dense) {
+	n.index[name] = len(n.Params)
+	n.Names = append(n.Names, name)
+	n.Params = append(n.Params, t)
+}
+
+// normal adds a parameter drawn from N(mean, std²), DCGAN's initialisation.
+func (n *Net) normal(rng *rand.Rand, name string, mean, std float64, shape ...int) {
+	t := tensor.New(tensor.Of(tensor.Float32), tensor.WithShape(shape...))
+	for i := range f32(t) {
+		f32(t)[i] = float32(mean + std*rng.NormFloat64())
+	}
+	n.add(name, t)
+}
+
+func (n *Net) zeros(name string, shape ...int) {
+	n.add(name, tensor.New(tensor.Of(tensor.Float32), tensor.WithShape(shape...)))
+}
+
+func (n *Net) bn(rng *rand.Rand, name string, c int, running bool) {
+	n.normal(rng, name+".gamma", 1, 0.02, c)
+	n.zeros(name+".beta", c)
+	if running {
+		n.Running[name] = newBNRunning(c)
+	}
+}
+
+// Size is the number of scalar parameters.
+func (n *Net) Size() int {
+	s := 0
+	for _, p := range n.Params {
+		s += p.DataSize()
+	}
+	return s
+}
+
+func newGenerator(c Config, rng *rand.Rand) *Net {
+	n := newNet()
+	ch := c.genChannels()
+	n.normal(rng, "lin.w", 0, 0.02, c.ZDim, ch[0]*16)
+	n.bn(rng, "bn0", ch[0], true)
+	for i := 1; i < len(ch); i++ {
+		n.normal(rng, fmt.Sprintf("conv%d.w", i), 0, 0.02, ch[i], ch[i-1], 3, 3)
+		n.bn(rng, fmt.Sprintf("bn%d", i), ch[i], true)
+	}
+	n.normal(rng, "out.w", 0, 0.02, 3, ch[len(ch)-1], 3, 3)
+	n.zeros("out.b", 3)
+	return n
+}
+
+func newDiscriminator(c Config, rng *rand.Rand) *Net {
+	n := newNet()
+	ch := c.discChannels()
+	in := 3
+	for i, o := range ch {
+		n.normal(rng, fmt.Sprintf("conv%d.w", i), 0, 0.02, o, in, 3, 3)
+		if i == 0 {
+			n.zeros("conv0.b", o)
+		} else {
+			n.bn(rng, fmt.Sprintf("bn%d", i), o, false)
+		}
+		in = o
+	}
+	n.normal(rng, "lin.w", 0, 0.02, in*16, 1)
+	n.zeros("lin.b", 1)
+	return n
+}
+
+// binding places a Net's parameters in one graph, one node per parameter.
+type binding struct {
+	g     *gorgonia.ExprGraph
+	net   *Net
+	nodes []*gorgonia.Node
+}
+
+func bind(g *gorgonia.ExprGraph, net *Net) *binding {
+	b := &binding{g: g, net: net, nodes: make([]*gorgonia.Node, len(net.Params))}
+	for i, t := range net.Params {
+		b.nodes[i] = gorgonia.NewTensor(g, tensor.Float32, t.Dims(), gorgonia.WithShape(t.Shape().Clone()...), gorgonia.WithValue(t), gorgonia.WithName(fmt.Sprintf("%p.%s", net, net.Names[i])))
+	}
+	return b
+}
+
+func (b *binding) p(name string) *gorgonia.Node {
+	i, ok := b.net.index[name]
+	if !ok {
+		panic("gan: no parameter " + name) // a bug in this package, not in input
+	}
+	return b.nodes[i]
+}
+
+// genMode says how a generator graph is used.
+type genMode struct {
+	eval          bool // batch norm from running statistics (sampling)
+	updateRunning bool // this graph trains the running statistics
+	grads         bool // gradients for the generator's parameters are wanted
+}
+
+// generator builds G(z): linear → 4×4 → [upsample ×2, conv3×3, BN, ReLU]… → conv3×3 → tanh.
+func generator(b *binding, c Config, z *gorgonia.Node, m genMode) (*gorgonia.Node, error) {
+	ch := c.genChannels()
+	n := z.Shape()[0]
+	h, err := gorgonia.Mul(z, b.p("lin.w"))
+	if err != nil {
+		return nil, fmt.Errorf("generator linear: %w", err)
+	}
+	if h, err = gorgonia.Reshape(h, tensor.Shape{n, ch[0], 4, 4}); err != nil {
+		return nil, err
+	}
+	bnRelu := func(x *gorgonia.Node, name string) (*gorgonia.Node, error) {
+		y, err := batchNorm(x, b.p(name+".gamma"), b.p(name+".beta"), b.net.Running[name], m.eval, m.updateRunning, true, m.grads)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		return leakyReLU(y, 0)
+	}
+	if h, err = bnRelu(h, "bn0"); err != nil {
+		return nil, err
+	}
+	for i := 1; i < len(ch); i++ {
+		if h, err = upsample2x(h); err != nil {
+			return nil, err
+		}
+		if h, err = conv2d(h, b.p(fmt.Sprintf("conv%d.w", i)), 1, 1, true, m.grads); err != nil {
+			return nil, fmt.Errorf("generator conv%d: %w", i, err)
+		}
+		if h, err = bnRelu(h, fmt.Sprintf("bn%d", i)); err != nil {
+			return nil, err
+		}
+	}
+	if h, err = conv2d(h, b.p("out.w"), 1, 1, true, m.grads); err != nil {
+		return nil, fmt.Errorf("generator out: %w", err)
+	}
+	if h, err = addBias(h, b.p("out.b"), true, m.grads); err != nil {
+		return nil, err
+	}
+	return gorgonia.Tanh(h)
+}
+
+// discriminator builds D(x): [conv3×3 stride 2, (BN), LeakyReLU 0.2]… → linear → one logit.
+// grads says whether D's parameter gradients are wanted; inputGrad whether
+// the gradient flows back into x (it must, to train G through D).
+func discriminator(b *binding, c Config, x *gorgonia.Node, grads, inputGrad bool) (*gorgonia.Node, error) {
+	ch := c.discChannels()
+	n := x.Shape()[0]
+	h := x
+	var err error
+	for i := range ch {
+		if h, err = conv2d(h, b.p(fmt.Sprintf("conv%d.w", i)), 2, 1, i > 0 || inputGrad, grads); err != nil {
+			return nil, fmt.Errorf("discriminator conv%d: %w", i, err)
+		}
+		if i == 0 {
+			h, err = addBias(h, b.p("conv0.b"), true, grads)
+		} else {
+			name := fmt.Sprintf("bn%d", i)
+			h, err = batchNorm(h, b.p(name+".gamma"), b.p(name+".beta"), nil, false, false, true, grads)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("discriminator layer %d: %w", i, err)
+		}
+		if h, err = leakyReLU(h, 0.2); err != nil {
+			return nil, err
+		}
+	}
+	if h, err = gorgonia.Reshape(h, tensor.Shape{n, ch[len(ch)-1] * 16}); err != nil {
+		return nil, err
+	}
+	if h, err = gorgonia.Mul(h, b.p("lin.w")); err != nil {
+		return nil, fmt.Errorf("discriminator linear: %w", err)
+	}
+	return addBias(h, b.p("lin.b"), true, grads)
+}

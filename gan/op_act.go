@@ -1,0 +1,231 @@
+package gan
+
+import (
+	"github.com/chewxy/hm"
+	"gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// actOp is a leaky rectifier y = x if x > 0 else slope·x; slope 0 is ReLU.
+type actOp struct {
+	opBase
+	slope float32
+	dims  int
+}
+
+func leakyReLU(x *gorgonia.Node, slope float32) (*gorgonia.Node, error) {
+	return gorgonia.ApplyOp(&actOp{opBase: newOpBase("lrelu"), slope: slope, dims: x.Dims()}, x)
+}
+
+func (op *actOp) Arity() int    { return 1 }
+func (op *actOp) Type() hm.Type { return fnType(op.dims, op.dims) }
+func (op *actOp) InferShape(in ...gorgonia.DimSizer) (tensor.Shape, error) {
+	return inferFirst(in...)
+}
+func (op *actOp) Do(in ...gorgonia.Value) (gorgonia.Value, error) {
+	return op.UsePreallocDo(nil, in...)
+}
+func (op *actOp) UsePreallocDo(prealloc gorgonia.Value, in ...gorgonia.Value) (gorgonia.Value, error) {
+	out := op.output(shapeOf(in[0]))
+	x, y := f32(in[0]), f32(out)
+	s := op.slope
+	parallelRange(len(x), func(lo, hi int) {
+		for i, v := range x[lo:hi] {
+			if v <= 0 {
+				v *= s
+			}
+			y[lo+i] = v
+		}
+	})
+	return out, nil
+}
+func (op *actOp) DiffWRT(int) []bool { return []bool{true} }
+func (op *actOp) SymDiff(in gorgonia.Nodes, out, grad *gorgonia.Node) (gorgonia.Nodes, error) {
+	g := &actGradOp{opBase: newOpBase("lreluGrad"), slope: op.slope, dims: op.dims}
+	n, err := gorgonia.ApplyOp(g, in[0], grad)
+	return gorgonia.Nodes{n}, err
+}
+
+// actGradOp gives dL/dx of actOp from (x, dy).
+type actGradOp struct {
+	opBase
+	slope float32
+	dims  int
+}
+
+func (op *actGradOp) Arity() int    { return 2 }
+func (op *actGradOp) Type() hm.Type { return fnType(op.dims, op.dims, op.dims) }
+func (op *actGradOp) InferShape(in ...gorgonia.DimSizer) (tensor.Shape, error) {
+	return inferFirst(in...)
+}
+func (op *actGradOp) Do(in ...gorgonia.Value) (gorgonia.Value, error) {
+	return op.UsePreallocDo(nil, in...)
+}
+func (op *actGradOp) UsePreallocDo(prealloc gorgonia.Value, in ...gorgonia.Value) (gorgonia.Value, error) {
+	out := op.output(shapeOf(in[0]))
+	x, dy, dx := f32(in[0]), f32(in[1]), f32(out)
+	s := op.slope
+	parallelRange(len(x), func(lo, hi int) {
+		for i, v := range x[lo:hi] {
+			g := dy[lo+i]
+			if v <= 0 {
+				g *= s
+			}
+			dx[lo+i] = g
+		}
+	})
+	return out, nil
+}
+
+// upsampleOp is nearest-neighbour ×2 upsampling of NCHW data.
+type upsampleOp struct{ opBase }
+
+func upsample2x(x *gorgonia.Node) (*gorgonia.Node, error) {
+	return gorgonia.ApplyOp(&upsampleOp{newOpBase("upsample2x")}, x)
+}
+
+func (op *upsampleOp) Arity() int    { return 1 }
+func (op *upsampleOp) Type() hm.Type { return fnType(4, 4) }
+func (op *upsampleOp) InferShape(in ...gorgonia.DimSizer) (tensor.Shape, error) {
+	s, err := inferFirst(in...)
+	if err == nil {
+		s[2], s[3] = 2*s[2], 2*s[3]
+	}
+	return s, err
+}
+func (op *upsampleOp) Do(in ...gorgonia.Value) (gorgonia.Value, error) {
+	return op.UsePreallocDo(nil, in...)
+}
+func (op *upsampleOp) UsePreallocDo(prealloc gorgonia.Value, in ...gorgonia.Value) (gorgonia.Value, error) {
+	s := shapeOf(in[0])
+	n, c, h, w := s[0], s[1], s[2], s[3]
+	out := op.output(tensor.Shape{n, c, 2 * h, 2 * w})
+	x, y := f32(in[0]), f32(out)
+	parallelFor(n*c, func(_, p int) {
+		src := x[p*h*w:][:h*w]
+		dst := y[p*4*h*w:][:4*h*w]
+		for r := 0; r < h; r++ {
+			row := dst[2*r*2*w:][:2*w]
+			for j, v := range src[r*w : (r+1)*w] {
+				row[2*j], row[2*j+1] = v, v
+			}
+			copy(dst[(2*r+1)*2*w:][:2*w], row)
+		}
+	})
+	return out, nil
+}
+func (op *upsampleOp) DiffWRT(int) []bool { return []bool{true} }
+func (op *upsampleOp) SymDiff(in gorgonia.Nodes, out, grad *gorgonia.Node) (gorgonia.Nodes, error) {
+	n, err := gorgonia.ApplyOp(&upsampleGradOp{newOpBase("upsample2xGrad")}, in[0], grad)
+	return gorgonia.Nodes{n}, err
+}
+
+// upsampleGradOp sums each 2×2 block of dy back onto its source pixel: (x, dy) → dx.
+type upsampleGradOp struct{ opBase }
+
+func (op *upsampleGradOp) Arity() int    { return 2 }
+func (op *upsampleGradOp) Type() hm.Type { return fnType(4, 4, 4) }
+func (op *upsampleGradOp) InferShape(in ...gorgonia.DimSizer) (tensor.Shape, error) {
+	return inferFirst(in...)
+}
+func (op *upsampleGradOp) Do(in ...gorgonia.Value) (gorgonia.Value, error) {
+	return op.UsePreallocDo(nil, in...)
+}
+func (op *upsampleGradOp) UsePreallocDo(prealloc gorgonia.Value, in ...gorgonia.Value) (gorgonia.Value, error) {
+	s := shapeOf(in[0])
+	n, c, h, w := s[0], s[1], s[2], s[3]
+	out := op.output(s)
+	dy, dx := f32(in[1]), f32(out)
+	parallelFor(n*c, func(_, p int) {
+		src := dy[p*4*h*w:][:4*h*w]
+		dst := dx[p*h*w:][:h*w]
+		for r := 0; r < h; r++ {
+			a := src[2*r*2*w:][:2*w]
+			b := src[(2*r+1)*2*w:][:2*w]
+			for j := 0; j < w; j++ {
+				dst[r*w+j] = a[2*j] + a[2*j+1] + b[2*j] + b[2*j+1]
+			}
+		}
+	})
+	return out, nil
+}
+
+// biasOp adds a per-channel bias along dimension 1: (x[N,C,...], b[C]) → y.
+type biasOp struct {
+	opBase
+	dims  int
+	needX bool
+	needB bool
+}
+
+func addBias(x, b *gorgonia.Node, needX, needB bool) (*gorgonia.Node, error) {
+	return gorgonia.ApplyOp(&biasOp{opBase: newOpBase("bias"), dims: x.Dims(), needX: needX, needB: needB}, x, b)
+}
+
+func (op *biasOp) Arity() int    { return 2 }
+func (op *biasOp) Type() hm.Type { return fnType(op.dims, op.dims, 1) }
+func (op *biasOp) InferShape(in ...gorgonia.DimSizer) (tensor.Shape, error) {
+	return inferFirst(in...)
+}
+func (op *biasOp) Do(in ...gorgonia.Value) (gorgonia.Value, error) {
+	return op.UsePreallocDo(nil, in...)
+}
+func (op *biasOp) UsePreallocDo(prealloc gorgonia.Value, in ...gorgonia.Value) (gorgonia.Value, error) {
+	n, c, hw := planes(shapeOf(in[0]))
+	out := op.output(shapeOf(in[0]))
+	x, b, y := f32(in[0]), f32(in[1]), f32(out)
+	parallelFor(n, func(_, i int) {
+		for ch := 0; ch < c; ch++ {
+			off := (i*c + ch) * hw
+			bv := b[ch]
+			for j, v := range x[off : off+hw] {
+				y[off+j] = v + bv
+			}
+		}
+	})
+	return out, nil
+}
+func (op *biasOp) DiffWRT(int) []bool { return []bool{op.needX, op.needB} }
+func (op *biasOp) SymDiff(in gorgonia.Nodes, out, grad *gorgonia.Node) (gorgonia.Nodes, error) {
+	res := make(gorgonia.Nodes, 2)
+	if op.needX {
+		res[0] = grad
+	}
+	if op.needB {
+		var err error
+		if res[1], err = gorgonia.ApplyOp(&biasGradOp{opBase: newOpBase("biasGrad"), dims: op.dims}, in[1], grad); err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+// biasGradOp sums dy over every dimension but the channel: (b, dy) → db.
+type biasGradOp struct {
+	opBase
+	dims int
+}
+
+func (op *biasGradOp) Arity() int    { return 2 }
+func (op *biasGradOp) Type() hm.Type { return fnType(1, 1, op.dims) }
+func (op *biasGradOp) InferShape(in ...gorgonia.DimSizer) (tensor.Shape, error) {
+	return inferFirst(in...)
+}
+func (op *biasGradOp) Do(in ...gorgonia.Value) (gorgonia.Value, error) {
+	return op.UsePreallocDo(nil, in...)
+}
+func (op *biasGradOp) UsePreallocDo(prealloc gorgonia.Value, in ...gorgonia.Value) (gorgonia.Value, error) {
+	n, c, hw := planes(shapeOf(in[1]))
+	out := op.output(shapeOf(in[0]))
+	dy, db := f32(in[1]), f32(out)
+	parallelFor(c, func(_, ch int) {
+		var s float64
+		for i := 0; i < n; i++ {
+			for _, v := range dy[(i*c+ch)*hw:][:hw] {
+				s += float64(v)
+			}
+		}
+		db[ch] = float32(s)
+	})
+	return out, nil
+}

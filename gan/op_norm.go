@@ -1,0 +1,201 @@
+package gan
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/chewxy/hm"
+	"gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+const bnEps = 1e-5
+
+// bnRunning holds a batch-norm layer's running mean and variance, used when
+// the generator samples in eval mode. It is shared by every graph that holds
+// the layer and updated only by the one that trains it.
+type bnRunning struct {
+	Mean, Var []float32
+	Momentum  float32
+}
+
+func newBNRunning(c int) *bnRunning {
+	r := &bnRunning{Mean: make([]float32, c), Var: make([]float32, c), Momentum: 0.1}
+	for i := range r.Var {
+		r.Var[i] = 1
+	}
+	return r
+}
+
+// bnOp is batch normalisation over (N, H, W) per channel: (x[N,C,H,W], γ[C], β[C]) → y.
+type bnOp struct {
+	opBase
+	eval          bool       // use running statistics instead of the batch's
+	updateRunning bool       // fold this batch's statistics into running
+	running       *bnRunning // may be nil when neither eval nor updateRunning
+	needX, needP  bool
+
+	// Filled by the forward pass for the backward ops of the same run.
+	mean, invstd []float32
+}
+
+func batchNorm(x, gamma, beta *gorgonia.Node, running *bnRunning, eval, updateRunning, needX, needP bool) (*gorgonia.Node, error) {
+	op := &bnOp{opBase: newOpBase("batchnorm"), eval: eval, updateRunning: updateRunning, running: running, needX: needX, needP: needP}
+	return gorgonia.ApplyOp(op, x, gamma, beta)
+}
+
+// planes describes NCHW data as N×C planes of hw values.
+func planes(s tensor.Shape) (n, c, hw int) {
+	hw = 1
+	for _, d := range s[2:] {
+		hw *= d
+	}
+	return s[0], s[1], hw
+}
+
+func (op *bnOp) Arity() int                                               { return 3 }
+func (op *bnOp) Type() hm.Type                                            { return fnType(4, 4, 1, 1) }
+func (op *bnOp) InferShape(in ...gorgonia.DimSizer) (tensor.Shape, error) { return inferFirst(in...) }
+func (op *bnOp) Do(in ...gorgonia.Value) (gorgonia.Value, error)          { return op.UsePreallocDo(nil, in...) }
+func (op *bnOp) UsePreallocDo(prealloc gorgonia.Value, in ...gorgonia.Value) (gorgonia.Value, error) {
+	n, c, hw := planes(shapeOf(in[0]))
+	if shapeOf(in[1]).TotalSize() != c || shapeOf(in[2]).TotalSize() != c {
+		return nil, fmt.Errorf("batchnorm: %d channels but γ %v, β %v", c, shapeOf(in[1]), shapeOf(in[2]))
+	}
+	out := op.output(shapeOf(in[0]))
+	x, gamma, beta, y := f32(in[0]), f32(in[1]), f32(in[2]), f32(out)
+	if len(op.mean) != c {
+		op.mean, op.invstd = make([]float32, c), make([]float32, c)
+	}
+	m := float64(n * hw)
+	parallelFor(c, func(_, ch int) {
+		var mean, variance float64
+		if op.eval {
+			mean, variance = float64(op.running.Mean[ch]), float64(op.running.Var[ch])
+		} else {
+			var s float64
+			for i := 0; i < n; i++ {
+				for _, v := range x[(i*c+ch)*hw:][:hw] {
+					s += float64(v)
+				}
+			}
+			mean = s / m
+			var ss float64
+			for i := 0; i < n; i++ {
+				for _, v := range x[(i*c+ch)*hw:][:hw] {
+					d := float64(v) - mean
+					ss += d * d
+				}
+			}
+			variance = ss / m
+			if op.updateRunning {
+				r := op.running
+				unbiased := variance
+				if m > 1 {
+					unbiased = ss / (m - 1)
+				}
+				r.Mean[ch] = (1-r.Momentum)*r.Mean[ch] + r.Momentum*float32(mean)
+				r.Var[ch] = (1-r.Momentum)*r.Var[ch] + r.Momentum*float32(unbiased)
+			}
+		}
+		inv := 1 / math.Sqrt(variance+bnEps)
+		op.mean[ch], op.invstd[ch] = float32(mean), float32(inv)
+		scale := float32(inv) * gamma[ch]
+		shift := beta[ch] - float32(mean)*scale
+		for i := 0; i < n; i++ {
+			src := x[(i*c+ch)*hw:][:hw]
+			dst := y[(i*c+ch)*hw:][:hw]
+			for j, v := range src {
+				dst[j] = v*scale + shift
+			}
+		}
+	})
+	return out, nil
+}
+func (op *bnOp) DiffWRT(int) []bool { return []bool{op.needX, op.needP, op.needP} }
+func (op *bnOp) SymDiff(in gorgonia.Nodes, out, grad *gorgonia.Node) (gorgonia.Nodes, error) {
+	if op.eval {
+		return nil, fmt.Errorf("batchnorm in eval mode has no gradient here")
+	}
+	res := make(gorgonia.Nodes, 3)
+	var err error
+	if op.needX {
+		if res[0], err = gorgonia.ApplyOp(&bnGradOp{opBase: newOpBase("bnGradX"), fwd: op, which: 0}, in[0], in[1], grad); err != nil {
+			return nil, err
+		}
+	}
+	if op.needP {
+		if res[1], err = gorgonia.ApplyOp(&bnGradOp{opBase: newOpBase("bnGradGamma"), fwd: op, which: 1}, in[0], in[1], grad); err != nil {
+			return nil, err
+		}
+		if res[2], err = gorgonia.ApplyOp(&bnGradOp{opBase: newOpBase("bnGradBeta"), fwd: op, which: 2}, in[0], in[1], grad); err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+// bnGradOp gives one of batch norm's gradients from (x, γ, dy): which 0 is
+// dL/dx, 1 is dL/dγ, 2 is dL/dβ. It reads the batch statistics its forward
+// op stored during the same run.
+type bnGradOp struct {
+	opBase
+	fwd   *bnOp
+	which int
+}
+
+func (op *bnGradOp) Arity() int { return 3 }
+func (op *bnGradOp) Type() hm.Type {
+	if op.which == 0 {
+		return fnType(4, 4, 1, 4)
+	}
+	return fnType(1, 4, 1, 4)
+}
+func (op *bnGradOp) InferShape(in ...gorgonia.DimSizer) (tensor.Shape, error) {
+	if op.which == 0 {
+		return inferFirst(in...)
+	}
+	return in[1].(tensor.Shape).Clone(), nil
+}
+func (op *bnGradOp) Do(in ...gorgonia.Value) (gorgonia.Value, error) {
+	return op.UsePreallocDo(nil, in...)
+}
+func (op *bnGradOp) UsePreallocDo(prealloc gorgonia.Value, in ...gorgonia.Value) (gorgonia.Value, error) {
+	n, c, hw := planes(shapeOf(in[0]))
+	var out *tensor.Dense
+	if op.which == 0 {
+		out = op.output(shapeOf(in[0]))
+	} else {
+		out = op.output(shapeOf(in[1]))
+	}
+	x, gamma, dy, res := f32(in[0]), f32(in[1]), f32(in[2]), f32(out)
+	m := float64(n * hw)
+	parallelFor(c, func(_, ch int) {
+		mean, inv := op.fwd.mean[ch], op.fwd.invstd[ch]
+		var sdy, sdyx float64
+		for i := 0; i < n; i++ {
+			off := (i*c + ch) * hw
+			for j, g := range dy[off : off+hw] {
+				sdy += float64(g)
+				sdyx += float64(g) * float64((x[off+j]-mean)*inv)
+			}
+		}
+		switch op.which {
+		case 1:
+			res[ch] = float32(sdyx)
+		case 2:
+			res[ch] = float32(sdy)
+		default:
+			k := gamma[ch] * inv
+			a, b := float32(sdy/m), float32(sdyx/m)
+			for i := 0; i < n; i++ {
+				off := (i*c + ch) * hw
+				for j, g := range dy[off : off+hw] {
+					xhat := (x[off+j] - mean) * inv
+					res[off+j] = k * (g - a - xhat*b)
+				}
+			}
+		}
+	})
+	return out, nil
+}

@@ -1,0 +1,82 @@
+package gan
+
+import (
+	"fmt"
+	"hash"
+	"hash/fnv"
+	"sync/atomic"
+
+	"github.com/chewxy/hm"
+	"gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// The engine's hot layers (convolution, batch norm, activations, upsampling)
+// are custom gorgonia ops: gorgonia builds the graphs, differentiates them
+// symbolically and runs them on its tape machine, while these ops do the
+// arithmetic with a BLAS matrix multiply and loops over flat float32 slices.
+// gorgonia's built-in versions work element by element through interfaces and
+// cost several times more (see NOTES-gorgonia.md).
+
+var opCounter atomic.Uint64
+
+// opBase carries what every custom op shares. Each op instance gets a unique
+// id in its hash: gorgonia merges nodes whose op hash and children match, and
+// two applications of one layer keep different per-batch state.
+type opBase struct {
+	name string
+	id   uint64
+	out  *tensor.Dense
+}
+
+func newOpBase(name string) opBase { return opBase{name: name, id: opCounter.Add(1)} }
+
+func (o *opBase) ReturnsPtr() bool      { return false }
+func (o *opBase) CallsExtern() bool     { return false }
+func (o *opBase) OverwritesInput() int  { return -1 }
+func (o *opBase) String() string        { return fmt.Sprintf("%s#%d", o.name, o.id) }
+func (o *opBase) WriteHash(h hash.Hash) { fmt.Fprintf(h, "%s#%d", o.name, o.id) }
+func (o *opBase) Hashcode() uint32 {
+	h := fnv.New32a()
+	o.WriteHash(h)
+	return h.Sum32()
+}
+
+// fnType builds the type of an op taking tensors of the given ranks and
+// returning one of rank out.
+func fnType(out int, in ...int) hm.Type {
+	a := hm.TypeVariable('a')
+	ts := make([]hm.Type, 0, len(in)+1)
+	for _, d := range in {
+		ts = append(ts, gorgonia.TensorType{Dims: d, Of: a})
+	}
+	ts = append(ts, gorgonia.TensorType{Dims: out, Of: a})
+	return hm.NewFnType(ts...)
+}
+
+// f32 returns the float32 data behind a value.
+func f32(v gorgonia.Value) []float32 {
+	return v.(*tensor.Dense).Data().([]float32)
+}
+
+// shapeOf returns the shape of a value.
+func shapeOf(v gorgonia.Value) tensor.Shape { return v.Shape() }
+
+// output returns the op's own output tensor, allocated on first use and
+// reused every run after. Each op instance is one node run once per pass, so
+// the buffer is free again by the next pass; keeping it saves the allocation,
+// the garbage collection and the page faults of fresh memory every step.
+func (o *opBase) output(shape tensor.Shape) *tensor.Dense {
+	if o.out == nil || !o.out.Shape().Eq(shape) {
+		o.out = tensor.New(tensor.Of(tensor.Float32), tensor.WithShape(shape.Clone()...))
+	}
+	return o.out
+}
+
+func inferFirst(inputs ...gorgonia.DimSizer) (tensor.Shape, error) {
+	s, ok := inputs[0].(tensor.Shape)
+	if !ok {
+		return nil, fmt.Errorf("expected a shape, got %T", inputs[0])
+	}
+	return s.Clone(), nil
+}

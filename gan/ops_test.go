@@ -1,0 +1,127 @@
+package gan
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// randDense makes a float32 tensor of N(0,1) values.
+func randDense(r *rand.Rand, shape ...int) *tensor.Dense {
+	t := tensor.New(tensor.Of(tensor.Float32), tensor.WithShape(shape...))
+	for i := range f32(t) {
+		f32(t)[i] = float32(r.NormFloat64())
+	}
+	return t
+}
+
+// gradCheck builds loss = Σ w ⊙ f(inputs) for a fixed random w, takes
+// gorgonia's gradients with respect to every input, and compares them with
+// central differences at random coordinates.
+func gradCheck(t *testing.T, name string, inputs []*tensor.Dense, f func(g *gorgonia.ExprGraph, in []*gorgonia.Node) (*gorgonia.Node, error)) {
+	t.Helper()
+	r := rand.New(rand.NewPCG(7, 7))
+	var loss func() (float64, [][]float32)
+	var w *tensor.Dense
+	loss = func() (float64, [][]float32) {
+		g := gorgonia.NewGraph()
+		nodes := make([]*gorgonia.Node, len(inputs))
+		for i, in := range inputs {
+			nodes[i] = inputNode(g, fmt.Sprintf("in%d", i), in)
+		}
+		out, err := f(g, nodes)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if w == nil {
+			w = randDense(r, out.Shape().Clone()...)
+		}
+		prod, err := gorgonia.HadamardProd(out, inputNode(g, "w", w))
+		if err != nil {
+			t.Fatal(err)
+		}
+		l, err := gorgonia.Sum(prod)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := gorgonia.Grad(l, nodes...); err != nil {
+			t.Fatalf("%s: grad: %v", name, err)
+		}
+		var lv gorgonia.Value
+		gorgonia.Read(l, &lv)
+		vm := gorgonia.NewTapeMachine(g, gorgonia.BindDualValues(nodes...))
+		defer vm.Close()
+		if err := vm.RunAll(); err != nil {
+			t.Fatalf("%s: run: %v", name, err)
+		}
+		grads := make([][]float32, len(nodes))
+		for i, n := range nodes {
+			gv, err := n.Grad()
+			if err != nil {
+				t.Fatal(err)
+			}
+			grads[i] = append([]float32(nil), f32(gv)...)
+		}
+		return scalar(lv), grads
+	}
+	_, grads := loss()
+	const eps = 1e-2
+	for i, in := range inputs {
+		data := f32(in)
+		for k := 0; k < 12; k++ {
+			j := r.IntN(len(data))
+			old := data[j]
+			data[j] = old + eps
+			lp, _ := loss()
+			data[j] = old - eps
+			lm, _ := loss()
+			data[j] = old
+			num := (lp - lm) / (2 * eps)
+			got := float64(grads[i][j])
+			if math.Abs(num-got) > 0.03*math.Max(1, math.Abs(num)) {
+				t.Errorf("%s: d/d input%d[%d]: backprop %.5f, numeric %.5f", name, i, j, got, num)
+			}
+		}
+	}
+}
+
+func TestOpGradients(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	cases := []struct {
+		name   string
+		inputs []*tensor.Dense
+		f      func(g *gorgonia.ExprGraph, in []*gorgonia.Node) (*gorgonia.Node, error)
+	}{
+		{"conv stride 1", []*tensor.Dense{randDense(r, 3, 4, 6, 6), randDense(r, 5, 4, 3, 3)},
+			func(g *gorgonia.ExprGraph, in []*gorgonia.Node) (*gorgonia.Node, error) {
+				return conv2d(in[0], in[1], 1, 1, true, true)
+			}},
+		{"conv stride 2", []*tensor.Dense{randDense(r, 3, 4, 8, 8), randDense(r, 5, 4, 3, 3)},
+			func(g *gorgonia.ExprGraph, in []*gorgonia.Node) (*gorgonia.Node, error) {
+				return conv2d(in[0], in[1], 2, 1, true, true)
+			}},
+		{"batch norm", []*tensor.Dense{randDense(r, 4, 3, 5, 5), randDense(r, 3), randDense(r, 3)},
+			func(g *gorgonia.ExprGraph, in []*gorgonia.Node) (*gorgonia.Node, error) {
+				return batchNorm(in[0], in[1], in[2], nil, false, false, true, true)
+			}},
+		{"leaky relu", []*tensor.Dense{randDense(r, 2, 3, 4, 4)},
+			func(g *gorgonia.ExprGraph, in []*gorgonia.Node) (*gorgonia.Node, error) { return leakyReLU(in[0], 0.2) }},
+		{"upsample", []*tensor.Dense{randDense(r, 2, 3, 4, 4)},
+			func(g *gorgonia.ExprGraph, in []*gorgonia.Node) (*gorgonia.Node, error) { return upsample2x(in[0]) }},
+		{"bias 4-D", []*tensor.Dense{randDense(r, 2, 3, 4, 4), randDense(r, 3)},
+			func(g *gorgonia.ExprGraph, in []*gorgonia.Node) (*gorgonia.Node, error) {
+				return addBias(in[0], in[1], true, true)
+			}},
+		{"bias 2-D", []*tensor.Dense{randDense(r, 5, 3), randDense(r, 3)},
+			func(g *gorgonia.ExprGraph, in []*gorgonia.Node) (*gorgonia.Node, error) {
+				return addBias(in[0], in[1], true, true)
+			}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) { gradCheck(t, c.name, c.inputs, c.f) })
+	}
+}

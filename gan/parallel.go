@@ -1,0 +1,67 @@
+package gan
+
+import (
+	"runtime"
+	"sync"
+)
+
+// parallelFor runs fn(w, i) for i in [0,n) on up to GOMAXPROCS goroutines; w
+// is the goroutine's index in [0, maxWorkers()), for per-worker scratch space.
+// Each index is one unit of work whose result does not depend on which
+// goroutine ran it, so results stay bit-for-bit reproducible.
+func parallelFor(n int, fn func(w, i int)) {
+	workers := maxWorkers()
+	if workers > n {
+		workers = n
+	}
+	if workers <= 1 {
+		for i := 0; i < n; i++ {
+			fn(0, i)
+		}
+		return
+	}
+	var next int
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	wg.Add(workers)
+	for w := 0; w < workers; w++ {
+		go func(w int) {
+			defer wg.Done()
+			for {
+				mu.Lock()
+				i := next
+				next++
+				mu.Unlock()
+				if i >= n {
+					return
+				}
+				fn(w, i)
+			}
+		}(w)
+	}
+	wg.Wait()
+}
+
+// chunks splits n items into at most k contiguous ranges of near-equal size.
+// The split depends only on n and k, never on the core count, so reductions
+// over chunks add up in the same order on every machine.
+func chunks(n, k int) [][2]int {
+	if k > n {
+		k = n
+	}
+	out := make([][2]int, 0, k)
+	for c := 0; c < k; c++ {
+		out = append(out, [2]int{c * n / k, (c + 1) * n / k})
+	}
+	return out
+}
+
+// maxWorkers is how many goroutines parallelFor may use.
+func maxWorkers() int { return runtime.GOMAXPROCS(0) }
+
+// parallelRange splits [0,n) into one contiguous range per worker, for
+// element-wise loops whose results do not depend on the split.
+func parallelRange(n int, fn func(lo, hi int)) {
+	cs := chunks(n, maxWorkers())
+	parallelFor(len(cs), func(_, i int) { fn(cs[i][0], cs[i][1]) })
+}

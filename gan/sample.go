@@ -1,0 +1,149 @@
+package gan
+
+import (
+	"fmt"
+	"image"
+	"image/color"
+	"math"
+
+	"gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// sampler is a generator graph in eval mode (batch norm from running
+// statistics), so each image depends on its own latent alone.
+type sampler struct {
+	vm  gorgonia.VM
+	z   *tensor.Dense
+	out gorgonia.Value
+}
+
+const sampleBatch = GridSize
+
+func (t *Trainer) newSampler() (*sampler, error) {
+	g := gorgonia.NewGraph()
+	s := &sampler{z: newInput(sampleBatch, t.cfg.ZDim)}
+	img, err := generator(bind(g, t.G), t.cfg, inputNode(g, "z", s.z), genMode{eval: true})
+	if err != nil {
+		return nil, fmt.Errorf("sampling graph: %w", err)
+	}
+	gorgonia.Read(img, &s.out)
+	s.vm = gorgonia.NewTapeMachine(g)
+	return s, nil
+}
+
+// Generate turns latents (n × ZDim, row after row) into n images, each planar
+// RGB (CHW) in [-1, 1].
+func (t *Trainer) Generate(z []float32) ([][]float32, error) {
+	zd := t.cfg.ZDim
+	if len(z)%zd != 0 {
+		return nil, fmt.Errorf("latents: %d values is not a multiple of %d", len(z), zd)
+	}
+	if t.sampler == nil {
+		s, err := t.newSampler()
+		if err != nil {
+			return nil, err
+		}
+		t.sampler = s
+	}
+	s := t.sampler
+	n := len(z) / zd
+	per := 3 * t.cfg.Res * t.cfg.Res
+	out := make([][]float32, 0, n)
+	for lo := 0; lo < n; lo += sampleBatch {
+		hi := min(lo+sampleBatch, n)
+		in := f32(s.z)
+		clear(in)
+		copy(in, z[lo*zd:hi*zd])
+		err := s.vm.RunAll()
+		s.vm.Reset()
+		if err != nil {
+			return nil, fmt.Errorf("generate: %w", err)
+		}
+		imgs := f32(s.out)
+		for i := 0; i < hi-lo; i++ {
+			out = append(out, append([]float32(nil), imgs[i*per:(i+1)*per]...))
+		}
+	}
+	return out, nil
+}
+
+// RandomLatents draws n latents from N(0, I) with the given seed, apart
+// from the training RNG so sampling never changes the course of training.
+func (t *Trainer) RandomLatents(n int, seed uint64) []float32 {
+	return RandomLatents(n, t.cfg.ZDim, seed)
+}
+
+// Interpolate returns steps latents spherically interpolated from a to b.
+func Interpolate(a, b []float32, steps int) []float32 {
+	out := make([]float32, 0, steps*len(a))
+	var na, nb, dot float64
+	for i := range a {
+		na += float64(a[i]) * float64(a[i])
+		nb += float64(b[i]) * float64(b[i])
+		dot += float64(a[i]) * float64(b[i])
+	}
+	omega := math.Acos(math.Max(-1, math.Min(1, dot/math.Sqrt(na*nb))))
+	for s := 0; s < steps; s++ {
+		u := 0.0
+		if steps > 1 {
+			u = float64(s) / float64(steps-1)
+		}
+		wa, wb := 1-u, u
+		if so := math.Sin(omega); so > 1e-6 {
+			wa, wb = math.Sin((1-u)*omega)/so, math.Sin(u*omega)/so
+		}
+		for i := range a {
+			out = append(out, float32(wa*float64(a[i])+wb*float64(b[i])))
+		}
+	}
+	return out
+}
+
+// ToImage converts one planar RGB image in [-1, 1] to an 8-bit image.
+func ToImage(chw []float32, res int) *image.NRGBA {
+	img := image.NewNRGBA(image.Rect(0, 0, res, res))
+	plane := res * res
+	for y := 0; y < res; y++ {
+		for x := 0; x < res; x++ {
+			i := y*res + x
+			img.SetNRGBA(x, y, color.NRGBA{to8(chw[i]), to8(chw[plane+i]), to8(chw[2*plane+i]), 255})
+		}
+	}
+	return img
+}
+
+func to8(v float32) uint8 {
+	f := (float64(v) + 1) * 127.5
+	return uint8(math.Max(0, math.Min(255, math.Round(f))))
+}
+
+// Grid lays images out cols to a row with a 2-pixel white gutter.
+func Grid(imgs [][]float32, res, cols int) *image.NRGBA {
+	if cols < 1 {
+		cols = 1
+	}
+	rows := (len(imgs) + cols - 1) / cols
+	const gap = 2
+	out := image.NewNRGBA(image.Rect(0, 0, cols*(res+gap)+gap, rows*(res+gap)+gap))
+	for i := range out.Pix {
+		out.Pix[i] = 255
+	}
+	for k, chw := range imgs {
+		ox, oy := gap+(k%cols)*(res+gap), gap+(k/cols)*(res+gap)
+		im := ToImage(chw, res)
+		for y := 0; y < res; y++ {
+			copy(out.Pix[(oy+y)*out.Stride+ox*4:], im.Pix[y*im.Stride:(y+1)*im.Stride])
+		}
+	}
+	return out
+}
+
+// GridImage renders the fixed-latent progress grid at the current step.
+func (t *Trainer) GridImage() (*image.NRGBA, error) {
+	imgs, err := t.Generate(t.fixedZ)
+	if err != nil {
+		return nil, err
+	}
+	return Grid(imgs, t.cfg.Res, 8), nil
+}

@@ -1,0 +1,289 @@
+package gan
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+
+	"gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// Source is a dataset the trainer samples from.
+type Source interface {
+	Len() int
+	Res() int
+	// Image writes image i as planar RGB (CHW) in [-1, 1] into dst, which
+	// holds 3·Res·Res values.
+	Image(i int, dst []float32)
+}
+
+// Stats are one step's figures.
+type Stats struct {
+	Step  int     `json:"step"`
+	LossD float64 `json:"loss_d"`
+	LossG float64 `json:"loss_g"`
+	DReal float64 `json:"d_real"` // mean D(x), as a probability
+	DFake float64 `json:"d_fake"` // mean D(G(z)) before D's update
+}
+
+// Trainer owns a GAN in training: both networks, their optimisers, the RNG
+// and the compiled graphs. Graphs are built once and reused every step.
+type Trainer struct {
+	cfg    Config
+	src    Source
+	G, D   *Net
+	optG   *adam
+	optD   *adam
+	pcg    *rand.PCG
+	rng    *rand.Rand
+	step   int
+	fixedZ []float32 // latents of the progress grid, fixed for the whole run
+
+	dStep, gStep *graphStep
+	real, zD, zG *tensor.Dense // inputs bound into the graphs
+	sampler      *sampler
+}
+
+// graphStep is one compiled graph with its loss, logits and learnables.
+type graphStep struct {
+	g       *gorgonia.ExprGraph
+	vm      gorgonia.VM
+	learn   []*gorgonia.Node
+	loss    gorgonia.Value
+	logitsA gorgonia.Value
+	logitsB gorgonia.Value
+	grads   [][]float32
+}
+
+// GridSize is how many fixed latents the progress grid shows (8×8).
+const GridSize = 64
+
+// NewTrainer makes fresh networks from cfg.Seed and compiles the graphs.
+func NewTrainer(cfg Config, src Source) (*Trainer, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if src.Res() != cfg.Res {
+		return nil, fmt.Errorf("dataset is %d×%d but the run is %d×%d", src.Res(), src.Res(), cfg.Res, cfg.Res)
+	}
+	if src.Len() == 0 {
+		return nil, errors.New("dataset is empty")
+	}
+	t := &Trainer{cfg: cfg, src: src}
+	t.pcg = rand.NewPCG(cfg.Seed, 0x9e3779b97f4a7c15)
+	t.rng = rand.New(t.pcg)
+	t.G = newGenerator(cfg, t.rng)
+	t.D = newDiscriminator(cfg, t.rng)
+	t.optG = newAdam(cfg.LRG, cfg.Beta1, cfg.Beta2, t.G.Params)
+	t.optD = newAdam(cfg.LRD, cfg.Beta1, cfg.Beta2, t.D.Params)
+	t.fixedZ = make([]float32, GridSize*cfg.ZDim)
+	t.normal(t.fixedZ)
+	if err := t.compile(); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// Config returns the trainer's configuration.
+func (t *Trainer) Config() Config { return t.cfg }
+
+// Step returns how many steps have been taken.
+func (t *Trainer) Step() int { return t.step }
+
+// FixedLatents returns the progress grid's latents (GridSize × ZDim).
+func (t *Trainer) FixedLatents() []float32 { return t.fixedZ }
+
+func (t *Trainer) normal(dst []float32) {
+	for i := range dst {
+		dst[i] = float32(t.rng.NormFloat64())
+	}
+}
+
+func newInput(shape ...int) *tensor.Dense {
+	return tensor.New(tensor.Of(tensor.Float32), tensor.WithShape(shape...))
+}
+
+func inputNode(g *gorgonia.ExprGraph, name string, v *tensor.Dense) *gorgonia.Node {
+	return gorgonia.NewTensor(g, tensor.Float32, v.Dims(), gorgonia.WithShape(v.Shape().Clone()...), gorgonia.WithValue(v), gorgonia.WithName(name))
+}
+
+// softplusMean is mean(log(1 + exp(sign·x))), the non-saturating GAN loss term.
+func softplusMean(x *gorgonia.Node, negate bool) (*gorgonia.Node, error) {
+	var err error
+	if negate {
+		if x, err = gorgonia.Neg(x); err != nil {
+			return nil, err
+		}
+	}
+	if x, err = gorgonia.Softplus(x); err != nil {
+		return nil, err
+	}
+	return gorgonia.Mean(x)
+}
+
+// compile builds the two training graphs. Both share the parameter tensors.
+// gorgonia cannot take two gradients of one graph whose losses share nodes,
+// so D's loss and G's loss live in graphs of their own.
+//
+//	D step: fake = G(z) (no G gradients); loss = softplus(−D(x)) + softplus(D(fake))
+//	G step: loss = softplus(−D(G(z))), gradients for G only
+func (t *Trainer) compile() error {
+	c := t.cfg
+	t.real = newInput(c.Batch, 3, c.Res, c.Res)
+	t.zD = newInput(c.Batch, c.ZDim)
+	t.zG = newInput(c.Batch, c.ZDim)
+
+	// D step.
+	{
+		g := gorgonia.NewGraph()
+		gb, db := bind(g, t.G), bind(g, t.D)
+		fake, err := generator(gb, c, inputNode(g, "z", t.zD), genMode{})
+		if err != nil {
+			return err
+		}
+		lr, err := discriminator(db, c, inputNode(g, "x", t.real), true, false)
+		if err != nil {
+			return err
+		}
+		lf, err := discriminator(db, c, fake, true, false)
+		if err != nil {
+			return err
+		}
+		a, err := softplusMean(lr, true)
+		if err != nil {
+			return err
+		}
+		b, err := softplusMean(lf, false)
+		if err != nil {
+			return err
+		}
+		loss, err := gorgonia.Add(a, b)
+		if err != nil {
+			return err
+		}
+		s := &graphStep{g: g, learn: db.nodes}
+		if err := s.finish(loss, lr, lf); err != nil {
+			return fmt.Errorf("discriminator graph: %w", err)
+		}
+		t.dStep = s
+	}
+	// G step.
+	{
+		g := gorgonia.NewGraph()
+		gb, db := bind(g, t.G), bind(g, t.D)
+		fake, err := generator(gb, c, inputNode(g, "z", t.zG), genMode{updateRunning: true, grads: true})
+		if err != nil {
+			return err
+		}
+		lf, err := discriminator(db, c, fake, false, true)
+		if err != nil {
+			return err
+		}
+		loss, err := softplusMean(lf, true)
+		if err != nil {
+			return err
+		}
+		s := &graphStep{g: g, learn: gb.nodes}
+		if err := s.finish(loss, lf, nil); err != nil {
+			return fmt.Errorf("generator graph: %w", err)
+		}
+		t.gStep = s
+	}
+	return nil
+}
+
+func (s *graphStep) finish(loss, logitsA, logitsB *gorgonia.Node) error {
+	if _, err := gorgonia.Grad(loss, s.learn...); err != nil {
+		return err
+	}
+	gorgonia.Read(loss, &s.loss)
+	gorgonia.Read(logitsA, &s.logitsA)
+	if logitsB != nil {
+		gorgonia.Read(logitsB, &s.logitsB)
+	}
+	s.vm = gorgonia.NewTapeMachine(s.g, gorgonia.BindDualValues(s.learn...))
+	return nil
+}
+
+// run executes the graph and returns the parameter gradients, copied out.
+// gorgonia adds each run's gradients into the parameters' dual values and
+// never clears them, so run zeroes them after copying.
+func (s *graphStep) run() ([][]float32, error) {
+	defer s.vm.Reset()
+	if err := s.vm.RunAll(); err != nil {
+		return nil, err
+	}
+	if s.grads == nil {
+		s.grads = make([][]float32, len(s.learn))
+	}
+	for i, n := range s.learn {
+		gv, err := n.Grad()
+		if err != nil {
+			return nil, fmt.Errorf("gradient of %s: %w", n.Name(), err)
+		}
+		d := f32(gv)
+		s.grads[i] = append(s.grads[i][:0], d...)
+		clear(d)
+	}
+	return s.grads, nil
+}
+
+func meanSigmoid(v gorgonia.Value) float64 {
+	var s float64
+	xs := f32(v)
+	for _, x := range xs {
+		s += 1 / (1 + math.Exp(-float64(x)))
+	}
+	return s / float64(len(xs))
+}
+
+func scalar(v gorgonia.Value) float64 {
+	switch x := v.Data().(type) {
+	case float32:
+		return float64(x)
+	case []float32:
+		return float64(x[0])
+	}
+	return math.NaN()
+}
+
+// TrainStep runs one discriminator update then one generator update, on a
+// fresh real batch and one batch of latents shared by both (as PyTorch's
+// DCGAN example does).
+func (t *Trainer) TrainStep(ctx context.Context) (Stats, error) {
+	if err := ctx.Err(); err != nil {
+		return Stats{}, err
+	}
+	c := t.cfg
+	per := 3 * c.Res * c.Res
+	real := f32(t.real)
+	for i := 0; i < c.Batch; i++ {
+		t.src.Image(t.rng.IntN(t.src.Len()), real[i*per:(i+1)*per])
+	}
+	t.normal(f32(t.zD))
+	copy(f32(t.zG), f32(t.zD))
+
+	st := Stats{Step: t.step + 1}
+	grads, err := t.dStep.run()
+	if err != nil {
+		return st, fmt.Errorf("step %d, discriminator: %w", st.Step, err)
+	}
+	st.LossD = scalar(t.dStep.loss)
+	st.DReal = meanSigmoid(t.dStep.logitsA)
+	st.DFake = meanSigmoid(t.dStep.logitsB)
+	t.optD.step(t.D.Params, grads)
+
+	if grads, err = t.gStep.run(); err != nil {
+		return st, fmt.Errorf("step %d, generator: %w", st.Step, err)
+	}
+	st.LossG = scalar(t.gStep.loss)
+	t.optG.step(t.G.Params, grads)
+	if math.IsNaN(st.LossD) || math.IsNaN(st.LossG) {
+		return st, fmt.Errorf("step %d: training diverged (loss is NaN)", st.Step)
+	}
+	t.step++
+	return st, nil
+}
