@@ -111,3 +111,40 @@ func TestSaveCheckpointFailsCleanly(t *testing.T) {
 		t.Fatal("saving into a missing folder succeeded")
 	}
 }
+
+// Sharing the generator's forward pass between the D and G steps must not
+// change a single bit of training.
+func TestSharedForwardIsExact(t *testing.T) {
+	a, b := tinyTrainer(t, 4), tinyTrainer(t, 4)
+	b.noShare = true
+	hits := sharedHits.Load()
+	sa := steps(t, a, 3)
+	if sharedHits.Load() == hits {
+		t.Fatal("no layer output was shared")
+	}
+	hits = sharedHits.Load()
+	sb := steps(t, b, 3)
+	if sharedHits.Load() != hits {
+		t.Fatal("layers were shared with sharing off")
+	}
+	for i := range sa {
+		if sa[i] != sb[i] {
+			t.Fatalf("step %d: %+v with sharing, %+v without", i+1, sa[i], sb[i])
+		}
+	}
+	for i, p := range a.G.Params {
+		pa, pb := f32(p), f32(b.G.Params[i])
+		for j := range pa {
+			if pa[j] != pb[j] {
+				t.Fatalf("%s differs after 3 steps", a.G.Names[i])
+			}
+		}
+	}
+	for k, r := range a.G.Running {
+		for j := range r.Var {
+			if r.Var[j] != b.G.Running[k].Var[j] || r.Mean[j] != b.G.Running[k].Mean[j] {
+				t.Fatalf("running statistics of %s differ", k)
+			}
+		}
+	}
+}

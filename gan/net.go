@@ -117,6 +117,7 @@ type genMode struct {
 	eval          bool // batch norm from running statistics (sampling)
 	updateRunning bool // this graph trains the running statistics
 	grads         bool // gradients for the generator's parameters are wanted
+	rec           *recorder
 }
 
 // generator builds G(z): linear → 4×4 → [upsample ×2, conv3×3, BN, ReLU]… → conv3×3 → tanh.
@@ -131,30 +132,30 @@ func generator(b *binding, c Config, z *gorgonia.Node, m genMode) (*gorgonia.Nod
 		return nil, err
 	}
 	bnRelu := func(x *gorgonia.Node, name string) (*gorgonia.Node, error) {
-		y, err := batchNorm(x, b.p(name+".gamma"), b.p(name+".beta"), b.net.Running[name], m.eval, m.updateRunning, true, m.grads)
+		y, err := batchNorm(x, b.p(name+".gamma"), b.p(name+".beta"), b.net.Running[name], m.eval, m.updateRunning, true, m.grads, m.rec)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", name, err)
 		}
-		return leakyReLU(y, 0)
+		return leakyReLU(y, 0, m.rec)
 	}
 	if h, err = bnRelu(h, "bn0"); err != nil {
 		return nil, err
 	}
 	for i := 1; i < len(ch); i++ {
-		if h, err = upsample2x(h); err != nil {
+		if h, err = upsample2x(h, m.rec); err != nil {
 			return nil, err
 		}
-		if h, err = conv2d(h, b.p(fmt.Sprintf("conv%d.w", i)), 1, 1, true, m.grads); err != nil {
+		if h, err = conv2d(h, b.p(fmt.Sprintf("conv%d.w", i)), 1, 1, true, m.grads, m.rec); err != nil {
 			return nil, fmt.Errorf("generator conv%d: %w", i, err)
 		}
 		if h, err = bnRelu(h, fmt.Sprintf("bn%d", i)); err != nil {
 			return nil, err
 		}
 	}
-	if h, err = conv2d(h, b.p("out.w"), 1, 1, true, m.grads); err != nil {
+	if h, err = conv2d(h, b.p("out.w"), 1, 1, true, m.grads, m.rec); err != nil {
 		return nil, fmt.Errorf("generator out: %w", err)
 	}
-	if h, err = addBias(h, b.p("out.b"), true, m.grads); err != nil {
+	if h, err = addBias(h, b.p("out.b"), true, m.grads, m.rec); err != nil {
 		return nil, err
 	}
 	return gorgonia.Tanh(h)
@@ -169,19 +170,19 @@ func discriminator(b *binding, c Config, x *gorgonia.Node, grads, inputGrad bool
 	h := x
 	var err error
 	for i := range ch {
-		if h, err = conv2d(h, b.p(fmt.Sprintf("conv%d.w", i)), 2, 1, i > 0 || inputGrad, grads); err != nil {
+		if h, err = conv2d(h, b.p(fmt.Sprintf("conv%d.w", i)), 2, 1, i > 0 || inputGrad, grads, nil); err != nil {
 			return nil, fmt.Errorf("discriminator conv%d: %w", i, err)
 		}
 		if i == 0 {
-			h, err = addBias(h, b.p("conv0.b"), true, grads)
+			h, err = addBias(h, b.p("conv0.b"), true, grads, nil)
 		} else {
 			name := fmt.Sprintf("bn%d", i)
-			h, err = batchNorm(h, b.p(name+".gamma"), b.p(name+".beta"), nil, false, false, true, grads)
+			h, err = batchNorm(h, b.p(name+".gamma"), b.p(name+".beta"), nil, false, false, true, grads, nil)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("discriminator layer %d: %w", i, err)
 		}
-		if h, err = leakyReLU(h, 0.2); err != nil {
+		if h, err = leakyReLU(h, 0.2, nil); err != nil {
 			return nil, err
 		}
 	}
@@ -191,5 +192,5 @@ func discriminator(b *binding, c Config, x *gorgonia.Node, grads, inputGrad bool
 	if h, err = gorgonia.Mul(h, b.p("lin.w")); err != nil {
 		return nil, fmt.Errorf("discriminator linear: %w", err)
 	}
-	return addBias(h, b.p("lin.b"), true, grads)
+	return addBias(h, b.p("lin.b"), true, grads, nil)
 }

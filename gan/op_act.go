@@ -13,8 +13,10 @@ type actOp struct {
 	dims  int
 }
 
-func leakyReLU(x *gorgonia.Node, slope float32) (*gorgonia.Node, error) {
-	return gorgonia.ApplyOp(&actOp{opBase: newOpBase("lrelu"), slope: slope, dims: x.Dims()}, x)
+func leakyReLU(x *gorgonia.Node, slope float32, rec *recorder) (*gorgonia.Node, error) {
+	op := &actOp{opBase: newOpBase("lrelu"), slope: slope, dims: x.Dims()}
+	rec.add(&op.opBase, op)
+	return gorgonia.ApplyOp(op, x)
 }
 
 func (op *actOp) Arity() int    { return 1 }
@@ -26,6 +28,10 @@ func (op *actOp) Do(in ...gorgonia.Value) (gorgonia.Value, error) {
 	return op.UsePreallocDo(nil, in...)
 }
 func (op *actOp) UsePreallocDo(prealloc gorgonia.Value, in ...gorgonia.Value) (gorgonia.Value, error) {
+	if out, ok := op.shared(shapeOf(in[0])); ok {
+		return out, nil
+	}
+	defer op.computed()
 	out := op.output(shapeOf(in[0]))
 	x, y := f32(in[0]), f32(out)
 	s := op.slope
@@ -80,8 +86,10 @@ func (op *actGradOp) UsePreallocDo(prealloc gorgonia.Value, in ...gorgonia.Value
 // upsampleOp is nearest-neighbour ×2 upsampling of NCHW data.
 type upsampleOp struct{ opBase }
 
-func upsample2x(x *gorgonia.Node) (*gorgonia.Node, error) {
-	return gorgonia.ApplyOp(&upsampleOp{newOpBase("upsample2x")}, x)
+func upsample2x(x *gorgonia.Node, rec *recorder) (*gorgonia.Node, error) {
+	op := &upsampleOp{newOpBase("upsample2x")}
+	rec.add(&op.opBase, op)
+	return gorgonia.ApplyOp(op, x)
 }
 
 func (op *upsampleOp) Arity() int    { return 1 }
@@ -99,6 +107,10 @@ func (op *upsampleOp) Do(in ...gorgonia.Value) (gorgonia.Value, error) {
 func (op *upsampleOp) UsePreallocDo(prealloc gorgonia.Value, in ...gorgonia.Value) (gorgonia.Value, error) {
 	s := shapeOf(in[0])
 	n, c, h, w := s[0], s[1], s[2], s[3]
+	if out, ok := op.shared(tensor.Shape{n, c, 2 * h, 2 * w}); ok {
+		return out, nil
+	}
+	defer op.computed()
 	out := op.output(tensor.Shape{n, c, 2 * h, 2 * w})
 	x, y := f32(in[0]), f32(out)
 	parallelFor(n*c, func(_, p int) {
@@ -158,8 +170,10 @@ type biasOp struct {
 	needB bool
 }
 
-func addBias(x, b *gorgonia.Node, needX, needB bool) (*gorgonia.Node, error) {
-	return gorgonia.ApplyOp(&biasOp{opBase: newOpBase("bias"), dims: x.Dims(), needX: needX, needB: needB}, x, b)
+func addBias(x, b *gorgonia.Node, needX, needB bool, rec *recorder) (*gorgonia.Node, error) {
+	op := &biasOp{opBase: newOpBase("bias"), dims: x.Dims(), needX: needX, needB: needB}
+	rec.add(&op.opBase, op)
+	return gorgonia.ApplyOp(op, x, b)
 }
 
 func (op *biasOp) Arity() int    { return 2 }
@@ -171,6 +185,10 @@ func (op *biasOp) Do(in ...gorgonia.Value) (gorgonia.Value, error) {
 	return op.UsePreallocDo(nil, in...)
 }
 func (op *biasOp) UsePreallocDo(prealloc gorgonia.Value, in ...gorgonia.Value) (gorgonia.Value, error) {
+	if out, ok := op.shared(shapeOf(in[0])); ok {
+		return out, nil
+	}
+	defer op.computed()
 	n, c, hw := planes(shapeOf(in[0]))
 	out := op.output(shapeOf(in[0]))
 	x, b, y := f32(in[0]), f32(in[1]), f32(out)

@@ -41,6 +41,10 @@ func (g convGeom) flops() float64 {
 // (c,ki,kj), column (oy,ox). Rows are ld apart, so all samples of a batch can
 // sit side by side in one matrix. Padding reads as zero.
 func (g convGeom) im2col(x, col []float32, ld int) {
+	if g.s == 1 && g.ho == g.h && g.wo == g.w {
+		g.im2colSame(x, col, ld)
+		return
+	}
 	for c := 0; c < g.c; c++ {
 		xc := x[c*g.h*g.w : (c+1)*g.h*g.w]
 		for ki := 0; ki < g.k; ki++ {
@@ -63,13 +67,52 @@ func (g convGeom) im2col(x, col []float32, ld int) {
 						continue
 					}
 					src := xc[iy*g.w : (iy+1)*g.w]
-					clear(dst[:lo])
-					clear(dst[hi:])
-					if g.s == 1 {
-						copy(dst[lo:hi], src[lo+dx:hi+dx])
-					} else {
-						for ox := lo; ox < hi; ox++ {
-							dst[ox] = src[ox*g.s+dx]
+					for ox := 0; ox < lo; ox++ {
+						dst[ox] = 0
+					}
+					for ox := hi; ox < g.wo; ox++ {
+						dst[ox] = 0
+					}
+					for ox := lo; ox < hi; ox++ {
+						dst[ox] = src[ox*g.s+dx]
+					}
+				}
+			}
+		}
+	}
+}
+
+// im2colSame is im2col for stride 1 with "same" padding, where each row of
+// the column matrix is the whole input plane shifted by (ki−p, kj−p): one
+// block copy per row, then the pixels shifted in from outside set to zero.
+func (g convGeom) im2colSame(x, col []float32, ld int) {
+	h, w := g.h, g.w
+	n := h * w
+	for c := 0; c < g.c; c++ {
+		xc := x[c*n : (c+1)*n]
+		for ki := 0; ki < g.k; ki++ {
+			dy := ki - g.p
+			y0, y1 := max(0, -dy), min(h, h-dy) // output rows with a source row
+			for kj := 0; kj < g.k; kj++ {
+				dx := kj - g.p
+				row := col[((c*g.k+ki)*g.k+kj)*ld:][:n]
+				off := dy*w + dx
+				a, b := y0*w, y1*w
+				a2, b2 := max(a, -off), min(b, n-off)
+				clear(row[:a2])
+				copy(row[a2:b2], xc[a2+off:b2+off])
+				clear(row[b2:])
+				// Columns that wrapped around from the neighbouring row.
+				if dx < 0 {
+					for y := y0; y < y1; y++ {
+						for j := 0; j < -dx; j++ {
+							row[y*w+j] = 0
+						}
+					}
+				} else if dx > 0 {
+					for y := y0; y < y1; y++ {
+						for j := w - dx; j < w; j++ {
+							row[y*w+j] = 0
 						}
 					}
 				}
@@ -130,25 +173,93 @@ func (s *scratch) get(w, n int) []float32 {
 	return (*s)[w][:n]
 }
 
-// The ops work on the whole batch at once: im2col writes every sample's
-// columns side by side into one K×(N·HW) matrix, so each layer is one large
-// matrix multiply (split in column halves across cores) rather than N small
-// ones; small 4×4 and 8×8 maps made the per-sample products inefficient.
+// The ops work through the batch in chunks of samples whose im2col matrix
+// (K × chunk·HW) stays near 4 MB, in cache: writing the whole batch's
+// matrix first (150 MB for the generator's last layers) made the copies
+// memory-bound. Chunks run in parallel, one per worker; each is one matrix
+// multiply, large enough to keep BLAS efficient on the small 4×4 and 8×8 maps.
+
+// chunk is how many samples one im2col block holds.
+func (g convGeom) chunk() int {
+	c := (1 << 20) / (g.kdim * g.hw)
+	return max(1, min(c, g.n))
+}
+
+// spans splits the batch into chunks; the split depends only on the shapes.
+func (g convGeom) spans() [][2]int {
+	nc := g.chunk()
+	var out [][2]int
+	for lo := 0; lo < g.n; lo += nc {
+		out = append(out, [2]int{lo, min(lo+nc, g.n)})
+	}
+	return out
+}
+
+// im2colChunk fills col (K × (hi−lo)·HW) from samples lo..hi of x.
+func (g convGeom) im2colChunk(x, col []float32, lo, hi int) {
+	ld := (hi - lo) * g.hw
+	for s := lo; s < hi; s++ {
+		g.im2col(x[s*g.chw:(s+1)*g.chw], col[(s-lo)*g.hw:], ld)
+	}
+}
+
+// gatherChunk copies samples lo..hi of NCHW data with c channels into
+// block (c × (hi−lo)·HW); scatterChunk is the reverse.
+func gatherChunk(src, block []float32, c, hw, lo, hi int) {
+	ld := (hi - lo) * hw
+	for s := lo; s < hi; s++ {
+		for ch := 0; ch < c; ch++ {
+			copy(block[ch*ld+(s-lo)*hw:][:hw], src[(s*c+ch)*hw:][:hw])
+		}
+	}
+}
+
+func scatterChunk(block, dst []float32, c, hw, lo, hi int) {
+	ld := (hi - lo) * hw
+	for s := lo; s < hi; s++ {
+		for ch := 0; ch < c; ch++ {
+			copy(dst[(s*c+ch)*hw:][:hw], block[ch*ld+(s-lo)*hw:][:hw])
+		}
+	}
+}
+
+// forward computes y = conv(x, w) chunk by chunk; cols and outs are per-worker scratch.
+func (g convGeom) forward(x, w, y []float32, cols, outs *scratch) {
+	sp := g.spans()
+	parallelFor(len(sp), func(wk, i int) {
+		lo, hi := sp[i][0], sp[i][1]
+		n := (hi - lo) * g.hw
+		col := cols.get(wk, g.kdim*n)
+		g.im2colChunk(x, col, lo, hi)
+		if hi-lo == 1 { // one sample's O × HW block is already NCHW
+			sgemm.Sgemm(blas.NoTrans, blas.NoTrans, g.o, n, g.kdim, 1, w, g.kdim, col, n, 0, y[lo*g.o*g.hw:hi*g.o*g.hw], n)
+			return
+		}
+		out := outs.get(wk, g.o*n)
+		sgemm.Sgemm(blas.NoTrans, blas.NoTrans, g.o, n, g.kdim, 1, w, g.kdim, col, n, 0, out, n)
+		scatterChunk(out, y, g.o, g.hw, lo, hi)
+	})
+}
+
+// same says whether the convolution keeps the image size at stride 1; its
+// input gradient is then itself a "same" convolution of dy with the
+// flipped, transposed kernel, which is cheaper than col2im.
+func (g convGeom) same() bool { return g.s == 1 && g.p == g.k/2 && g.k%2 == 1 }
 
 // convOp is a 2-D convolution without bias: (x[N,C,H,W], w[O,C,k,k]) → y[N,O,H',W'].
 type convOp struct {
 	opBase
 	stride, pad  int
-	needX, needW bool      // which gradients the graph wants
-	col          []float32 // the batch's im2col matrix, kept for convGradWOp when needW
-	yAll         []float32
+	needX, needW bool // which gradients the graph wants
+	cols, outs   scratch
 }
 
 // conv2d applies a k×k convolution. needX and needW say whether gradients
 // with respect to the input and the filter are wanted in this graph; the
 // ones not wanted are never built, so they cost nothing at run time.
-func conv2d(x, w *gorgonia.Node, stride, pad int, needX, needW bool) (*gorgonia.Node, error) {
+func conv2d(x, w *gorgonia.Node, stride, pad int, needX, needW bool, rec *recorder) (*gorgonia.Node, error) {
 	op := &convOp{opBase: newOpBase("conv"), stride: stride, pad: pad, needX: needX, needW: needW}
+	rec.add(&op.opBase, op)
 	return gorgonia.ApplyOp(op, x, w)
 }
 
@@ -157,46 +268,6 @@ func grow(buf []float32, n int) []float32 {
 		return make([]float32, n)
 	}
 	return buf[:n]
-}
-
-// batchIm2col fills col (K × N·HW) from the whole batch x.
-func (g convGeom) batchIm2col(x, col []float32) {
-	ld := g.n * g.hw
-	parallelFor(g.n, func(_, n int) { g.im2col(x[n*g.chw:(n+1)*g.chw], col[n*g.hw:], ld) })
-}
-
-// gemmCols computes C = op(A)·B column block by column block in parallel;
-// every column of C depends only on the same column of B, so the split does
-// not change the result.
-func gemmCols(tA blas.Transpose, m, ncols, k int, a []float32, lda int, b []float32, c []float32) {
-	if blasThreads > 1 {
-		sgemm.Sgemm(tA, blas.NoTrans, m, ncols, k, 1, a, lda, b, ncols, 0, c, ncols)
-		return
-	}
-	cs := chunks(ncols, 2*maxWorkers())
-	parallelFor(len(cs), func(_, i int) {
-		lo, hi := cs[i][0], cs[i][1]
-		sgemm.Sgemm(tA, blas.NoTrans, m, hi-lo, k, 1, a, lda, b[lo:], ncols, 0, c[lo:], ncols)
-	})
-}
-
-// toNCHW scatters the O × N·HW product into y[N,O,HW]; fromNCHW gathers back.
-func (g convGeom) toNCHW(all, y []float32) {
-	ld := g.n * g.hw
-	parallelFor(g.n, func(_, n int) {
-		for o := 0; o < g.o; o++ {
-			copy(y[(n*g.o+o)*g.hw:][:g.hw], all[o*ld+n*g.hw:][:g.hw])
-		}
-	})
-}
-
-func (g convGeom) fromNCHW(y, all []float32) {
-	ld := g.n * g.hw
-	parallelFor(g.n, func(_, n int) {
-		for o := 0; o < g.o; o++ {
-			copy(all[o*ld+n*g.hw:][:g.hw], y[(n*g.o+o)*g.hw:][:g.hw])
-		}
-	})
 }
 
 func (op *convOp) Arity() int    { return 2 }
@@ -213,13 +284,12 @@ func (op *convOp) UsePreallocDo(prealloc gorgonia.Value, in ...gorgonia.Value) (
 	if err != nil {
 		return nil, err
 	}
+	if out, ok := op.shared(g.outShape()); ok {
+		return out, nil
+	}
 	out := op.output(g.outShape())
-	x, w, y := f32(in[0]), f32(in[1]), f32(out)
-	op.col = grow(op.col, g.kdim*g.n*g.hw)
-	op.yAll = grow(op.yAll, g.o*g.n*g.hw)
-	g.batchIm2col(x, op.col)
-	gemmCols(blas.NoTrans, g.o, g.n*g.hw, g.kdim, w, g.kdim, op.col, op.yAll)
-	g.toNCHW(op.yAll, y)
+	g.forward(f32(in[0]), f32(in[1]), f32(out), &op.cols, &op.outs)
+	op.computed()
 	return out, nil
 }
 func (op *convOp) DiffWRT(int) []bool { return []bool{op.needX, op.needW} }
@@ -244,8 +314,9 @@ func (op *convOp) SymDiff(in gorgonia.Nodes, out, grad *gorgonia.Node) (gorgonia
 // convGradXOp computes dL/dx from (x, w, dy); x is read for its shape only.
 type convGradXOp struct {
 	opBase
-	fwd         *convOp
-	dyAll, dcol []float32
+	fwd             *convOp
+	wflip           []float32
+	cols, outs, dys scratch
 }
 
 func (op *convGradXOp) Arity() int    { return 3 }
@@ -263,31 +334,50 @@ func (op *convGradXOp) UsePreallocDo(prealloc gorgonia.Value, in ...gorgonia.Val
 	}
 	out := op.output(shapeOf(in[0]))
 	w, dy, dx := f32(in[1]), f32(in[2]), f32(out)
-	ld := g.n * g.hw
-	op.dyAll = grow(op.dyAll, g.o*ld)
-	op.dcol = grow(op.dcol, g.kdim*ld)
-	g.fromNCHW(dy, op.dyAll)
-	gemmCols(blas.Trans, g.kdim, ld, g.o, w, g.kdim, op.dyAll, op.dcol)
-	parallelFor(g.n, func(_, n int) {
-		d := dx[n*g.chw : (n+1)*g.chw]
-		clear(d)
-		g.col2im(op.dcol[n*g.hw:], ld, d)
+	if g.same() {
+		// dx = conv(dy, w') with w'[c,o,i,j] = w[o,c,k−1−i,k−1−j].
+		kk := g.k * g.k
+		op.wflip = grow(op.wflip, g.c*g.o*kk)
+		for o := 0; o < g.o; o++ {
+			for c := 0; c < g.c; c++ {
+				src := w[(o*g.c+c)*kk:][:kk]
+				dst := op.wflip[(c*g.o+o)*kk:][:kk]
+				for i := range kk {
+					dst[i] = src[kk-1-i]
+				}
+			}
+		}
+		g2 := convGeom{n: g.n, c: g.o, h: g.ho, w: g.wo, o: g.c, k: g.k, s: 1, p: g.p, ho: g.h, wo: g.w,
+			kdim: g.o * kk, hw: g.h * g.w, chw: g.o * g.ho * g.wo}
+		g2.forward(dy, op.wflip, dx, &op.cols, &op.outs)
+		return out, nil
+	}
+	sp := g.spans()
+	parallelFor(len(sp), func(wk, i int) {
+		lo, hi := sp[i][0], sp[i][1]
+		n := (hi - lo) * g.hw
+		dyc := op.dys.get(wk, g.o*n)
+		gatherChunk(dy, dyc, g.o, g.hw, lo, hi)
+		dcol := op.cols.get(wk, g.kdim*n)
+		sgemm.Sgemm(blas.Trans, blas.NoTrans, g.kdim, n, g.o, 1, w, g.kdim, dyc, n, 0, dcol, n)
+		for s := lo; s < hi; s++ {
+			d := dx[s*g.chw : (s+1)*g.chw]
+			clear(d)
+			g.col2im(dcol[(s-lo)*g.hw:], n, d)
+		}
 	})
 	return out, nil
 }
 
 // convGradWOp computes dL/dw from (x, w, dy); w is read for its shape only.
-// It reuses the forward pass's im2col matrix. The batch is cut into a fixed
-// number of chunks whose partial products are added in order, so the result
-// does not depend on the core count.
+// Each chunk's partial product goes to a buffer of its own and the partials
+// are added in chunk order, so the result does not depend on the core count.
 type convGradWOp struct {
 	opBase
-	fwd   *convOp
-	dyAll []float32
-	parts [][]float32
+	fwd       *convOp
+	cols, dys scratch
+	parts     [][]float32
 }
-
-const gradChunks = 4
 
 func (op *convGradWOp) Arity() int    { return 3 }
 func (op *convGradWOp) Type() hm.Type { return fnType(4, 4, 4, 4) }
@@ -303,25 +393,28 @@ func (op *convGradWOp) UsePreallocDo(prealloc gorgonia.Value, in ...gorgonia.Val
 		return nil, err
 	}
 	out := op.output(shapeOf(in[1]))
-	dy, dw := f32(in[2]), f32(out)
-	ld := g.n * g.hw
-	col := op.fwd.col
-	if len(col) != g.kdim*ld {
-		return nil, fmt.Errorf("conv gradient: forward pass of this run is missing")
-	}
-	op.dyAll = grow(op.dyAll, g.o*ld)
-	g.fromNCHW(dy, op.dyAll)
-	cs := chunks(g.n, gradChunks)
+	x, dy, dw := f32(in[0]), f32(in[2]), f32(out)
+	sp := g.spans()
 	size := g.o * g.kdim
-	if len(op.parts) != len(cs) || len(op.parts[0]) != size {
-		op.parts = make([][]float32, len(cs))
+	if len(op.parts) != len(sp) || len(op.parts[0]) != size {
+		op.parts = make([][]float32, len(sp))
 		for i := range op.parts {
 			op.parts[i] = make([]float32, size)
 		}
 	}
-	parallelFor(len(cs), func(_, ci int) {
-		lo, hi := cs[ci][0]*g.hw, cs[ci][1]*g.hw
-		sgemm.Sgemm(blas.NoTrans, blas.Trans, g.o, g.kdim, hi-lo, 1, op.dyAll[lo:], ld, col[lo:], ld, 0, op.parts[ci], g.kdim)
+	parallelFor(len(sp), func(wk, i int) {
+		lo, hi := sp[i][0], sp[i][1]
+		n := (hi - lo) * g.hw
+		col := op.cols.get(wk, g.kdim*n)
+		g.im2colChunk(x, col, lo, hi)
+		var dyc []float32
+		if hi-lo == 1 {
+			dyc = dy[lo*g.o*g.hw : hi*g.o*g.hw]
+		} else {
+			dyc = op.dys.get(wk, g.o*n)
+			gatherChunk(dy, dyc, g.o, g.hw, lo, hi)
+		}
+		sgemm.Sgemm(blas.NoTrans, blas.Trans, g.o, g.kdim, n, 1, dyc, n, col, n, 0, op.parts[i], g.kdim)
 	})
 	copy(dw, op.parts[0])
 	for _, part := range op.parts[1:] {

@@ -36,11 +36,12 @@ type bnOp struct {
 	needX, needP  bool
 
 	// Filled by the forward pass for the backward ops of the same run.
-	mean, invstd []float32
+	mean, invstd, variance []float32
 }
 
-func batchNorm(x, gamma, beta *gorgonia.Node, running *bnRunning, eval, updateRunning, needX, needP bool) (*gorgonia.Node, error) {
+func batchNorm(x, gamma, beta *gorgonia.Node, running *bnRunning, eval, updateRunning, needX, needP bool, rec *recorder) (*gorgonia.Node, error) {
 	op := &bnOp{opBase: newOpBase("batchnorm"), eval: eval, updateRunning: updateRunning, running: running, needX: needX, needP: needP}
+	rec.add(&op.opBase, op)
 	return gorgonia.ApplyOp(op, x, gamma, beta)
 }
 
@@ -62,12 +63,26 @@ func (op *bnOp) UsePreallocDo(prealloc gorgonia.Value, in ...gorgonia.Value) (go
 	if shapeOf(in[1]).TotalSize() != c || shapeOf(in[2]).TotalSize() != c {
 		return nil, fmt.Errorf("batchnorm: %d channels but γ %v, β %v", c, shapeOf(in[1]), shapeOf(in[2]))
 	}
-	out := op.output(shapeOf(in[0]))
-	x, gamma, beta, y := f32(in[0]), f32(in[1]), f32(in[2]), f32(out)
 	if len(op.mean) != c {
-		op.mean, op.invstd = make([]float32, c), make([]float32, c)
+		op.mean, op.invstd, op.variance = make([]float32, c), make([]float32, c), make([]float32, c)
 	}
 	m := float64(n * hw)
+	if out, ok := op.shared(shapeOf(in[0])); ok {
+		// The twin normalised the same batch: take its statistics too.
+		tw := op.twin.owner.(*bnOp)
+		copy(op.mean, tw.mean)
+		copy(op.invstd, tw.invstd)
+		copy(op.variance, tw.variance)
+		if op.updateRunning {
+			for ch := 0; ch < c; ch++ {
+				op.fold(ch, float64(op.mean[ch]), float64(op.variance[ch]), m)
+			}
+		}
+		return out, nil
+	}
+	defer op.computed()
+	out := op.output(shapeOf(in[0]))
+	x, gamma, beta, y := f32(in[0]), f32(in[1]), f32(in[2]), f32(out)
 	parallelFor(c, func(_, ch int) {
 		var mean, variance float64
 		if op.eval {
@@ -89,15 +104,10 @@ func (op *bnOp) UsePreallocDo(prealloc gorgonia.Value, in ...gorgonia.Value) (go
 			}
 			variance = ss / m
 			if op.updateRunning {
-				r := op.running
-				unbiased := variance
-				if m > 1 {
-					unbiased = ss / (m - 1)
-				}
-				r.Mean[ch] = (1-r.Momentum)*r.Mean[ch] + r.Momentum*float32(mean)
-				r.Var[ch] = (1-r.Momentum)*r.Var[ch] + r.Momentum*float32(unbiased)
+				op.fold(ch, mean, variance, m)
 			}
 		}
+		op.variance[ch] = float32(variance)
 		inv := 1 / math.Sqrt(variance+bnEps)
 		op.mean[ch], op.invstd[ch] = float32(mean), float32(inv)
 		scale := float32(inv) * gamma[ch]
@@ -112,6 +122,19 @@ func (op *bnOp) UsePreallocDo(prealloc gorgonia.Value, in ...gorgonia.Value) (go
 	})
 	return out, nil
 }
+
+// fold adds one batch's statistics for channel ch into the running ones,
+// with the unbiased variance as PyTorch does.
+func (op *bnOp) fold(ch int, mean, variance, m float64) {
+	r := op.running
+	unbiased := variance
+	if m > 1 {
+		unbiased = variance * m / (m - 1)
+	}
+	r.Mean[ch] = (1-r.Momentum)*r.Mean[ch] + r.Momentum*float32(mean)
+	r.Var[ch] = (1-r.Momentum)*r.Var[ch] + r.Momentum*float32(unbiased)
+}
+
 func (op *bnOp) DiffWRT(int) []bool { return []bool{op.needX, op.needP, op.needP} }
 func (op *bnOp) SymDiff(in gorgonia.Nodes, out, grad *gorgonia.Node) (gorgonia.Nodes, error) {
 	if op.eval {

@@ -20,6 +20,9 @@ import (
 
 var opCounter atomic.Uint64
 
+// sharedHits counts layers whose output was shared, for tests.
+var sharedHits atomic.Uint64
+
 // opBase carries what every custom op shares. Each op instance gets a unique
 // id in its hash: gorgonia merges nodes whose op hash and children match, and
 // two applications of one layer keep different per-batch state.
@@ -27,6 +30,63 @@ type opBase struct {
 	name string
 	id   uint64
 	out  *tensor.Dense
+
+	// Forward-pass sharing between the D step's and the G step's copies of
+	// the generator; see Trainer.TrainStep.
+	stamp *uint64 // the trainer's step stamp; odd while sharing is valid
+	done  uint64  // the stamp at which this op last computed its output
+	twin  *opBase // the same layer in the D step's graph, computed earlier
+	owner any     // the op this base belongs to
+}
+
+// recorder collects the forward ops a graph builder creates, in order, so
+// two builds of the same network can be paired layer by layer.
+type recorder struct {
+	stamp *uint64
+	ops   []*opBase
+}
+
+func (r *recorder) add(o *opBase, owner any) {
+	o.owner = owner
+	if r != nil {
+		o.stamp = r.stamp
+		r.ops = append(r.ops, o)
+	}
+}
+
+// pair makes each op of b reuse the output of the matching op of a.
+func pair(a, b *recorder) error {
+	if len(a.ops) != len(b.ops) {
+		return fmt.Errorf("generator graphs differ: %d and %d layers", len(a.ops), len(b.ops))
+	}
+	for i := range a.ops {
+		if a.ops[i].name != b.ops[i].name {
+			return fmt.Errorf("generator graphs differ at layer %d: %s and %s", i, a.ops[i].name, b.ops[i].name)
+		}
+		b.ops[i].twin = a.ops[i]
+	}
+	return nil
+}
+
+// shared returns the twin's output copied into this op's own buffer when the
+// twin computed it during the current step: same weights, same latents, so
+// the same values.
+func (o *opBase) shared(shape tensor.Shape) (*tensor.Dense, bool) {
+	t := o.twin
+	if t == nil || t.stamp == nil || *t.stamp%2 == 0 || t.done != *t.stamp || t.out == nil || !t.out.Shape().Eq(shape) {
+		return nil, false
+	}
+	out := o.output(shape)
+	copy(f32(out), f32(t.out))
+	sharedHits.Add(1)
+	return out, true
+}
+
+// computed marks the output as fresh for the current step.
+func (o *opBase) computed() {
+	if o.stamp != nil && *o.stamp%2 == 1 {
+		o.done = *o.stamp
+	}
 }
 
 func newOpBase(name string) opBase { return opBase{name: name, id: opCounter.Add(1)} }

@@ -96,32 +96,80 @@ func TestOpGradients(t *testing.T) {
 		inputs []*tensor.Dense
 		f      func(g *gorgonia.ExprGraph, in []*gorgonia.Node) (*gorgonia.Node, error)
 	}{
-		{"conv stride 1", []*tensor.Dense{randDense(r, 3, 4, 6, 6), randDense(r, 5, 4, 3, 3)},
+		{"conv stride 1", []*tensor.Dense{randDense(r, 3, 4, 6, 5), randDense(r, 5, 4, 3, 3)},
 			func(g *gorgonia.ExprGraph, in []*gorgonia.Node) (*gorgonia.Node, error) {
-				return conv2d(in[0], in[1], 1, 1, true, true)
+				return conv2d(in[0], in[1], 1, 1, true, true, nil)
 			}},
 		{"conv stride 2", []*tensor.Dense{randDense(r, 3, 4, 8, 8), randDense(r, 5, 4, 3, 3)},
 			func(g *gorgonia.ExprGraph, in []*gorgonia.Node) (*gorgonia.Node, error) {
-				return conv2d(in[0], in[1], 2, 1, true, true)
+				return conv2d(in[0], in[1], 2, 1, true, true, nil)
 			}},
 		{"batch norm", []*tensor.Dense{randDense(r, 4, 3, 5, 5), randDense(r, 3), randDense(r, 3)},
 			func(g *gorgonia.ExprGraph, in []*gorgonia.Node) (*gorgonia.Node, error) {
-				return batchNorm(in[0], in[1], in[2], nil, false, false, true, true)
+				return batchNorm(in[0], in[1], in[2], nil, false, false, true, true, nil)
 			}},
 		{"leaky relu", []*tensor.Dense{randDense(r, 2, 3, 4, 4)},
-			func(g *gorgonia.ExprGraph, in []*gorgonia.Node) (*gorgonia.Node, error) { return leakyReLU(in[0], 0.2) }},
+			func(g *gorgonia.ExprGraph, in []*gorgonia.Node) (*gorgonia.Node, error) {
+				return leakyReLU(in[0], 0.2, nil)
+			}},
 		{"upsample", []*tensor.Dense{randDense(r, 2, 3, 4, 4)},
-			func(g *gorgonia.ExprGraph, in []*gorgonia.Node) (*gorgonia.Node, error) { return upsample2x(in[0]) }},
+			func(g *gorgonia.ExprGraph, in []*gorgonia.Node) (*gorgonia.Node, error) {
+				return upsample2x(in[0], nil)
+			}},
 		{"bias 4-D", []*tensor.Dense{randDense(r, 2, 3, 4, 4), randDense(r, 3)},
 			func(g *gorgonia.ExprGraph, in []*gorgonia.Node) (*gorgonia.Node, error) {
-				return addBias(in[0], in[1], true, true)
+				return addBias(in[0], in[1], true, true, nil)
 			}},
 		{"bias 2-D", []*tensor.Dense{randDense(r, 5, 3), randDense(r, 3)},
 			func(g *gorgonia.ExprGraph, in []*gorgonia.Node) (*gorgonia.Node, error) {
-				return addBias(in[0], in[1], true, true)
+				return addBias(in[0], in[1], true, true, nil)
 			}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { gradCheck(t, c.name, c.inputs, c.f) })
+	}
+}
+
+// The convolution must equal the textbook sum, at both strides, including
+// the borders where padding reads zeros.
+func TestConvForwardMatchesDirect(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 5))
+	for _, stride := range []int{1, 2} {
+		x, w := randDense(r, 2, 3, 7, 6), randDense(r, 4, 3, 3, 3)
+		g := gorgonia.NewGraph()
+		y, err := conv2d(inputNode(g, "x", x), inputNode(g, "w", w), stride, 1, false, false, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out gorgonia.Value
+		gorgonia.Read(y, &out)
+		if err := gorgonia.NewTapeMachine(g).RunAll(); err != nil {
+			t.Fatal(err)
+		}
+		s := out.Shape()
+		xs, ws, ys := f32(x), f32(w), f32(out)
+		for n := 0; n < s[0]; n++ {
+			for o := 0; o < s[1]; o++ {
+				for oy := 0; oy < s[2]; oy++ {
+					for ox := 0; ox < s[3]; ox++ {
+						var want float64
+						for c := 0; c < 3; c++ {
+							for i := 0; i < 3; i++ {
+								for j := 0; j < 3; j++ {
+									iy, ix := oy*stride-1+i, ox*stride-1+j
+									if iy >= 0 && iy < 7 && ix >= 0 && ix < 6 {
+										want += float64(xs[((n*3+c)*7+iy)*6+ix]) * float64(ws[((o*3+c)*3+i)*3+j])
+									}
+								}
+							}
+						}
+						got := ys[((n*s[1]+o)*s[2]+oy)*s[3]+ox]
+						if math.Abs(float64(got)-want) > 1e-4 {
+							t.Fatalf("stride %d: y[%d,%d,%d,%d] = %g, want %g", stride, n, o, oy, ox, got, want)
+						}
+					}
+				}
+			}
+		}
 	}
 }

@@ -45,6 +45,13 @@ type Trainer struct {
 	dStep, gStep *graphStep
 	real, zD, zG *tensor.Dense // inputs bound into the graphs
 	sampler      *sampler
+
+	// stamp is odd during a training step: then the G step's generator
+	// layers copy their outputs from the D step's, computed moments
+	// before from the same weights and latents, instead of recomputing
+	// them. Outside TrainStep it is even and every graph computes in full.
+	stamp   uint64
+	noShare bool // compute every layer in both graphs (tests compare the two)
 }
 
 // graphStep is one compiled graph with its loss, logits and learnables.
@@ -135,12 +142,13 @@ func (t *Trainer) compile() error {
 	t.real = newInput(c.Batch, 3, c.Res, c.Res)
 	t.zD = newInput(c.Batch, c.ZDim)
 	t.zG = newInput(c.Batch, c.ZDim)
+	dRec, gRec := &recorder{stamp: &t.stamp}, &recorder{}
 
 	// D step.
 	{
 		g := gorgonia.NewGraph()
 		gb, db := bind(g, t.G), bind(g, t.D)
-		fake, err := generator(gb, c, inputNode(g, "z", t.zD), genMode{})
+		fake, err := generator(gb, c, inputNode(g, "z", t.zD), genMode{rec: dRec})
 		if err != nil {
 			return err
 		}
@@ -174,7 +182,7 @@ func (t *Trainer) compile() error {
 	{
 		g := gorgonia.NewGraph()
 		gb, db := bind(g, t.G), bind(g, t.D)
-		fake, err := generator(gb, c, inputNode(g, "z", t.zG), genMode{updateRunning: true, grads: true})
+		fake, err := generator(gb, c, inputNode(g, "z", t.zG), genMode{updateRunning: true, grads: true, rec: gRec})
 		if err != nil {
 			return err
 		}
@@ -192,7 +200,7 @@ func (t *Trainer) compile() error {
 		}
 		t.gStep = s
 	}
-	return nil
+	return pair(dRec, gRec)
 }
 
 func (s *graphStep) finish(loss, logitsA, logitsB *gorgonia.Node) error {
@@ -267,6 +275,10 @@ func (t *Trainer) TrainStep(ctx context.Context) (Stats, error) {
 	copy(f32(t.zG), f32(t.zD))
 
 	st := Stats{Step: t.step + 1}
+	if !t.noShare {
+		t.stamp++
+		defer func() { t.stamp += t.stamp % 2 }()
+	}
 	grads, err := t.dStep.run()
 	if err != nil {
 		return st, fmt.Errorf("step %d, discriminator: %w", st.Step, err)
