@@ -148,3 +148,19 @@ func TestSharedForwardIsExact(t *testing.T) {
 		}
 	}
 }
+
+func TestInterpolateEndpoints(t *testing.T) {
+	a, b := RandomLatents(1, 16, 1), RandomLatents(1, 16, 2)
+	path := Interpolate(a, b, 5)
+	if len(path) != 5*16 {
+		t.Fatalf("got %d values", len(path))
+	}
+	for i := range a {
+		if d := path[i] - a[i]; d > 1e-5 || d < -1e-5 {
+			t.Fatalf("first point differs from a at %d", i)
+		}
+		if d := path[4*16+i] - b[i]; d > 1e-5 || d < -1e-5 {
+			t.Fatalf("last point differs from b at %d", i)
+		}
+	}
+}

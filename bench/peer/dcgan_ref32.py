@@ -7,8 +7,9 @@ G: z(128) -> linear -> 4x4x256 -> BN, ReLU -> [nearest upsample x2, conv3x3, BN,
 D: conv3x3 stride 2 with 64 (+bias), 128, 256 channels (BN on the last two),
    LeakyReLU 0.2 -> linear -> 1 logit.
 Non-saturating loss on logits, Adam lr 2e-4, betas (0.5, 0.999), batch 64.
-One step = one D update (real batch + G(z) detached) then one G update on the same z,
-G recomputed after D's update, as the Go engine does.
+One step = one D update (real batch + G(z) detached) then one G update through the
+updated D on the same fake batch: PyTorch's DCGAN example, and what the Go engine computes
+(it shares G's forward pass between its D and G graphs).
 
 Prints one JSON object: step_ms_median and the steps measured.
 Run with Debian's python3-torch:  /usr/bin/python3 bench/peer/dcgan_ref32.py --steps 10
@@ -74,16 +75,15 @@ def main():
     for i in range(args.warmup + args.steps):
         t0 = time.perf_counter()
         z = torch.randn(args.batch, 128)
-        with torch.no_grad():
-            fake = g(z)
+        fake = g(z)
         od.zero_grad(set_to_none=True)
-        loss_d = F.softplus(-d(real)).mean() + F.softplus(d(fake)).mean()
+        loss_d = F.softplus(-d(real)).mean() + F.softplus(d(fake.detach())).mean()
         loss_d.backward()
         od.step()
         og.zero_grad(set_to_none=True)
         for p in d.parameters():
             p.requires_grad_(False)
-        loss_g = F.softplus(-d(g(z))).mean()
+        loss_g = F.softplus(-d(fake)).mean()
         loss_g.backward()
         for p in d.parameters():
             p.requires_grad_(True)

@@ -2,6 +2,7 @@
 //
 //	ganstudio serve   the studio (web + worker); for now a short demo training
 //	ganstudio train   a headless training run
+//	ganstudio sample  samples and interpolations from a checkpoint
 //	ganstudio bench   the engine's speed on the reference network
 package main
 
@@ -20,6 +21,7 @@ const usage = `ganstudio — a self-hosted GAN training studio
 Usage:
   ganstudio serve [flags]   start the studio (default)
   ganstudio train [flags]   train from the command line
+  ganstudio sample [flags]  new samples or latent interpolations from a run's checkpoint
   ganstudio bench [flags]   measure the training step on the reference network
   ganstudio worker          training worker for extra machines (arrives with the studio)
 
@@ -53,6 +55,8 @@ func run(ctx context.Context, args []string) error {
 		return trainCmd(ctx, args)
 	case "bench":
 		return benchCmd(ctx, args)
+	case "sample":
+		return sampleCmd(ctx, args)
 	case "worker":
 		return errors.New("the worker arrives with the web studio; use 'ganstudio train' for now")
 	case "help", "-h", "--help":
