@@ -132,11 +132,11 @@ func generator(b *binding, c Config, z *gorgonia.Node, m genMode) (*gorgonia.Nod
 		return nil, err
 	}
 	bnRelu := func(x *gorgonia.Node, name string) (*gorgonia.Node, error) {
-		y, err := batchNorm(x, b.p(name+".gamma"), b.p(name+".beta"), b.net.Running[name], m.eval, m.updateRunning, true, m.grads, m.rec)
+		y, err := batchNorm(x, b.p(name+".gamma"), b.p(name+".beta"), 0, b.net.Running[name], m.eval, m.updateRunning, true, m.grads, m.rec)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", name, err)
 		}
-		return leakyReLU(y, 0, m.rec)
+		return y, nil
 	}
 	if h, err = bnRelu(h, "bn0"); err != nil {
 		return nil, err
@@ -174,16 +174,15 @@ func discriminator(b *binding, c Config, x *gorgonia.Node, grads, inputGrad bool
 			return nil, fmt.Errorf("discriminator conv%d: %w", i, err)
 		}
 		if i == 0 {
-			h, err = addBias(h, b.p("conv0.b"), true, grads, nil)
+			if h, err = addBias(h, b.p("conv0.b"), true, grads, nil); err == nil {
+				h, err = leakyReLU(h, 0.2, nil)
+			}
 		} else {
 			name := fmt.Sprintf("bn%d", i)
-			h, err = batchNorm(h, b.p(name+".gamma"), b.p(name+".beta"), nil, false, false, true, grads, nil)
+			h, err = batchNorm(h, b.p(name+".gamma"), b.p(name+".beta"), 0.2, nil, false, false, true, grads, nil)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("discriminator layer %d: %w", i, err)
-		}
-		if h, err = leakyReLU(h, 0.2, nil); err != nil {
-			return nil, err
 		}
 	}
 	if h, err = gorgonia.Reshape(h, tensor.Shape{n, ch[len(ch)-1] * 16}); err != nil {

@@ -179,21 +179,18 @@ func (s *scratch) get(w, n int) []float32 {
 // memory-bound. Chunks run in parallel, one per worker; each is one matrix
 // multiply, large enough to keep BLAS efficient on the small 4×4 and 8×8 maps.
 
-// chunk is how many samples one im2col block holds.
-func (g convGeom) chunk() int {
-	c := (1 << 20) / (g.kdim * g.hw)
-	return max(1, min(c, g.n))
+// spans splits the batch into near-equal chunks of samples, enough that
+// each chunk's im2col block stays near 4 MB and that two cores share the
+// work evenly. The split depends only on the shapes, never on the core
+// count, so gradient sums over chunks add up in the same order everywhere.
+func (g convGeom) spans() [][2]int {
+	per := g.kdim * g.hw
+	k := max((g.n*per+(1<<20)-1)>>20, minChunks)
+	return chunks(g.n, k)
 }
 
-// spans splits the batch into chunks; the split depends only on the shapes.
-func (g convGeom) spans() [][2]int {
-	nc := g.chunk()
-	var out [][2]int
-	for lo := 0; lo < g.n; lo += nc {
-		out = append(out, [2]int{lo, min(lo+nc, g.n)})
-	}
-	return out
-}
+// minChunks keeps even small layers split for parallel work.
+const minChunks = 4
 
 // im2colChunk fills col (K × (hi−lo)·HW) from samples lo..hi of x.
 func (g convGeom) im2colChunk(x, col []float32, lo, hi int) {

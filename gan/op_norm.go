@@ -27,20 +27,28 @@ func newBNRunning(c int) *bnRunning {
 	return r
 }
 
-// bnOp is batch normalisation over (N, H, W) per channel: (x[N,C,H,W], γ[C], β[C]) → y.
+// bnOp is batch normalisation over (N, H, W) per channel followed by a
+// leaky rectifier: (x[N,C,H,W], γ[C], β[C]) → y.
 type bnOp struct {
 	opBase
+	slope         float32    // of the rectifier applied after normalising
 	eval          bool       // use running statistics instead of the batch's
 	updateRunning bool       // fold this batch's statistics into running
 	running       *bnRunning // may be nil when neither eval nor updateRunning
 	needX, needP  bool
 
 	// Filled by the forward pass for the backward ops of the same run.
-	mean, invstd, variance []float32
+	mean, invstd []float32
+	// The batch statistics in float64, as folded into the running ones, so
+	// a twin sharing this op's output folds exactly the same numbers.
+	mean64, var64 []float64
 }
 
-func batchNorm(x, gamma, beta *gorgonia.Node, running *bnRunning, eval, updateRunning, needX, needP bool, rec *recorder) (*gorgonia.Node, error) {
-	op := &bnOp{opBase: newOpBase("batchnorm"), eval: eval, updateRunning: updateRunning, running: running, needX: needX, needP: needP}
+// batchNorm normalises x per channel, then applies a leaky rectifier with
+// the given slope (0 for ReLU) in the same pass: one trip through memory
+// instead of two, forward and backward.
+func batchNorm(x, gamma, beta *gorgonia.Node, slope float32, running *bnRunning, eval, updateRunning, needX, needP bool, rec *recorder) (*gorgonia.Node, error) {
+	op := &bnOp{opBase: newOpBase("batchnorm"), slope: slope, eval: eval, updateRunning: updateRunning, running: running, needX: needX, needP: needP}
 	rec.add(&op.opBase, op)
 	return gorgonia.ApplyOp(op, x, gamma, beta)
 }
@@ -64,7 +72,8 @@ func (op *bnOp) UsePreallocDo(prealloc gorgonia.Value, in ...gorgonia.Value) (go
 		return nil, fmt.Errorf("batchnorm: %d channels but γ %v, β %v", c, shapeOf(in[1]), shapeOf(in[2]))
 	}
 	if len(op.mean) != c {
-		op.mean, op.invstd, op.variance = make([]float32, c), make([]float32, c), make([]float32, c)
+		op.mean, op.invstd = make([]float32, c), make([]float32, c)
+		op.mean64, op.var64 = make([]float64, c), make([]float64, c)
 	}
 	m := float64(n * hw)
 	if out, ok := op.shared(shapeOf(in[0])); ok {
@@ -72,10 +81,11 @@ func (op *bnOp) UsePreallocDo(prealloc gorgonia.Value, in ...gorgonia.Value) (go
 		tw := op.twin.owner.(*bnOp)
 		copy(op.mean, tw.mean)
 		copy(op.invstd, tw.invstd)
-		copy(op.variance, tw.variance)
+		copy(op.mean64, tw.mean64)
+		copy(op.var64, tw.var64)
 		if op.updateRunning {
 			for ch := 0; ch < c; ch++ {
-				op.fold(ch, float64(op.mean[ch]), float64(op.variance[ch]), m)
+				op.fold(ch, op.mean64[ch], op.var64[ch], m)
 			}
 		}
 		return out, nil
@@ -107,7 +117,7 @@ func (op *bnOp) UsePreallocDo(prealloc gorgonia.Value, in ...gorgonia.Value) (go
 				op.fold(ch, mean, variance, m)
 			}
 		}
-		op.variance[ch] = float32(variance)
+		op.mean64[ch], op.var64[ch] = mean, variance
 		inv := 1 / math.Sqrt(variance+bnEps)
 		op.mean[ch], op.invstd[ch] = float32(mean), float32(inv)
 		scale := float32(inv) * gamma[ch]
@@ -116,7 +126,11 @@ func (op *bnOp) UsePreallocDo(prealloc gorgonia.Value, in ...gorgonia.Value) (go
 			src := x[(i*c+ch)*hw:][:hw]
 			dst := y[(i*c+ch)*hw:][:hw]
 			for j, v := range src {
-				dst[j] = v*scale + shift
+				v = v*scale + shift
+				if v <= 0 {
+					v *= op.slope
+				}
+				dst[j] = v
 			}
 		}
 	})
@@ -143,22 +157,23 @@ func (op *bnOp) SymDiff(in gorgonia.Nodes, out, grad *gorgonia.Node) (gorgonia.N
 	res := make(gorgonia.Nodes, 3)
 	var err error
 	if op.needX {
-		if res[0], err = gorgonia.ApplyOp(&bnGradOp{opBase: newOpBase("bnGradX"), fwd: op, which: 0}, in[0], in[1], grad); err != nil {
+		if res[0], err = gorgonia.ApplyOp(&bnGradOp{opBase: newOpBase("bnGradX"), fwd: op, which: 0}, in[0], in[1], out, grad); err != nil {
 			return nil, err
 		}
 	}
 	if op.needP {
-		if res[1], err = gorgonia.ApplyOp(&bnGradOp{opBase: newOpBase("bnGradGamma"), fwd: op, which: 1}, in[0], in[1], grad); err != nil {
+		if res[1], err = gorgonia.ApplyOp(&bnGradOp{opBase: newOpBase("bnGradGamma"), fwd: op, which: 1}, in[0], in[1], out, grad); err != nil {
 			return nil, err
 		}
-		if res[2], err = gorgonia.ApplyOp(&bnGradOp{opBase: newOpBase("bnGradBeta"), fwd: op, which: 2}, in[0], in[1], grad); err != nil {
+		if res[2], err = gorgonia.ApplyOp(&bnGradOp{opBase: newOpBase("bnGradBeta"), fwd: op, which: 2}, in[0], in[1], out, grad); err != nil {
 			return nil, err
 		}
 	}
 	return res, nil
 }
 
-// bnGradOp gives one of batch norm's gradients from (x, γ, dy): which 0 is
+// bnGradOp gives one of batch norm's gradients from (x, γ, y, dy), y the
+// forward output, whose sign says where the rectifier passed: which 0 is
 // dL/dx, 1 is dL/dγ, 2 is dL/dβ. It reads the batch statistics its forward
 // op stored during the same run.
 type bnGradOp struct {
@@ -167,12 +182,12 @@ type bnGradOp struct {
 	which int
 }
 
-func (op *bnGradOp) Arity() int { return 3 }
+func (op *bnGradOp) Arity() int { return 4 }
 func (op *bnGradOp) Type() hm.Type {
 	if op.which == 0 {
-		return fnType(4, 4, 1, 4)
+		return fnType(4, 4, 1, 4, 4)
 	}
-	return fnType(1, 4, 1, 4)
+	return fnType(1, 4, 1, 4, 4)
 }
 func (op *bnGradOp) InferShape(in ...gorgonia.DimSizer) (tensor.Shape, error) {
 	if op.which == 0 {
@@ -191,14 +206,18 @@ func (op *bnGradOp) UsePreallocDo(prealloc gorgonia.Value, in ...gorgonia.Value)
 	} else {
 		out = op.output(shapeOf(in[1]))
 	}
-	x, gamma, dy, res := f32(in[0]), f32(in[1]), f32(in[2]), f32(out)
+	x, gamma, y, dy, res := f32(in[0]), f32(in[1]), f32(in[2]), f32(in[3]), f32(out)
 	m := float64(n * hw)
+	slope := op.fwd.slope
 	parallelFor(c, func(_, ch int) {
 		mean, inv := op.fwd.mean[ch], op.fwd.invstd[ch]
 		var sdy, sdyx float64
 		for i := 0; i < n; i++ {
 			off := (i*c + ch) * hw
 			for j, g := range dy[off : off+hw] {
+				if y[off+j] <= 0 { // through the rectifier: y > 0 exactly where its input was
+					g *= slope
+				}
 				sdy += float64(g)
 				sdyx += float64(g) * float64((x[off+j]-mean)*inv)
 			}
@@ -214,6 +233,9 @@ func (op *bnGradOp) UsePreallocDo(prealloc gorgonia.Value, in ...gorgonia.Value)
 			for i := 0; i < n; i++ {
 				off := (i*c + ch) * hw
 				for j, g := range dy[off : off+hw] {
+					if y[off+j] <= 0 {
+						g *= slope
+					}
 					xhat := (x[off+j] - mean) * inv
 					res[off+j] = k * (g - a - xhat*b)
 				}

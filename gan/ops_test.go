@@ -22,7 +22,7 @@ func randDense(r *rand.Rand, shape ...int) *tensor.Dense {
 // gradCheck builds loss = Σ w ⊙ f(inputs) for a fixed random w, takes
 // gorgonia's gradients with respect to every input, and compares them with
 // central differences at random coordinates.
-func gradCheck(t *testing.T, name string, inputs []*tensor.Dense, f func(g *gorgonia.ExprGraph, in []*gorgonia.Node) (*gorgonia.Node, error)) {
+func gradCheck(t *testing.T, name string, eps float64, inputs []*tensor.Dense, f func(g *gorgonia.ExprGraph, in []*gorgonia.Node) (*gorgonia.Node, error)) {
 	t.Helper()
 	r := rand.New(rand.NewPCG(7, 7))
 	var loss func() (float64, [][]float32)
@@ -69,18 +69,18 @@ func gradCheck(t *testing.T, name string, inputs []*tensor.Dense, f func(g *gorg
 		return scalar(lv), grads
 	}
 	_, grads := loss()
-	const eps = 1e-2
 	for i, in := range inputs {
 		data := f32(in)
 		for k := 0; k < 12; k++ {
 			j := r.IntN(len(data))
 			old := data[j]
-			data[j] = old + eps
+			hi, lo := old+float32(eps), old-float32(eps)
+			data[j] = hi
 			lp, _ := loss()
-			data[j] = old - eps
+			data[j] = lo
 			lm, _ := loss()
 			data[j] = old
-			num := (lp - lm) / (2 * eps)
+			num := (lp - lm) / float64(hi-lo)
 			got := float64(grads[i][j])
 			if math.Abs(num-got) > 0.03*math.Max(1, math.Abs(num)) {
 				t.Errorf("%s: d/d input%d[%d]: backprop %.5f, numeric %.5f", name, i, j, got, num)
@@ -89,44 +89,67 @@ func gradCheck(t *testing.T, name string, inputs []*tensor.Dense, f func(g *gorg
 	}
 }
 
+func ones(n int) *tensor.Dense {
+	t := tensor.New(tensor.Of(tensor.Float32), tensor.WithShape(n))
+	for i := range f32(t) {
+		f32(t)[i] = 1 + 0.1*float32(i)
+	}
+	return t
+}
+
 func TestOpGradients(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	cases := []struct {
 		name   string
+		eps    float64 // finite-difference step; 0 means 1e-2
 		inputs []*tensor.Dense
 		f      func(g *gorgonia.ExprGraph, in []*gorgonia.Node) (*gorgonia.Node, error)
 	}{
-		{"conv stride 1", []*tensor.Dense{randDense(r, 3, 4, 6, 5), randDense(r, 5, 4, 3, 3)},
+		{"conv stride 1", 0, []*tensor.Dense{randDense(r, 3, 4, 6, 5), randDense(r, 5, 4, 3, 3)},
 			func(g *gorgonia.ExprGraph, in []*gorgonia.Node) (*gorgonia.Node, error) {
 				return conv2d(in[0], in[1], 1, 1, true, true, nil)
 			}},
-		{"conv stride 2", []*tensor.Dense{randDense(r, 3, 4, 8, 8), randDense(r, 5, 4, 3, 3)},
+		{"conv stride 2", 0, []*tensor.Dense{randDense(r, 3, 4, 8, 8), randDense(r, 5, 4, 3, 3)},
 			func(g *gorgonia.ExprGraph, in []*gorgonia.Node) (*gorgonia.Node, error) {
 				return conv2d(in[0], in[1], 2, 1, true, true, nil)
 			}},
-		{"batch norm", []*tensor.Dense{randDense(r, 4, 3, 5, 5), randDense(r, 3), randDense(r, 3)},
+		{"batch norm", 0, []*tensor.Dense{randDense(r, 4, 3, 5, 5), randDense(r, 3), randDense(r, 3)},
 			func(g *gorgonia.ExprGraph, in []*gorgonia.Node) (*gorgonia.Node, error) {
-				return batchNorm(in[0], in[1], in[2], nil, false, false, true, true, nil)
+				return batchNorm(in[0], in[1], in[2], 1, nil, false, false, true, true, nil)
 			}},
-		{"leaky relu", []*tensor.Dense{randDense(r, 2, 3, 4, 4)},
+		// γ near 1 and a small step keep the finite differences from
+		// straddling the rectifier's kink, where they say nothing.
+		{"batch norm + ReLU", 5e-4, []*tensor.Dense{randDense(r, 4, 3, 5, 5), ones(3), randDense(r, 3)},
+			func(g *gorgonia.ExprGraph, in []*gorgonia.Node) (*gorgonia.Node, error) {
+				return batchNorm(in[0], in[1], in[2], 0, nil, false, false, true, true, nil)
+			}},
+		{"batch norm + leaky ReLU", 5e-4, []*tensor.Dense{randDense(r, 4, 3, 5, 5), ones(3), randDense(r, 3)},
+			func(g *gorgonia.ExprGraph, in []*gorgonia.Node) (*gorgonia.Node, error) {
+				return batchNorm(in[0], in[1], in[2], 0.2, nil, false, false, true, true, nil)
+			}},
+		{"leaky relu", 5e-4, []*tensor.Dense{randDense(r, 2, 3, 4, 4)},
 			func(g *gorgonia.ExprGraph, in []*gorgonia.Node) (*gorgonia.Node, error) {
 				return leakyReLU(in[0], 0.2, nil)
 			}},
-		{"upsample", []*tensor.Dense{randDense(r, 2, 3, 4, 4)},
+		{"upsample", 0, []*tensor.Dense{randDense(r, 2, 3, 4, 4)},
 			func(g *gorgonia.ExprGraph, in []*gorgonia.Node) (*gorgonia.Node, error) {
 				return upsample2x(in[0], nil)
 			}},
-		{"bias 4-D", []*tensor.Dense{randDense(r, 2, 3, 4, 4), randDense(r, 3)},
+		{"bias 4-D", 0, []*tensor.Dense{randDense(r, 2, 3, 4, 4), randDense(r, 3)},
 			func(g *gorgonia.ExprGraph, in []*gorgonia.Node) (*gorgonia.Node, error) {
 				return addBias(in[0], in[1], true, true, nil)
 			}},
-		{"bias 2-D", []*tensor.Dense{randDense(r, 5, 3), randDense(r, 3)},
+		{"bias 2-D", 0, []*tensor.Dense{randDense(r, 5, 3), randDense(r, 3)},
 			func(g *gorgonia.ExprGraph, in []*gorgonia.Node) (*gorgonia.Node, error) {
 				return addBias(in[0], in[1], true, true, nil)
 			}},
 	}
 	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) { gradCheck(t, c.name, c.inputs, c.f) })
+		eps := c.eps
+		if eps == 0 {
+			eps = 1e-2
+		}
+		t.Run(c.name, func(t *testing.T) { gradCheck(t, c.name, eps, c.inputs, c.f) })
 	}
 }
 
