@@ -5,10 +5,10 @@ import (
 	"encoding/gob"
 	"errors"
 	"fmt"
+	"github.com/ganstudio/ganstudio/internal/atomicfile"
 	"io"
 	"math/rand/v2"
 	"os"
-	"path/filepath"
 )
 
 // checkpointVersion changes whenever the file layout does.
@@ -56,31 +56,11 @@ func (t *Trainer) WriteCheckpoint(w io.Writer) error {
 	return gob.NewEncoder(w).Encode(&ck)
 }
 
-// SaveCheckpoint writes the checkpoint to path atomically: a temporary file
-// in the same folder, flushed to disk, then renamed over path. A crash
-// leaves either the old checkpoint or the new one, never half of one.
+// SaveCheckpoint writes the checkpoint to path atomically (temporary file,
+// fsync, rename): a crash leaves either the old checkpoint or the new one,
+// never half of one.
 func (t *Trainer) SaveCheckpoint(path string) error {
-	f, err := os.CreateTemp(filepath.Dir(path), ".ckpt-*")
-	if err != nil {
-		return fmt.Errorf("save checkpoint: %w", err)
-	}
-	tmp := f.Name()
-	bw := bufio.NewWriterSize(f, 1<<20)
-	err = t.WriteCheckpoint(bw)
-	if err == nil {
-		err = bw.Flush()
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
+	if err := atomicfile.Write(path, t.WriteCheckpoint); err != nil {
 		return fmt.Errorf("save checkpoint %s: %w", path, err)
 	}
 	return nil

@@ -37,6 +37,19 @@ func (g convGeom) flops() float64 {
 	return 2 * float64(g.n) * float64(g.o) * float64(g.kdim) * float64(g.hw)
 }
 
+// inside gives the output columns [lo, hi) whose source column, shifted by
+// dx, lies inside the image.
+func (g convGeom) inside(dx int) (lo, hi int) {
+	lo, hi = 0, g.wo
+	for lo < g.wo && lo*g.s+dx < 0 {
+		lo++
+	}
+	for hi > lo && (hi-1)*g.s+dx >= g.w {
+		hi--
+	}
+	return lo, hi
+}
+
 // im2col lays one sample's receptive fields out as columns of col: row
 // (c,ki,kj), column (oy,ox). Rows are ld apart, so all samples of a batch can
 // sit side by side in one matrix. Padding reads as zero.
@@ -51,14 +64,7 @@ func (g convGeom) im2col(x, col []float32, ld int) {
 			for kj := 0; kj < g.k; kj++ {
 				row := col[((c*g.k+ki)*g.k+kj)*ld:][:g.hw]
 				dx := kj - g.p
-				// Output columns whose source pixel lies inside the image.
-				lo, hi := 0, g.wo
-				for lo < g.wo && lo*g.s+dx < 0 {
-					lo++
-				}
-				for hi > lo && (hi-1)*g.s+dx >= g.w {
-					hi--
-				}
+				lo, hi := g.inside(dx)
 				for oy := 0; oy < g.ho; oy++ {
 					iy := oy*g.s - g.p + ki
 					dst := row[oy*g.wo : (oy+1)*g.wo]
@@ -130,13 +136,7 @@ func (g convGeom) col2im(col []float32, ld int, dx []float32) {
 			for kj := 0; kj < g.k; kj++ {
 				row := col[((c*g.k+ki)*g.k+kj)*ld:][:g.hw]
 				d := kj - g.p
-				lo, hi := 0, g.wo
-				for lo < g.wo && lo*g.s+d < 0 {
-					lo++
-				}
-				for hi > lo && (hi-1)*g.s+d >= g.w {
-					hi--
-				}
+				lo, hi := g.inside(d)
 				for oy := 0; oy < g.ho; oy++ {
 					iy := oy*g.s - g.p + ki
 					if iy < 0 || iy >= g.h {

@@ -9,6 +9,9 @@ import (
 	"fmt"
 	"image"
 	"image/png"
+	"io"
+
+	"github.com/ganstudio/ganstudio/internal/atomicfile"
 	"os"
 	"path/filepath"
 	"strings"
@@ -277,20 +280,5 @@ func writeJSON(path string, v any) error {
 
 // writePNG writes atomically, so a viewer never sees half an image.
 func writePNG(path string, img image.Image) error {
-	tmp := path + ".tmp"
-	f, err := os.Create(tmp)
-	if err != nil {
-		return err
-	}
-	err = png.Encode(f, img)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-	}
-	return err
+	return atomicfile.Write(path, func(w io.Writer) error { return png.Encode(w, img) })
 }
