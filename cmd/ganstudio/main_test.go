@@ -92,3 +92,22 @@ func TestBadArguments(t *testing.T) {
 		}
 	}
 }
+
+// Ctrl-C (a cancelled context) saves a checkpoint and exits cleanly, so the
+// run can be resumed.
+func TestTrainCancelSavesCheckpoint(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "run")
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	err := run(ctx, []string{"train", "--dataset", "builtin:shapes", "--preset", "tiny", "--batch", "4",
+		"--steps", "50", "--out", dir, "--eval-every", "0"})
+	if err != nil {
+		t.Fatalf("cancelled run returned %v, want a clean stop", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "checkpoint.gob")); err != nil {
+		t.Fatalf("no checkpoint after cancel: %v", err)
+	}
+	if err := run(context.Background(), []string{"train", "--resume", dir, "--steps", "2", "--eval-every", "0"}); err != nil {
+		t.Fatal(err)
+	}
+}
