@@ -3,8 +3,9 @@ package gan
 // StepFLOPs counts the floating-point operations of one training step's
 // matrix products (convolutions and linear layers, forward and backward), as
 // the engine runs them: the D step evaluates G(z) and D on the real and the
-// fake batch; the G step evaluates G and D again and back-propagates through
-// both into G. Element-wise work (batch norm, activations) is left out, as is
+// fake batch; the G step evaluates D on the same fakes (G's forward pass is
+// shared with the D step, not recomputed) and back-propagates through both
+// into G. Element-wise work (batch norm, activations) is left out, as is
 // usual for such counts.
 func (c Config) StepFLOPs() float64 {
 	n := float64(c.Batch)
@@ -44,6 +45,6 @@ func (c Config) StepFLOPs() float64 {
 	dBwdX += dl
 	firstX := 2 * n * float64((c.Res/2)*(c.Res/2)) * float64(dch[0]) * 27 // D's input gradient, needed in the G step
 	dStep := gFwd + 2*dFwd + 2*dBwdW + 2*dBwdX
-	gStep := gFwd + dFwd + dBwdX + firstX + gBwd
+	gStep := dFwd + dBwdX + firstX + gBwd
 	return dStep + gStep
 }
