@@ -12,5 +12,3 @@ var sgemm blas.Float32Level3 = gonum.Implementation{}
 
 // BLASName says which BLAS the engine runs on, for benchmarks and logs.
 var BLASName = "gonum (pure Go)"
-
-var blasThreads = 1

@@ -11,18 +11,12 @@ import "C"
 import (
 	"gonum.org/v1/netlib/blas/netlib"
 	"gorgonia.org/gorgonia"
-	"os"
 )
 
 func init() {
 	// The ops parallelise over samples themselves; OpenBLAS threads on top of
 	// that only fight for the same cores.
-	if os.Getenv("GAN_BLAS_THREADS") == "2" {
-		C.openblas_set_num_threads(2)
-		blasThreads = 2
-	} else {
-		C.openblas_set_num_threads(1)
-	}
+	C.openblas_set_num_threads(1)
 	sgemm = netlib.Implementation{}
 	BLASName = "OpenBLAS"
 	gorgonia.Use(netlib.Implementation{})
