@@ -42,6 +42,11 @@ type bnOp struct {
 	// The batch statistics in float64, as folded into the running ones, so
 	// a twin sharing this op's output folds exactly the same numbers.
 	mean64, var64 []float64
+
+	// Per-channel sums of the backward pass, Σg and Σg·x̂ (g the gradient
+	// through the rectifier), shared by the three gradient ops of one run.
+	runs, sumsAt uint64
+	sdy, sdyx    []float64
 }
 
 // batchNorm normalises x per channel, then applies a leaky rectifier with
@@ -76,6 +81,7 @@ func (op *bnOp) UsePreallocDo(prealloc gorgonia.Value, in ...gorgonia.Value) (go
 		op.mean64, op.var64 = make([]float64, c), make([]float64, c)
 	}
 	m := float64(n * hw)
+	op.runs++
 	if out, ok := op.shared(shapeOf(in[0])); ok {
 		// The twin normalised the same batch: take its statistics too.
 		tw := op.twin.owner.(*bnOp)
@@ -207,40 +213,68 @@ func (op *bnGradOp) UsePreallocDo(prealloc gorgonia.Value, in ...gorgonia.Value)
 		out = op.output(shapeOf(in[1]))
 	}
 	x, gamma, y, dy, res := f32(in[0]), f32(in[1]), f32(in[2]), f32(in[3]), f32(out)
+	f := op.fwd
+	if f.sumsAt != f.runs {
+		f.backwardSums(x, y, dy, n, c, hw)
+	}
+	switch op.which {
+	case 1:
+		for ch := range res {
+			res[ch] = float32(f.sdyx[ch])
+		}
+		return out, nil
+	case 2:
+		for ch := range res {
+			res[ch] = float32(f.sdy[ch])
+		}
+		return out, nil
+	}
 	m := float64(n * hw)
-	slope := op.fwd.slope
+	slope := f.slope
 	parallelFor(c, func(_, ch int) {
-		mean, inv := op.fwd.mean[ch], op.fwd.invstd[ch]
-		var sdy, sdyx float64
+		mean, inv := f.mean[ch], f.invstd[ch]
+		k := gamma[ch] * inv
+		a, b := float32(f.sdy[ch]/m), float32(f.sdyx[ch]/m)*inv
 		for i := 0; i < n; i++ {
 			off := (i*c + ch) * hw
+			ys, xs, ds := y[off:off+hw], x[off:off+hw], res[off:off+hw]
 			for j, g := range dy[off : off+hw] {
-				if y[off+j] <= 0 { // through the rectifier: y > 0 exactly where its input was
+				if ys[j] <= 0 {
 					g *= slope
 				}
-				sdy += float64(g)
-				sdyx += float64(g) * float64((x[off+j]-mean)*inv)
-			}
-		}
-		switch op.which {
-		case 1:
-			res[ch] = float32(sdyx)
-		case 2:
-			res[ch] = float32(sdy)
-		default:
-			k := gamma[ch] * inv
-			a, b := float32(sdy/m), float32(sdyx/m)
-			for i := 0; i < n; i++ {
-				off := (i*c + ch) * hw
-				for j, g := range dy[off : off+hw] {
-					if y[off+j] <= 0 {
-						g *= slope
-					}
-					xhat := (x[off+j] - mean) * inv
-					res[off+j] = k * (g - a - xhat*b)
-				}
+				ds[j] = k * (g - a - (xs[j]-mean)*b)
 			}
 		}
 	})
 	return out, nil
+}
+
+// backwardSums computes Σg and Σg·x̂ per channel once per run, with g the
+// incoming gradient passed back through the rectifier. Each row of hw values
+// is summed in float32, rows in float64.
+func (op *bnOp) backwardSums(x, y, dy []float32, n, c, hw int) {
+	if len(op.sdy) != c {
+		op.sdy, op.sdyx = make([]float64, c), make([]float64, c)
+	}
+	slope := op.slope
+	parallelFor(c, func(_, ch int) {
+		mean := op.mean[ch]
+		var sdy, sdyx float64
+		for i := 0; i < n; i++ {
+			off := (i*c + ch) * hw
+			ys, xs := y[off:off+hw], x[off:off+hw]
+			var s1, s2 float32
+			for j, g := range dy[off : off+hw] {
+				if ys[j] <= 0 { // y > 0 exactly where the rectifier's input was
+					g *= slope
+				}
+				s1 += g
+				s2 += g * (xs[j] - mean)
+			}
+			sdy += float64(s1)
+			sdyx += float64(s2)
+		}
+		op.sdy[ch], op.sdyx[ch] = sdy, sdyx*float64(op.invstd[ch])
+	})
+	op.sumsAt = op.runs
 }
