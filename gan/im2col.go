@@ -1,20 +1,9 @@
 package gan
 
+import "sync"
+
 // im2col and col2im for square kernels over NCHW data: the layouts that turn
 // a convolution into one matrix multiply.
-
-// inside gives the output columns [lo, hi) whose source column, shifted by
-// dx, lies inside the image.
-func (g convGeom) inside(dx int) (lo, hi int) {
-	lo, hi = 0, g.wo
-	for lo < g.wo && lo*g.s+dx < 0 {
-		lo++
-	}
-	for hi > lo && (hi-1)*g.s+dx >= g.w {
-		hi--
-	}
-	return lo, hi
-}
 
 // im2col lays one sample's receptive fields out as columns of col: row
 // (c,ki,kj), column (oy,ox). Rows are ld apart, so all samples of a batch can
@@ -24,34 +13,54 @@ func (g convGeom) im2col(x, col []float32, ld int) {
 		g.im2colSame(x, col, ld)
 		return
 	}
+	idx := g.index()
+	kk := g.k * g.k
 	for c := 0; c < g.c; c++ {
 		xc := x[c*g.h*g.w : (c+1)*g.h*g.w]
-		for ki := 0; ki < g.k; ki++ {
-			for kj := 0; kj < g.k; kj++ {
-				row := col[((c*g.k+ki)*g.k+kj)*ld:][:g.hw]
-				dx := kj - g.p
-				lo, hi := g.inside(dx)
-				for oy := 0; oy < g.ho; oy++ {
-					iy := oy*g.s - g.p + ki
-					dst := row[oy*g.wo : (oy+1)*g.wo]
-					if iy < 0 || iy >= g.h {
-						clear(dst)
-						continue
-					}
-					src := xc[iy*g.w : (iy+1)*g.w]
-					for ox := 0; ox < lo; ox++ {
-						dst[ox] = 0
-					}
-					for ox := hi; ox < g.wo; ox++ {
-						dst[ox] = 0
-					}
-					for ox := lo; ox < hi; ox++ {
-						dst[ox] = src[ox*g.s+dx]
-					}
+		for r := 0; r < kk; r++ {
+			row := col[(c*kk+r)*ld:][:g.hw]
+			for p, src := range idx[r*g.hw : (r+1)*g.hw] {
+				if src < 0 {
+					row[p] = 0
+				} else {
+					row[p] = xc[src]
 				}
 			}
 		}
 	}
+}
+
+// geomKey identifies a convolution's sampling pattern.
+type geomKey struct{ h, w, k, s, p int }
+
+var indexCache sync.Map // geomKey → []int32
+
+// index maps each kernel offset r = ki·k+kj and output pixel p to the input
+// pixel it reads, or −1 for padding. Strided convolutions on small maps
+// gather through it: one tight loop per kernel offset instead of one short
+// loop per output row.
+func (g convGeom) index() []int32 {
+	key := geomKey{g.h, g.w, g.k, g.s, g.p}
+	if v, ok := indexCache.Load(key); ok {
+		return v.([]int32)
+	}
+	idx := make([]int32, g.k*g.k*g.hw)
+	for ki := 0; ki < g.k; ki++ {
+		for kj := 0; kj < g.k; kj++ {
+			for oy := 0; oy < g.ho; oy++ {
+				for ox := 0; ox < g.wo; ox++ {
+					iy, ix := oy*g.s-g.p+ki, ox*g.s-g.p+kj
+					v := int32(-1)
+					if iy >= 0 && iy < g.h && ix >= 0 && ix < g.w {
+						v = int32(iy*g.w + ix)
+					}
+					idx[(ki*g.k+kj)*g.hw+oy*g.wo+ox] = v
+				}
+			}
+		}
+	}
+	indexCache.Store(key, idx)
+	return idx
 }
 
 // im2colSame is im2col for stride 1 with "same" padding, where each row of
@@ -96,30 +105,15 @@ func (g convGeom) im2colSame(x, col []float32, ld int) {
 // col2im is im2col's adjoint: it adds each column entry back onto the input
 // pixel it was read from. dx must be zeroed by the caller.
 func (g convGeom) col2im(col []float32, ld int, dx []float32) {
+	idx := g.index()
+	kk := g.k * g.k
 	for c := 0; c < g.c; c++ {
 		xc := dx[c*g.h*g.w : (c+1)*g.h*g.w]
-		for ki := 0; ki < g.k; ki++ {
-			for kj := 0; kj < g.k; kj++ {
-				row := col[((c*g.k+ki)*g.k+kj)*ld:][:g.hw]
-				d := kj - g.p
-				lo, hi := g.inside(d)
-				for oy := 0; oy < g.ho; oy++ {
-					iy := oy*g.s - g.p + ki
-					if iy < 0 || iy >= g.h {
-						continue
-					}
-					src := row[oy*g.wo : (oy+1)*g.wo]
-					dst := xc[iy*g.w : (iy+1)*g.w]
-					if g.s == 1 {
-						dst = dst[lo+d : hi+d]
-						for i, v := range src[lo:hi] {
-							dst[i] += v
-						}
-					} else {
-						for ox := lo; ox < hi; ox++ {
-							dst[ox*g.s+d] += src[ox]
-						}
-					}
+		for r := 0; r < kk; r++ {
+			row := col[(c*kk+r)*ld:][:g.hw]
+			for p, dst := range idx[r*g.hw : (r+1)*g.hw] {
+				if dst >= 0 {
+					xc[dst] += row[p]
 				}
 			}
 		}
