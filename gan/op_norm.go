@@ -104,19 +104,26 @@ func (op *bnOp) UsePreallocDo(prealloc gorgonia.Value, in ...gorgonia.Value) (go
 		if op.eval {
 			mean, variance = float64(op.running.Mean[ch]), float64(op.running.Var[ch])
 		} else {
+			// Two passes (mean, then squared deviations) for accuracy;
+			// each row of hw values sums in float32, rows in float64.
 			var s float64
 			for i := 0; i < n; i++ {
+				var r float32
 				for _, v := range x[(i*c+ch)*hw:][:hw] {
-					s += float64(v)
+					r += v
 				}
+				s += float64(r)
 			}
 			mean = s / m
+			mf := float32(mean)
 			var ss float64
 			for i := 0; i < n; i++ {
+				var r float32
 				for _, v := range x[(i*c+ch)*hw:][:hw] {
-					d := float64(v) - mean
-					ss += d * d
+					d := v - mf
+					r += d * d
 				}
+				ss += float64(r)
 			}
 			variance = ss / m
 			if op.updateRunning {
