@@ -5,6 +5,8 @@ import (
 	"flag"
 	"fmt"
 	"os"
+
+	"github.com/ganstudio/ganstudio/gan"
 )
 
 // serveCmd will start the web studio. Until it lands, it runs a short demo
@@ -17,6 +19,9 @@ func serveCmd(ctx context.Context, args []string) error {
 		return errUsage
 	}
 	fmt.Fprintln(os.Stderr, "The web studio is not built yet: running a short demo training on the built-in emoji instead.")
+	if gan.BLASName != "OpenBLAS" {
+		fmt.Fprintln(os.Stderr, "Training runs on pure-Go BLAS; install libopenblas-dev and rebuild (make run) for about 4× the speed.")
+	}
 	return trainCmd(ctx, []string{"--dataset", "builtin:emoji", "--res", "32", "--steps", fmt.Sprint(*steps),
 		"--out", *out, "--grid-every", "50", "--eval-every", "0"})
 }
