@@ -17,10 +17,11 @@ func (c Config) StepFLOPs() float64 {
 	gBwd += lin // weight gradient only: z needs none
 	side := 4
 	for i := 1; i < len(gch); i++ {
-		side *= 2
-		f := 2 * n * float64(side*side) * float64(gch[i]) * float64(gch[i-1]*9)
+		// Upsample + 3×3 conv runs as four 2×2 convolutions on the small map.
+		f := 2 * n * float64(side*side) * 4 * float64(gch[i]) * float64(gch[i-1]*4)
 		gFwd += f
 		gBwd += 2 * f
+		side *= 2
 	}
 	out := 2 * n * float64(c.Res*c.Res) * 3 * float64(gch[len(gch)-1]*9)
 	gFwd += out

@@ -64,40 +64,58 @@ func (g convGeom) index() []int32 {
 }
 
 // im2colSame is im2col for stride 1 with "same" padding, where each row of
-// the column matrix is the whole input plane shifted by (ki−p, kj−p): one
-// block copy per row, then the pixels shifted in from outside set to zero.
+// the column matrix is the whole input plane shifted by (ki−p, kj−p).
 func (g convGeom) im2colSame(x, col []float32, ld int) {
-	h, w := g.h, g.w
-	n := h * w
+	n := g.h * g.w
 	for c := 0; c < g.c; c++ {
 		xc := x[c*n : (c+1)*n]
 		for ki := 0; ki < g.k; ki++ {
-			dy := ki - g.p
-			y0, y1 := max(0, -dy), min(h, h-dy) // output rows with a source row
 			for kj := 0; kj < g.k; kj++ {
-				dx := kj - g.p
-				row := col[((c*g.k+ki)*g.k+kj)*ld:][:n]
-				off := dy*w + dx
-				a, b := y0*w, y1*w
-				a2, b2 := max(a, -off), min(b, n-off)
-				clear(row[:a2])
-				copy(row[a2:b2], xc[a2+off:b2+off])
-				clear(row[b2:])
-				// Columns that wrapped around from the neighbouring row.
-				if dx < 0 {
-					for y := y0; y < y1; y++ {
-						for j := 0; j < -dx; j++ {
-							row[y*w+j] = 0
-						}
-					}
-				} else if dx > 0 {
-					for y := y0; y < y1; y++ {
-						for j := w - dx; j < w; j++ {
-							row[y*w+j] = 0
-						}
-					}
-				}
+				shiftCopy(col[((c*g.k+ki)*g.k+kj)*ld:][:n], xc, g.h, g.w, ki-g.p, kj-g.p)
 			}
+		}
+	}
+}
+
+// shiftCopy sets dst[i,j] = src[i+dy, j+dx] on h×w planes, zero where that
+// falls outside: one block copy, then the pixels that wrapped in from the
+// neighbouring row set to zero.
+func shiftCopy(dst, src []float32, h, w, dy, dx int) {
+	n := h * w
+	y0, y1 := max(0, -dy), min(h, h-dy) // rows with a source row
+	off := dy*w + dx
+	a, b := max(y0*w, -off), min(y1*w, n-off)
+	if a >= b {
+		clear(dst[:n])
+		return
+	}
+	clear(dst[:a])
+	copy(dst[a:b], src[a+off:b+off])
+	clear(dst[b:n])
+	if dx < 0 {
+		for y := y0; y < y1; y++ {
+			clear(dst[y*w : y*w-dx])
+		}
+	} else if dx > 0 {
+		for y := y0; y < y1; y++ {
+			clear(dst[y*w+w-dx : y*w+w])
+		}
+	}
+}
+
+// shiftAdd is shiftCopy's adjoint: dst[i+dy, j+dx] += src[i, j] wherever
+// that lies inside the plane.
+func shiftAdd(dst, src []float32, h, w, dy, dx int) {
+	y0, y1 := max(0, -dy), min(h, h-dy)
+	j0, j1 := max(0, -dx), min(w, w-dx)
+	if j0 >= j1 {
+		return
+	}
+	for y := y0; y < y1; y++ {
+		s := src[y*w+j0 : y*w+j1]
+		d := dst[(y+dy)*w+j0+dx:][:len(s)]
+		for k, v := range s {
+			d[k] += v
 		}
 	}
 }

@@ -142,10 +142,8 @@ func generator(b *binding, c Config, z *gorgonia.Node, m genMode) (*gorgonia.Nod
 		return nil, err
 	}
 	for i := 1; i < len(ch); i++ {
-		if h, err = upsample2x(h, m.rec); err != nil {
-			return nil, err
-		}
-		if h, err = conv2d(h, b.p(fmt.Sprintf("conv%d.w", i)), 1, 1, true, m.grads, m.rec); err != nil {
+		// Upsample ×2 and conv 3×3 in one op that never builds the big map.
+		if h, err = upConv2d(h, b.p(fmt.Sprintf("conv%d.w", i)), true, m.grads, m.rec); err != nil {
 			return nil, fmt.Errorf("generator conv%d: %w", i, err)
 		}
 		if h, err = bnRelu(h, fmt.Sprintf("bn%d", i)); err != nil {

@@ -131,6 +131,10 @@ func TestOpGradients(t *testing.T) {
 			func(g *gorgonia.ExprGraph, in []*gorgonia.Node) (*gorgonia.Node, error) {
 				return leakyReLU(in[0], 0.2, nil)
 			}},
+		{"upsample + conv", 0, []*tensor.Dense{randDense(r, 2, 3, 4, 5), randDense(r, 4, 3, 3, 3)},
+			func(g *gorgonia.ExprGraph, in []*gorgonia.Node) (*gorgonia.Node, error) {
+				return upConv2d(in[0], in[1], true, true, nil)
+			}},
 		{"upsample", 0, []*tensor.Dense{randDense(r, 2, 3, 4, 4)},
 			func(g *gorgonia.ExprGraph, in []*gorgonia.Node) (*gorgonia.Node, error) {
 				return upsample2x(in[0], nil)
@@ -193,6 +197,43 @@ func TestConvForwardMatchesDirect(t *testing.T) {
 					}
 				}
 			}
+		}
+	}
+}
+
+// The up-convolution must equal upsample ×2 followed by a 3×3 convolution.
+func TestUpConvMatchesUpsampleThenConv(t *testing.T) {
+	r := rand.New(rand.NewPCG(8, 8))
+	x, w := randDense(r, 3, 4, 5, 6), randDense(r, 7, 4, 3, 3)
+	run := func(f func(g *gorgonia.ExprGraph, x, w *gorgonia.Node) (*gorgonia.Node, error)) []float32 {
+		g := gorgonia.NewGraph()
+		y, err := f(g, inputNode(g, "x", x), inputNode(g, "w", w))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out gorgonia.Value
+		gorgonia.Read(y, &out)
+		if err := gorgonia.NewTapeMachine(g).RunAll(); err != nil {
+			t.Fatal(err)
+		}
+		if !out.Shape().Eq(tensor.Shape{3, 7, 10, 12}) {
+			t.Fatalf("shape %v", out.Shape())
+		}
+		return f32(out)
+	}
+	want := run(func(g *gorgonia.ExprGraph, x, w *gorgonia.Node) (*gorgonia.Node, error) {
+		u, err := upsample2x(x, nil)
+		if err != nil {
+			return nil, err
+		}
+		return conv2d(u, w, 1, 1, false, false, nil)
+	})
+	got := run(func(g *gorgonia.ExprGraph, x, w *gorgonia.Node) (*gorgonia.Node, error) {
+		return upConv2d(x, w, false, false, nil)
+	})
+	for i := range want {
+		if math.Abs(float64(got[i]-want[i])) > 1e-4 {
+			t.Fatalf("value %d: %g, want %g", i, got[i], want[i])
 		}
 	}
 }
