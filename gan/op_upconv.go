@@ -233,10 +233,10 @@ func (op *upConvOp) SymDiff(in gorgonia.Nodes, out, grad *gorgonia.Node) (gorgon
 // upConvGradOp gives dL/dx (dx true) or dL/dw from (x, w, dy).
 type upConvGradOp struct {
 	opBase
-	dx         bool
-	kern       []float32
-	cols, outs scratch
-	parts      [][]float32
+	dx              bool
+	kern, kernT     []float32
+	cols, outs, dxs scratch
+	parts           [][]float32
 }
 
 func (op *upConvGradOp) Arity() int    { return 3 }
@@ -258,22 +258,48 @@ func (op *upConvGradOp) UsePreallocDo(prealloc gorgonia.Value, in ...gorgonia.Va
 	x, w, dy := f32(in[0]), f32(in[1]), f32(in[2])
 	sp := g.spans()
 	if op.dx {
+		// dx = Σ over phases of a 2×2 convolution of the phase's dy with the
+		// transposed phase kernel: tap (u, v) reads dy shifted back by
+		// (u+a−1, v+b−1). Block copies and one GEMM per phase, summed in place.
 		out := op.output(shapeOf(in[0]))
 		dx := f32(out)
 		op.kern = grow(op.kern, 4*g.o*g.kdim)
 		g.phaseKernels(w, op.kern)
+		op.kernT = grow(op.kernT, 4*g.c*4*g.o)
+		for ph := 0; ph < 4; ph++ {
+			k, kt := op.kern[ph*g.o*g.kdim:], op.kernT[ph*g.c*4*g.o:]
+			for o := 0; o < g.o; o++ {
+				for c := 0; c < g.c; c++ {
+					for r := 0; r < 4; r++ {
+						kt[c*4*g.o+o*4+r] = k[o*g.kdim+c*4+r]
+					}
+				}
+			}
+		}
 		parallelFor(len(sp), func(wk, i int) {
 			lo, hi := sp[i][0], sp[i][1]
 			n := (hi - lo) * g.hw
-			dcol := op.cols.get(wk, g.kdim*n)
 			blk := op.outs.get(wk, g.o*n)
-			clear(dx[lo*g.chw : hi*g.chw])
+			colT := op.cols.get(wk, 4*g.o*n)
+			dxb := op.dxs.get(wk, g.c*n)
 			for ph := 0; ph < 4; ph++ {
 				a, b := ph/2, ph%2
 				g.phaseGather(dy, blk, a, b, lo, hi)
-				sgemm.Sgemm(blas.Trans, blas.NoTrans, g.kdim, n, g.o, 1, op.kern[ph*g.o*g.kdim:], g.kdim, blk, n, 0, dcol, n)
-				g.col2im(dcol, dx, a, b, lo, hi)
+				for o := 0; o < g.o; o++ {
+					for s := 0; s < hi-lo; s++ {
+						plane := blk[o*n+s*g.hw:][:g.hw]
+						for r := 0; r < 4; r++ {
+							shiftCopy(colT[(o*4+r)*n+s*g.hw:][:g.hw], plane, g.h, g.w, 1-r/2-a, 1-r%2-b)
+						}
+					}
+				}
+				beta := float32(1)
+				if ph == 0 {
+					beta = 0
+				}
+				sgemm.Sgemm(blas.NoTrans, blas.NoTrans, g.c, n, 4*g.o, 1, op.kernT[ph*g.c*4*g.o:], 4*g.o, colT, n, beta, dxb, n)
 			}
+			scatterChunk(dxb, dx, g.c, g.hw, lo, hi)
 		})
 		return out, nil
 	}
