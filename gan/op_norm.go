@@ -104,27 +104,24 @@ func (op *bnOp) UsePreallocDo(prealloc gorgonia.Value, in ...gorgonia.Value) (go
 		if op.eval {
 			mean, variance = float64(op.running.Mean[ch]), float64(op.running.Var[ch])
 		} else {
-			// Two passes (mean, then squared deviations) for accuracy;
-			// each row of hw values sums in float32, rows in float64.
-			var s float64
+			// One pass of sums shifted by the channel's first value, which
+			// keeps E[d²]−E[d]² from cancelling (activations here vary on
+			// the scale of their spread); each row of hw values sums in
+			// float32, rows in float64.
+			shift := x[ch*hw]
+			var s, ss float64
 			for i := 0; i < n; i++ {
-				var r float32
+				var r, r2 float32
 				for _, v := range x[(i*c+ch)*hw:][:hw] {
-					r += v
+					d := v - shift
+					r += d
+					r2 += d * d
 				}
 				s += float64(r)
+				ss += float64(r2)
 			}
-			mean = s / m
-			mf := float32(mean)
-			var ss float64
-			for i := 0; i < n; i++ {
-				var r float32
-				for _, v := range x[(i*c+ch)*hw:][:hw] {
-					d := v - mf
-					r += d * d
-				}
-				ss += float64(r)
-			}
+			mean = float64(shift) + s/m
+			ss = max(ss-s*s/m, 0)
 			variance = ss / m
 			if op.updateRunning {
 				op.fold(ch, mean, variance, m)
