@@ -168,6 +168,32 @@ type upConvOp struct {
 	needX, needW bool
 	kern         []float32
 	cols, outs   scratch
+
+	// dy split into its four output phases, chunk by chunk in the layout
+	// the gradient GEMMs read, shared by the input and weight gradients of
+	// one run: the stride-2 extraction is the costly part.
+	runs, gatheredAt uint64
+	dyBlocks         []float32
+}
+
+// phaseBlocks returns dy's phase blocks for this run, gathering them on
+// first use. Block (ph, chunk lo..hi) is O × (hi−lo)·HW at
+// ph·N·O·HW + lo·O·HW.
+func (op *upConvOp) phaseBlocks(g upGeom, dy []float32) []float32 {
+	if op.gatheredAt == op.runs && op.dyBlocks != nil {
+		return op.dyBlocks
+	}
+	total := g.n * g.o * g.hw
+	op.dyBlocks = grow(op.dyBlocks, 4*total)
+	sp := g.spans()
+	parallelFor(len(sp), func(_, i int) {
+		lo, hi := sp[i][0], sp[i][1]
+		for ph := 0; ph < 4; ph++ {
+			g.phaseGather(dy, op.dyBlocks[ph*total+lo*g.o*g.hw:][:(hi-lo)*g.o*g.hw], ph/2, ph%2, lo, hi)
+		}
+	})
+	op.gatheredAt = op.runs
+	return op.dyBlocks
 }
 
 func upConv2d(x, w *gorgonia.Node, needX, needW bool, rec *recorder) (*gorgonia.Node, error) {
@@ -190,6 +216,7 @@ func (op *upConvOp) UsePreallocDo(prealloc gorgonia.Value, in ...gorgonia.Value)
 	if err != nil {
 		return nil, err
 	}
+	op.runs++ // a new forward pass: gathered gradient blocks are stale
 	if out, ok := op.shared(g.outShape()); ok {
 		return out, nil
 	}
@@ -218,12 +245,12 @@ func (op *upConvOp) SymDiff(in gorgonia.Nodes, out, grad *gorgonia.Node) (gorgon
 	res := make(gorgonia.Nodes, 2)
 	var err error
 	if op.needX {
-		if res[0], err = gorgonia.ApplyOp(&upConvGradOp{opBase: newOpBase("upconvGradX"), dx: true}, in[0], in[1], grad); err != nil {
+		if res[0], err = gorgonia.ApplyOp(&upConvGradOp{opBase: newOpBase("upconvGradX"), dx: true, fwd: op}, in[0], in[1], grad); err != nil {
 			return nil, err
 		}
 	}
 	if op.needW {
-		if res[1], err = gorgonia.ApplyOp(&upConvGradOp{opBase: newOpBase("upconvGradW")}, in[0], in[1], grad); err != nil {
+		if res[1], err = gorgonia.ApplyOp(&upConvGradOp{opBase: newOpBase("upconvGradW"), fwd: op}, in[0], in[1], grad); err != nil {
 			return nil, err
 		}
 	}
@@ -233,10 +260,11 @@ func (op *upConvOp) SymDiff(in gorgonia.Nodes, out, grad *gorgonia.Node) (gorgon
 // upConvGradOp gives dL/dx (dx true) or dL/dw from (x, w, dy).
 type upConvGradOp struct {
 	opBase
-	dx              bool
-	kern, kernT     []float32
-	cols, outs, dxs scratch
-	parts           [][]float32
+	fwd         *upConvOp
+	dx          bool
+	kern, kernT []float32
+	cols, dxs   scratch
+	parts       [][]float32
 }
 
 func (op *upConvGradOp) Arity() int    { return 3 }
@@ -255,8 +283,10 @@ func (op *upConvGradOp) UsePreallocDo(prealloc gorgonia.Value, in ...gorgonia.Va
 	if err != nil {
 		return nil, err
 	}
-	x, w, dy := f32(in[0]), f32(in[1]), f32(in[2])
+	x, w := f32(in[0]), f32(in[1])
 	sp := g.spans()
+	blocks := op.fwd.phaseBlocks(g, f32(in[2]))
+	total := g.n * g.o * g.hw
 	if op.dx {
 		// dx = Σ over phases of a 2×2 convolution of the phase's dy with the
 		// transposed phase kernel: tap (u, v) reads dy shifted back by
@@ -279,12 +309,11 @@ func (op *upConvGradOp) UsePreallocDo(prealloc gorgonia.Value, in ...gorgonia.Va
 		parallelFor(len(sp), func(wk, i int) {
 			lo, hi := sp[i][0], sp[i][1]
 			n := (hi - lo) * g.hw
-			blk := op.outs.get(wk, g.o*n)
 			colT := op.cols.get(wk, 4*g.o*n)
 			dxb := op.dxs.get(wk, g.c*n)
 			for ph := 0; ph < 4; ph++ {
 				a, b := ph/2, ph%2
-				g.phaseGather(dy, blk, a, b, lo, hi)
+				blk := blocks[ph*total+lo*g.o*g.hw:][:g.o*n]
 				for o := 0; o < g.o; o++ {
 					for s := 0; s < hi-lo; s++ {
 						plane := blk[o*n+s*g.hw:][:g.hw]
@@ -316,11 +345,10 @@ func (op *upConvGradOp) UsePreallocDo(prealloc gorgonia.Value, in ...gorgonia.Va
 		lo, hi := sp[i][0], sp[i][1]
 		n := (hi - lo) * g.hw
 		col := op.cols.get(wk, g.kdim*n)
-		blk := op.outs.get(wk, g.o*n)
 		for ph := 0; ph < 4; ph++ {
 			a, b := ph/2, ph%2
 			g.im2col(x, col, a, b, lo, hi)
-			g.phaseGather(dy, blk, a, b, lo, hi)
+			blk := blocks[ph*total+lo*g.o*g.hw:][:g.o*n]
 			sgemm.Sgemm(blas.NoTrans, blas.Trans, g.o, g.kdim, n, 1, blk, n, col, n, 0, op.parts[i][ph*g.o*g.kdim:], g.kdim)
 		}
 	})
