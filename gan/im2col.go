@@ -13,6 +13,10 @@ func (g convGeom) im2col(x, col []float32, ld int) {
 		g.im2colSame(x, col, ld)
 		return
 	}
+	if g.s == 2 && g.k == 3 && g.p == 1 && g.h%2 == 0 && g.w%2 == 0 && g.h*g.w <= 4096 {
+		g.im2colStride2(x, col, ld)
+		return
+	}
 	idx := g.index()
 	kk := g.k * g.k
 	for c := 0; c < g.c; c++ {
@@ -25,6 +29,39 @@ func (g convGeom) im2col(x, col []float32, ld int) {
 				} else {
 					row[p] = xc[src]
 				}
+			}
+		}
+	}
+}
+
+// stride2Tap maps kernel offset k of a 3×3, stride-2, pad-1 convolution to
+// the input phase it reads (even or odd rows) and the shift within it.
+var stride2Tap = [3]struct{ phase, shift int }{{1, -1}, {0, 0}, {1, 0}}
+
+// im2colStride2 splits each input plane into its four polyphase planes
+// (even/odd rows × even/odd columns) at output size; every kernel tap is
+// then one of them shifted by 0 or −1: block copies instead of a gather.
+func (g convGeom) im2colStride2(x, col []float32, ld int) {
+	h2, w2 := g.h/2, g.w/2
+	q := h2 * w2
+	var buf [4096]float32
+	for c := 0; c < g.c; c++ {
+		xc := x[c*g.h*g.w : (c+1)*g.h*g.w]
+		for i := 0; i < h2; i++ {
+			r0, r1 := xc[2*i*g.w:][:g.w], xc[(2*i+1)*g.w:][:g.w]
+			p00, p01 := buf[i*w2:][:w2], buf[q+i*w2:][:w2]
+			p10, p11 := buf[2*q+i*w2:][:w2], buf[3*q+i*w2:][:w2]
+			for j := 0; j < w2; j++ {
+				p00[j], p01[j] = r0[2*j], r0[2*j+1]
+				p10[j], p11[j] = r1[2*j], r1[2*j+1]
+			}
+		}
+		for ki := 0; ki < 3; ki++ {
+			ty := stride2Tap[ki]
+			for kj := 0; kj < 3; kj++ {
+				tx := stride2Tap[kj]
+				plane := buf[(ty.phase*2+tx.phase)*q:][:q]
+				shiftCopy(col[((c*3+ki)*3+kj)*ld:][:g.hw], plane, h2, w2, ty.shift, tx.shift)
 			}
 		}
 	}

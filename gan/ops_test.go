@@ -161,8 +161,9 @@ func TestOpGradients(t *testing.T) {
 // the borders where padding reads zeros.
 func TestConvForwardMatchesDirect(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 5))
-	for _, stride := range []int{1, 2} {
-		x, w := randDense(r, 2, 3, 7, 6), randDense(r, 4, 3, 3, 3)
+	for _, c := range []struct{ stride, h, w int }{{1, 7, 6}, {2, 7, 6}, {2, 8, 6}} {
+		stride, h, wd := c.stride, c.h, c.w
+		x, w := randDense(r, 2, 3, h, wd), randDense(r, 4, 3, 3, 3)
 		g := gorgonia.NewGraph()
 		y, err := conv2d(inputNode(g, "x", x), inputNode(g, "w", w), stride, 1, false, false, nil)
 		if err != nil {
@@ -184,8 +185,8 @@ func TestConvForwardMatchesDirect(t *testing.T) {
 							for i := 0; i < 3; i++ {
 								for j := 0; j < 3; j++ {
 									iy, ix := oy*stride-1+i, ox*stride-1+j
-									if iy >= 0 && iy < 7 && ix >= 0 && ix < 6 {
-										want += float64(xs[((n*3+c)*7+iy)*6+ix]) * float64(ws[((o*3+c)*3+i)*3+j])
+									if iy >= 0 && iy < h && ix >= 0 && ix < wd {
+										want += float64(xs[((n*3+c)*h+iy)*wd+ix]) * float64(ws[((o*3+c)*3+i)*3+j])
 									}
 								}
 							}
