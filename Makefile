@@ -1,7 +1,7 @@
 # GAN Studio. `make run` starts it, `make test` runs every test.
 GO      ?= go
 BIN     := bin/ganstudio
-# OpenBLAS makes training about 4× faster than gonum's pure-Go BLAS; use it
+# OpenBLAS makes training about 3.5× faster than gonum's pure-Go BLAS; use it
 # when the library is installed (Debian: libopenblas-dev), else build pure Go.
 OPENBLAS := $(shell ldconfig -p 2>/dev/null | grep -q 'libopenblas\.so ' && echo yes)
 TAGS    := $(if $(OPENBLAS),-tags openblas,)

@@ -20,7 +20,7 @@ func serveCmd(ctx context.Context, args []string) error {
 	}
 	fmt.Fprintln(os.Stderr, "The web studio is not built yet: running a short demo training on the built-in emoji instead.")
 	if gan.BLASName != "OpenBLAS" {
-		fmt.Fprintln(os.Stderr, "Training runs on pure-Go BLAS; install libopenblas-dev and rebuild (make run) for about 4× the speed.")
+		fmt.Fprintln(os.Stderr, "Training runs on pure-Go BLAS; install libopenblas-dev and rebuild (make run) for about 3.5× the speed.")
 	}
 	return trainCmd(ctx, []string{"--dataset", "builtin:emoji", "--res", "32", "--steps", fmt.Sprint(*steps),
 		"--out", *out, "--grid-every", "50", "--eval-every", "0"})
