@@ -256,7 +256,7 @@ type convGradWOp struct {
 	opBase
 	fwd       *convOp
 	cols, dys scratch
-	parts     [][]float32
+	parts     partials
 }
 
 func (op *convGradWOp) Arity() int    { return 3 }
@@ -275,13 +275,7 @@ func (op *convGradWOp) UsePreallocDo(prealloc gorgonia.Value, in ...gorgonia.Val
 	out := op.output(shapeOf(in[1]))
 	x, dy, dw := f32(in[0]), f32(in[2]), f32(out)
 	sp := g.spans()
-	size := g.o * g.kdim
-	if len(op.parts) != len(sp) || len(op.parts[0]) != size {
-		op.parts = make([][]float32, len(sp))
-		for i := range op.parts {
-			op.parts[i] = make([]float32, size)
-		}
-	}
+	parts := op.parts.prepare(len(sp), g.o*g.kdim)
 	parallelFor(len(sp), func(wk, i int) {
 		lo, hi := sp[i][0], sp[i][1]
 		n := (hi - lo) * g.hw
@@ -294,13 +288,8 @@ func (op *convGradWOp) UsePreallocDo(prealloc gorgonia.Value, in ...gorgonia.Val
 			dyc = op.dys.get(wk, g.o*n)
 			gatherChunk(dy, dyc, g.o, g.hw, lo, hi)
 		}
-		sgemm.Sgemm(blas.NoTrans, blas.Trans, g.o, g.kdim, n, 1, dyc, n, col, n, 0, op.parts[i], g.kdim)
+		sgemm.Sgemm(blas.NoTrans, blas.Trans, g.o, g.kdim, n, 1, dyc, n, col, n, 0, parts[i], g.kdim)
 	})
-	copy(dw, op.parts[0])
-	for _, part := range op.parts[1:] {
-		for i, v := range part {
-			dw[i] += v
-		}
-	}
+	parts.sumInto(dw)
 	return out, nil
 }

@@ -264,7 +264,7 @@ type upConvGradOp struct {
 	dx          bool
 	kern, kernT []float32
 	cols, dxs   scratch
-	parts       [][]float32
+	parts       partials
 }
 
 func (op *upConvGradOp) Arity() int    { return 3 }
@@ -334,13 +334,7 @@ func (op *upConvGradOp) UsePreallocDo(prealloc gorgonia.Value, in ...gorgonia.Va
 	}
 	out := op.output(shapeOf(in[1]))
 	dw := f32(out)
-	size := 4 * g.o * g.kdim
-	if len(op.parts) != len(sp) || len(op.parts[0]) != size {
-		op.parts = make([][]float32, len(sp))
-		for i := range op.parts {
-			op.parts[i] = make([]float32, size)
-		}
-	}
+	parts := op.parts.prepare(len(sp), 4*g.o*g.kdim)
 	parallelFor(len(sp), func(wk, i int) {
 		lo, hi := sp[i][0], sp[i][1]
 		n := (hi - lo) * g.hw
@@ -349,17 +343,13 @@ func (op *upConvGradOp) UsePreallocDo(prealloc gorgonia.Value, in ...gorgonia.Va
 			a, b := ph/2, ph%2
 			g.im2col(x, col, a, b, lo, hi)
 			blk := blocks[ph*total+lo*g.o*g.hw:][:g.o*n]
-			sgemm.Sgemm(blas.NoTrans, blas.Trans, g.o, g.kdim, n, 1, blk, n, col, n, 0, op.parts[i][ph*g.o*g.kdim:], g.kdim)
+			sgemm.Sgemm(blas.NoTrans, blas.Trans, g.o, g.kdim, n, 1, blk, n, col, n, 0, parts[i][ph*g.o*g.kdim:], g.kdim)
 		}
 	})
 	// Sum the chunks in order, then spread the phase kernels' gradients
 	// back onto the 3×3 taps.
-	sum := op.parts[0]
-	for _, part := range op.parts[1:] {
-		for k, v := range part {
-			sum[k] += v
-		}
-	}
+	sum := parts[0]
+	parts.sumInto(sum)
 	g.spreadKernels(sum, dw)
 	return out, nil
 }

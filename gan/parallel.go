@@ -65,3 +65,29 @@ func parallelRange(n int, fn func(lo, hi int)) {
 	cs := chunks(n, maxWorkers())
 	parallelFor(len(cs), func(_, i int) { fn(cs[i][0], cs[i][1]) })
 }
+
+// partials holds one buffer per chunk of a reduction over the batch; adding
+// them in chunk order keeps the sum independent of the core count.
+type partials [][]float32
+
+// prepare returns n buffers of size floats, reused across runs; each chunk
+// must overwrite its whole buffer.
+func (p *partials) prepare(n, size int) partials {
+	if len(*p) != n || len((*p)[0]) != size {
+		*p = make(partials, n)
+		for i := range *p {
+			(*p)[i] = make([]float32, size)
+		}
+	}
+	return *p
+}
+
+// sumInto adds the buffers in chunk order into dst, which may be p[0].
+func (p partials) sumInto(dst []float32) {
+	copy(dst, p[0])
+	for _, part := range p[1:] {
+		for i, v := range part {
+			dst[i] += v
+		}
+	}
+}
