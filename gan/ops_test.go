@@ -157,6 +157,22 @@ func TestOpGradients(t *testing.T) {
 	}
 }
 
+// forward runs op(x, w) on a fresh graph and returns its output.
+func forward(t *testing.T, x, w *tensor.Dense, op func(x, w *gorgonia.Node) (*gorgonia.Node, error)) gorgonia.Value {
+	t.Helper()
+	g := gorgonia.NewGraph()
+	y, err := op(inputNode(g, "x", x), inputNode(g, "w", w))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out gorgonia.Value
+	gorgonia.Read(y, &out)
+	if err := gorgonia.NewTapeMachine(g).RunAll(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
 // The convolution must equal the textbook sum, at both strides, including
 // the borders where padding reads zeros.
 func TestConvForwardMatchesDirect(t *testing.T) {
@@ -164,16 +180,9 @@ func TestConvForwardMatchesDirect(t *testing.T) {
 	for _, c := range []struct{ stride, h, w int }{{1, 7, 6}, {2, 7, 6}, {2, 8, 6}} {
 		stride, h, wd := c.stride, c.h, c.w
 		x, w := randDense(r, 2, 3, h, wd), randDense(r, 4, 3, 3, 3)
-		g := gorgonia.NewGraph()
-		y, err := conv2d(inputNode(g, "x", x), inputNode(g, "w", w), stride, 1, false, false, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var out gorgonia.Value
-		gorgonia.Read(y, &out)
-		if err := gorgonia.NewTapeMachine(g).RunAll(); err != nil {
-			t.Fatal(err)
-		}
+		out := forward(t, x, w, func(x, w *gorgonia.Node) (*gorgonia.Node, error) {
+			return conv2d(x, w, stride, 1, false, false, nil)
+		})
 		s := out.Shape()
 		xs, ws, ys := f32(x), f32(w), f32(out)
 		for n := 0; n < s[0]; n++ {
@@ -206,30 +215,21 @@ func TestConvForwardMatchesDirect(t *testing.T) {
 func TestUpConvMatchesUpsampleThenConv(t *testing.T) {
 	r := rand.New(rand.NewPCG(8, 8))
 	x, w := randDense(r, 3, 4, 5, 6), randDense(r, 7, 4, 3, 3)
-	run := func(f func(g *gorgonia.ExprGraph, x, w *gorgonia.Node) (*gorgonia.Node, error)) []float32 {
-		g := gorgonia.NewGraph()
-		y, err := f(g, inputNode(g, "x", x), inputNode(g, "w", w))
-		if err != nil {
-			t.Fatal(err)
-		}
-		var out gorgonia.Value
-		gorgonia.Read(y, &out)
-		if err := gorgonia.NewTapeMachine(g).RunAll(); err != nil {
-			t.Fatal(err)
-		}
+	run := func(f func(x, w *gorgonia.Node) (*gorgonia.Node, error)) []float32 {
+		out := forward(t, x, w, f)
 		if !out.Shape().Eq(tensor.Shape{3, 7, 10, 12}) {
 			t.Fatalf("shape %v", out.Shape())
 		}
 		return f32(out)
 	}
-	want := run(func(g *gorgonia.ExprGraph, x, w *gorgonia.Node) (*gorgonia.Node, error) {
+	want := run(func(x, w *gorgonia.Node) (*gorgonia.Node, error) {
 		u, err := upsample2x(x, nil)
 		if err != nil {
 			return nil, err
 		}
 		return conv2d(u, w, 1, 1, false, false, nil)
 	})
-	got := run(func(g *gorgonia.ExprGraph, x, w *gorgonia.Node) (*gorgonia.Node, error) {
+	got := run(func(x, w *gorgonia.Node) (*gorgonia.Node, error) {
 		return upConv2d(x, w, false, false, nil)
 	})
 	for i := range want {
