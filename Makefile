@@ -6,7 +6,7 @@ BIN     := bin/ganstudio
 OPENBLAS := $(shell ldconfig -p 2>/dev/null | grep -q 'libopenblas\.so ' && echo yes)
 TAGS    := $(if $(OPENBLAS),-tags openblas,)
 
-.PHONY: all build run test test-purego bench bench-peer emoji clean
+.PHONY: all build run test test-purego check-generate generate assets bench bench-peer emoji clean
 
 all: build
 
@@ -16,7 +16,7 @@ build:
 run: build
 	./$(BIN) serve
 
-test:
+test: check-generate
 	$(GO) vet $(TAGS) ./...
 	$(GO) test $(TAGS) -count=1 -timeout 20m ./...
 	$(MAKE) test-purego
@@ -25,6 +25,19 @@ test:
 test-purego:
 	$(GO) build ./...
 	$(GO) test -count=1 -run 'OpGradients|SWD|Deterministic' ./gan
+
+# Regenerate the templ pages (web/*_templ.go, committed).
+generate:
+	$(GO) tool templ generate
+
+# CI: the committed pages must be what the .templ files generate.
+check-generate: generate
+	@git diff --exit-code -- web/ || (echo "web/*_templ.go is stale: run 'make generate' and commit" >&2; exit 1)
+	@test -z "$$(git ls-files --others --exclude-standard -- web/)" || (echo "untracked generated files in web/" >&2; exit 1)
+
+# Re-vendor htmx from npm into assets/vendor (committed; browsers never fetch it elsewhere).
+assets:
+	./scripts/vendor-assets.sh
 
 bench: build
 	./$(BIN) bench

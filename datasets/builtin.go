@@ -37,7 +37,7 @@ func Builtin(name string, size int) (*Dataset, error) {
 		if err != nil {
 			return nil, err
 		}
-		d, err := readSheet("emoji", bytes.NewReader(sheet), size, len(names))
+		d, err := ReadSheet("emoji", bytes.NewReader(sheet), size, len(names))
 		if err != nil {
 			return nil, err
 		}

@@ -2,6 +2,7 @@ package datasets
 
 import (
 	"fmt"
+	"github.com/disintegration/imaging"
 	"image"
 	"image/png"
 	"io"
@@ -84,8 +85,8 @@ func (d *Dataset) WriteSheet(w io.Writer, cols int) error {
 	return png.Encode(w, sheet)
 }
 
-// readSheet cuts count tiles of size×size out of a sheet written by WriteSheet.
-func readSheet(name string, r io.Reader, size, count int) (*Dataset, error) {
+// ReadSheet cuts count tiles of size×size out of a sheet written by WriteSheet.
+func ReadSheet(name string, r io.Reader, size, count int) (*Dataset, error) {
 	img, err := png.Decode(r)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
@@ -107,4 +108,21 @@ func readSheet(name string, r io.Reader, size, count int) (*Dataset, error) {
 		d.Names = append(d.Names, fmt.Sprintf("%s#%d", name, i))
 	}
 	return d, nil
+}
+
+// Resized returns the dataset at another side, each image resampled with a
+// Lanczos filter (the same filter imports use).
+func (d *Dataset) Resized(size int) *Dataset {
+	if size == d.Size {
+		return d
+	}
+	out := &Dataset{Name: d.Name, Size: size, Names: d.Names}
+	out.Pix = make([]uint8, 0, d.Len()*3*size*size)
+	for i := 0; i < d.Len(); i++ {
+		img := imaging.Resize(d.RGBA(i), size, size, imaging.Lanczos)
+		for p := 0; p < size*size; p++ {
+			out.Pix = append(out.Pix, img.Pix[4*p], img.Pix[4*p+1], img.Pix[4*p+2])
+		}
+	}
+	return out
 }

@@ -176,12 +176,22 @@ func checkEntryName(name string) error {
 // ImportZip prepares every image inside a zip archive, which is checked
 // whole by CheckZip first. Nothing is written to disk.
 func ImportZip(ctx context.Context, r io.ReaderAt, size int64, name string, res int, lim Limits, progress Progress) (*Dataset, Report, error) {
+	im := NewImporter(strings.TrimSuffix(path.Base(name), path.Ext(name)), res, lim)
+	if err := im.AddZip(ctx, r, size, name, progress); err != nil {
+		return nil, im.report, err
+	}
+	return im.Finish()
+}
+
+// AddZip adds every image inside a zip archive, checked whole by CheckZip
+// first; a broken or hostile archive is an error for the whole import.
+func (im *Importer) AddZip(ctx context.Context, r io.ReaderAt, size int64, name string, progress Progress) error {
 	zr, err := zip.NewReader(r, size)
 	if err != nil {
-		return nil, Report{}, fmt.Errorf("%s is not a readable zip archive: %w", name, err)
+		return fmt.Errorf("%s is not a readable zip archive: %w", name, err)
 	}
-	if err := CheckZip(zr, lim); err != nil {
-		return nil, Report{}, fmt.Errorf("%s: %w", name, err)
+	if err := CheckZip(zr, im.Limits); err != nil {
+		return fmt.Errorf("%s: %w", name, err)
 	}
 	files := make([]*zip.File, 0, len(zr.File))
 	for _, f := range zr.File {
@@ -190,10 +200,9 @@ func ImportZip(ctx context.Context, r io.ReaderAt, size int64, name string, res 
 		}
 	}
 	sort.Slice(files, func(i, j int) bool { return files[i].Name < files[j].Name })
-	im := NewImporter(strings.TrimSuffix(path.Base(name), path.Ext(name)), res, lim)
 	for i, f := range files {
 		if err := ctx.Err(); err != nil {
-			return nil, im.report, err
+			return err
 		}
 		rc, err := f.Open()
 		if err != nil {
@@ -203,14 +212,21 @@ func ImportZip(ctx context.Context, r io.ReaderAt, size int64, name string, res 
 		err = im.Add(f.Name, rc)
 		rc.Close()
 		if err != nil {
-			return nil, im.report, fmt.Errorf("%s: %w", name, err)
+			return fmt.Errorf("%s: %w", name, err)
 		}
 		if progress != nil {
 			progress(i+1, len(files))
 		}
 	}
-	return im.Finish()
+	return nil
 }
+
+// Skip records a file the caller left out, with its reason.
+func (im *Importer) Skip(name, reason string) { im.skip(name, reason) }
+
+// SkipName says whether a file is metadata (.DS_Store, __MACOSX/…) that no
+// one means as an image.
+func SkipName(name string) bool { return skipName(name) }
 
 // ImportPath imports a folder or a .zip file.
 func ImportPath(ctx context.Context, p string, res int, lim Limits, progress Progress) (*Dataset, Report, error) {

@@ -147,3 +147,11 @@ func (t *Trainer) GridImage() (*image.NRGBA, error) {
 	}
 	return Grid(imgs, t.cfg.Res, 8), nil
 }
+
+// Blank is a Source of the given resolution with one empty image: enough
+// to load a checkpoint for sampling, which never looks at the data.
+type Blank int
+
+func (b Blank) Len() int                   { return 1 }
+func (b Blank) Res() int                   { return int(b) }
+func (b Blank) Image(i int, dst []float32) { clear(dst) }

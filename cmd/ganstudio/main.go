@@ -1,6 +1,7 @@
 // Command ganstudio is GAN Studio: a self-hosted GAN training studio.
 //
-//	ganstudio serve   the studio (web + worker); for now a short demo training
+//	ganstudio serve   the studio: web UI, JSON API and a training worker
+//	ganstudio worker  a training worker alone, on the same data folder
 //	ganstudio train   a headless training run
 //	ganstudio sample  samples and interpolations from a checkpoint
 //	ganstudio bench   the engine's speed on the reference network
@@ -23,7 +24,7 @@ Usage:
   ganstudio train [flags]   train from the command line
   ganstudio sample [flags]  new samples or latent interpolations from a run's checkpoint
   ganstudio bench [flags]   measure the training step on the reference network
-  ganstudio worker          training worker for extra machines (arrives with the studio)
+  ganstudio worker [flags]  train queued runs from a studio's data folder (for extra workers)
 
 Run 'ganstudio COMMAND -h' for a command's flags.
 `
@@ -58,7 +59,7 @@ func run(ctx context.Context, args []string) error {
 	case "sample":
 		return sampleCmd(ctx, args)
 	case "worker":
-		return errors.New("the worker arrives with the web studio; use 'ganstudio train' for now")
+		return workerCmd(ctx, args)
 	case "help", "-h", "--help":
 		fmt.Print(usage)
 		return nil

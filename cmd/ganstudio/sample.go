@@ -11,14 +11,6 @@ import (
 	"github.com/ganstudio/ganstudio/gan"
 )
 
-// blankSource stands in for the dataset when a checkpoint is only sampled:
-// the generator needs the resolution, never the images.
-type blankSource struct{ res int }
-
-func (s blankSource) Len() int                   { return 1 }
-func (s blankSource) Res() int                   { return s.res }
-func (s blankSource) Image(i int, dst []float32) { clear(dst) }
-
 // sampleCmd writes a grid of new samples, or interpolation strips, from a run's checkpoint.
 func sampleCmd(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("sample", flag.ContinueOnError)
@@ -40,7 +32,7 @@ func sampleCmd(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	tr, err := gan.LoadCheckpoint(filepath.Join(*run, "checkpoint.gob"), blankSource{info.Config.Res})
+	tr, err := gan.LoadCheckpoint(filepath.Join(*run, "checkpoint.gob"), gan.Blank(info.Config.Res))
 	if err != nil {
 		return err
 	}

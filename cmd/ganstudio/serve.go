@@ -2,26 +2,110 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
-	"os"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
 
+	"github.com/ganstudio/ganstudio/datasets"
 	"github.com/ganstudio/ganstudio/gan"
+	"github.com/ganstudio/ganstudio/jobs"
+	"github.com/ganstudio/ganstudio/server"
+	"github.com/ganstudio/ganstudio/store"
 )
 
-// serveCmd will start the web studio. Until it lands, it runs a short demo
-// training on the built-in emoji so a fresh install shows the engine working.
+// openStudio opens the data folder, lists the built-in datasets in it and
+// makes the job queue.
+func openStudio(ctx context.Context, data string, work bool) (*store.Store, *jobs.Queue, error) {
+	st, err := store.Open(ctx, data)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, name := range datasets.BuiltinNames {
+		ds, err := datasets.Builtin(name, 32)
+		if err == nil {
+			_, err = st.EnsureBuiltin(ctx, name, 64, ds.Len())
+		}
+		if err != nil {
+			st.Close()
+			return nil, nil, fmt.Errorf("built-in dataset %s: %w", name, err)
+		}
+	}
+	q, err := jobs.New(ctx, st, jobs.Options{Work: work, Device: "cpu"})
+	if err != nil {
+		st.Close()
+		return nil, nil, err
+	}
+	return st, q, nil
+}
+
+// serveCmd runs the studio: the web server and, unless told not to, a
+// worker in the same process.
 func serveCmd(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	out := fs.String("out", "runs/demo", "where the demo writes its grids and checkpoint")
-	steps := fs.Int("steps", 300, "demo training steps")
+	addr := fs.String("addr", "127.0.0.1:8080", "listen on HOST:PORT (0.0.0.0:8080 to let other machines in)")
+	data := fs.String("data", "data", "data folder: the database and every image, sample and checkpoint")
+	noWorker := fs.Bool("no-worker", false, "serve only; leave training to 'ganstudio worker' processes")
+	maxUpload := fs.Int64("max-upload-mb", 1024, "largest upload accepted, in MB")
 	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}
-	fmt.Fprintln(os.Stderr, "The web studio is not built yet: running a short demo training on the built-in emoji instead.")
-	if gan.BLASName != "OpenBLAS" {
-		fmt.Fprintln(os.Stderr, "Training runs on pure-Go BLAS; install libopenblas-dev and rebuild (make run) for about 3.5× the speed.")
+	st, q, err := openStudio(ctx, *data, !*noWorker)
+	if err != nil {
+		return err
 	}
-	return trainCmd(ctx, []string{"--dataset", "builtin:emoji", "--res", "32", "--steps", fmt.Sprint(*steps),
-		"--out", *out, "--grid-every", "50", "--eval-every", "0"})
+	defer st.Close()
+	if err := q.Start(ctx); err != nil {
+		return err
+	}
+	opts := server.DefaultOptions()
+	opts.MaxUpload = *maxUpload << 20
+	srv := &http.Server{Handler: server.New(st, q, opts), ReadHeaderTimeout: 10 * time.Second}
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		q.Stop(context.Background())
+		return fmt.Errorf("listen on %s: %w", *addr, err)
+	}
+	slog.Info("GAN Studio is ready", "url", "http://"+ln.Addr().String(), "data", *data, "worker", !*noWorker, "blas", gan.BLASName)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err = <-errc:
+	case <-ctx.Done():
+		slog.Info("shutting down: saving checkpoints of running runs")
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	srv.Shutdown(sctx) // live streams end with the timeout
+	if qerr := q.Stop(context.Background()); qerr != nil {
+		slog.Warn("stopping the worker", "err", qerr)
+	}
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
+
+// workerCmd trains queued runs from the same data folder as a studio.
+func workerCmd(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
+	data := fs.String("data", "data", "the studio's data folder (shared with 'ganstudio serve')")
+	if err := fs.Parse(args); err != nil {
+		return errUsage
+	}
+	st, q, err := openStudio(ctx, *data, true)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if err := q.Start(ctx); err != nil {
+		return err
+	}
+	slog.Info("worker ready", "id", q.WorkerID(), "data", *data, "blas", gan.BLASName)
+	<-ctx.Done()
+	slog.Info("worker stopping: saving checkpoints of running runs")
+	return q.Stop(context.Background())
 }

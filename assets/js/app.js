@@ -1,0 +1,200 @@
+// GAN Studio's browser code: uploads with progress, live run updates over
+// server-sent events, the grid timeline, and the gallery's keyboard and
+// selection. Everything else is plain HTML and htmx.
+"use strict";
+
+(function () {
+  const $ = (sel, root) => (root || document).querySelector(sel);
+  const $$ = (sel, root) => Array.from((root || document).querySelectorAll(sel));
+
+  // ---- confirm before destructive plain forms ----
+  document.addEventListener("submit", (e) => {
+    const msg = e.target.dataset && e.target.dataset.confirm;
+    if (msg && !window.confirm(msg)) e.preventDefault();
+  });
+  // ---- filters submit on change ----
+  $$("[data-autosubmit]").forEach((el) => el.addEventListener("change", () => el.form.submit()));
+
+  // ---- upload: files, folders, drag and drop, progress ----
+  const form = $("#upload");
+  if (form) {
+    let picked = [];
+    const show = () => {
+      const size = picked.reduce((n, f) => n + f.file.size, 0);
+      $("#picked").textContent = picked.length
+        ? `${picked.length} file${picked.length > 1 ? "s" : ""}, ${(size / 1048576).toFixed(1)} MB`
+        : "";
+    };
+    const add = (files) => {
+      for (const f of files) picked.push({ file: f, path: f.webkitRelativePath || f.name });
+      show();
+    };
+    $("#file-input").addEventListener("change", (e) => add(e.target.files));
+    $("#folder-input").addEventListener("change", (e) => add(e.target.files));
+    const zone = $("#dropzone");
+    ["dragenter", "dragover"].forEach((t) =>
+      zone.addEventListener(t, (e) => { e.preventDefault(); zone.classList.add("over"); }));
+    ["dragleave", "drop"].forEach((t) => zone.addEventListener(t, () => zone.classList.remove("over")));
+    // Folders dropped from the desktop arrive as directory entries to walk.
+    const walk = (entry, prefix) => new Promise((resolve) => {
+      if (entry.isFile) {
+        entry.file((f) => { picked.push({ file: f, path: prefix + f.name }); resolve(); }, () => resolve());
+      } else if (entry.isDirectory) {
+        const reader = entry.createReader();
+        const all = [];
+        const more = () => reader.readEntries((batch) => {
+          if (!batch.length) {
+            Promise.all(all.map((en) => walk(en, prefix + entry.name + "/"))).then(resolve);
+          } else { all.push(...batch); more(); }
+        }, () => resolve());
+        more();
+      } else resolve();
+    });
+    zone.addEventListener("drop", async (e) => {
+      e.preventDefault();
+      const items = Array.from(e.dataTransfer.items || []);
+      const entries = items.map((it) => it.webkitGetAsEntry && it.webkitGetAsEntry()).filter(Boolean);
+      if (entries.length) await Promise.all(entries.map((en) => walk(en, "")));
+      else add(e.dataTransfer.files);
+      show();
+    });
+    form.addEventListener("submit", (e) => {
+      e.preventDefault();
+      const status = $("#upload-status"), bar = $("#upload-progress"), report = $("#upload-report");
+      report.textContent = "";
+      if (!picked.length) { status.textContent = "Choose or drop some images or a zip first."; status.className = "error"; return; }
+      const total = picked.reduce((n, f) => n + f.file.size, 0);
+      if (total > Number(form.dataset.max)) {
+        status.textContent = `That is ${(total / 1048576).toFixed(0)} MB; one upload can hold ${(form.dataset.max / 1048576).toFixed(0)} MB.`;
+        status.className = "error";
+        return;
+      }
+      const data = new FormData();
+      data.append("name", form.elements.name.value);
+      for (const p of picked) data.append("files", p.file, p.path);
+      const xhr = new XMLHttpRequest();
+      xhr.open("POST", "/api/datasets");
+      xhr.setRequestHeader("Accept", "application/json");
+      bar.hidden = false; bar.value = 0;
+      $("#upload-button").disabled = true;
+      status.className = "";
+      xhr.upload.onprogress = (ev) => {
+        if (ev.lengthComputable) {
+          bar.value = (100 * ev.loaded) / ev.total;
+          status.textContent = `Uploading… ${Math.round(bar.value)}%`;
+          if (ev.loaded === ev.total) status.textContent = "Preparing images (decoding, cropping, resizing)…";
+        }
+      };
+      xhr.onload = () => {
+        $("#upload-button").disabled = false;
+        let body = {};
+        try { body = JSON.parse(xhr.responseText); } catch (_) { /* not JSON */ }
+        if (xhr.status === 201) { window.location = "/datasets/" + body.id; return; }
+        status.textContent = body.error || `Upload failed (${xhr.status}).`;
+        status.className = "error";
+        const skipped = (body.report && body.report.skipped) || [];
+        if (skipped.length) {
+          const t = document.createElement("table");
+          t.className = "table skipped";
+          t.innerHTML = "<thead><tr><th>File</th><th>Why it was skipped</th></tr></thead>";
+          const tb = document.createElement("tbody");
+          for (const s of skipped) {
+            const tr = document.createElement("tr");
+            for (const v of [s.name, s.reason]) { const td = document.createElement("td"); td.textContent = v; tr.append(td); }
+            tb.append(tr);
+          }
+          t.append(tb);
+          report.append(t);
+        }
+      };
+      xhr.onerror = () => { $("#upload-button").disabled = false; status.textContent = "The connection broke during the upload; nothing was saved. Try again."; status.className = "error"; };
+      xhr.send(data);
+    });
+  }
+
+  // ---- run page: live progress over SSE ----
+  const run = $("#run");
+  if (run && run.dataset.terminal !== "true" && window.EventSource) {
+    document.body.dataset.running = "true";
+    const es = new EventSource(run.dataset.live);
+    es.addEventListener("progress", (e) => {
+      const p = JSON.parse(e.data);
+      $("#run-step").textContent = p.step;
+      $("#run-progress").value = p.steps ? (100 * p.step) / p.steps : 0;
+      const badge = $("#run-state .state");
+      badge.textContent = p.state; badge.className = "state state-" + p.state; badge.dataset.state = p.state;
+      $("#run-eta").textContent = p.state === "running" ? (p.eta ? "about " + p.eta + " left" : "estimating…") : p.state;
+      if (p.changed) {
+        htmx.ajax("GET", `/runs/${run.dataset.run}/panel/controls`, { target: "#controls", swap: "outerHTML" });
+        htmx.trigger(document.body, "runstate");
+      }
+      if (["done", "failed", "cancelled"].includes(p.state)) {
+        es.close();
+        document.body.dataset.running = "false";
+        htmx.trigger(document.body, "snapshot");
+      }
+    });
+    es.addEventListener("snapshot", () => htmx.trigger(document.body, "snapshot"));
+  }
+
+  // ---- grid timeline slider (re-bound after htmx swaps the panel) ----
+  const bindSlider = () => {
+    const s = $("#grid-slider");
+    if (!s || s.dataset.bound) return;
+    s.dataset.bound = "1";
+    const steps = JSON.parse(s.dataset.steps);
+    s.addEventListener("input", () => {
+      const step = steps[Number(s.value)];
+      $("#grid-img").src = `/runs/${s.dataset.run}/grids/${step}.png`;
+      $("#grid-step").textContent = step;
+      $("#grid-download").href = `/runs/${s.dataset.run}/grids/${step}.png?download=1`;
+    });
+  };
+  bindSlider();
+  document.body.addEventListener("htmx:afterSwap", bindSlider);
+
+  // ---- gallery: selection, keyboard, interpolation ----
+  const gallery = $("#gallery");
+  if (gallery) {
+    const count = () => {
+      const n = $$("input[name=ids]:checked", gallery).length;
+      $("#selected-count").textContent = `${n} selected`;
+    };
+    gallery.addEventListener("change", count);
+    document.body.addEventListener("htmx:afterSwap", count);
+    const cards = () => $$(".sample", gallery);
+    document.addEventListener("keydown", (e) => {
+      if (e.target.matches("input, select, textarea") && e.target.type !== "checkbox") return;
+      const card = document.activeElement && document.activeElement.closest(".sample");
+      const list = cards();
+      if (!list.length) return;
+      const i = card ? list.indexOf(card) : -1;
+      const key = e.key.toLowerCase();
+      if (key === "arrowright" || key === "arrowleft") {
+        const j = Math.max(0, Math.min(list.length - 1, i + (key === "arrowright" ? 1 : -1)));
+        list[i < 0 ? 0 : j].focus();
+        e.preventDefault();
+      } else if (card && (key === "l" || key === "d")) {
+        const id = card.id;
+        $(key === "l" ? ".like" : ".dislike", card).click();
+        // Keep the focus on the card htmx puts in its place.
+        document.body.addEventListener("htmx:afterSwap", () => { const n = document.getElementById(id); if (n) n.focus(); }, { once: true });
+      } else if (card && key === "x") {
+        const box = $("input[name=ids]", card);
+        box.checked = !box.checked;
+        count();
+      }
+    });
+    $("#interpolate").addEventListener("click", () => {
+      const ids = $$("input[name=ids]:checked", gallery).map((b) => b.value);
+      const out = $("#interpolation");
+      if (ids.length !== 2) { out.innerHTML = ""; out.textContent = "Select exactly two samples to interpolate between."; return; }
+      out.textContent = "";
+      const img = document.createElement("img");
+      img.className = "pixel";
+      img.alt = "interpolation strip";
+      img.src = `/runs/${$("#interpolate").dataset.run}/interpolate.png?a=${ids[0]}&b=${ids[1]}&frames=10`;
+      out.append(img);
+    });
+  }
+})();

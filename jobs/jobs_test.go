@@ -1,0 +1,215 @@
+package jobs
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ganstudio/ganstudio/gan"
+	"github.com/ganstudio/ganstudio/store"
+)
+
+func openStore(t *testing.T) *store.Store {
+	t.Helper()
+	st, err := store.Open(context.Background(), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+func startQueue(t *testing.T, st *store.Store) *Queue {
+	t.Helper()
+	q, err := New(context.Background(), st, Options{Work: true, Heartbeat: 100 * time.Millisecond,
+		StaleAfter: 600 * time.Millisecond, FetchPoll: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return q
+}
+
+func newRun(t *testing.T, st *store.Store, q *Queue, steps int) *store.Run {
+	t.Helper()
+	ctx := context.Background()
+	d, err := st.EnsureBuiltin(ctx, "shapes", 32, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, _ := gan.Preset("tiny")
+	cfg.Batch = 4
+	r := &store.Run{DatasetID: d.ID, Steps: steps, Config: store.RunConfig{Config: cfg, SnapshotEvery: 10, KeepEvery: 20}}
+	if err := q.CreateRun(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// waitRun polls the run until ok says so, failing after a deadline.
+func waitRun(t *testing.T, st *store.Store, id int64, what string, ok func(*store.Run) bool) *store.Run {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		r, err := st.Run(context.Background(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok(r) {
+			return r
+		}
+		if r.State == store.Failed || time.Now().After(deadline) {
+			t.Fatalf("waiting for %s: run is %s at step %d (%s)", what, r.State, r.Step, r.Error)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func eventsText(t *testing.T, st *store.Store, id int64) string {
+	evs, err := st.Events(context.Background(), id, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	for _, e := range evs {
+		b.WriteString(e.Kind + ": " + e.Message + "\n")
+	}
+	return b.String()
+}
+
+func TestRunToTheEnd(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t)
+	q := startQueue(t, st)
+	defer q.Stop(ctx)
+	r := newRun(t, st, q, 25)
+	r = waitRun(t, st, r.ID, "done", func(r *store.Run) bool { return r.State == store.Done })
+	if r.Step != 25 || r.CkptStep != 25 {
+		t.Errorf("done at step %d with checkpoint at %d, want 25 and 25", r.Step, r.CkptStep)
+	}
+	ms, _ := st.Metrics(ctx, r.ID)
+	if len(ms) != 25 || ms[0].Step != 1 || ms[24].Step != 25 {
+		t.Errorf("%d metric rows, want steps 1..25", len(ms))
+	}
+	snaps, _ := st.Snapshots(ctx, r.ID)
+	var steps []int
+	var kept []int
+	for _, s := range snaps {
+		steps = append(steps, s.Step)
+		if s.Checkpoint {
+			kept = append(kept, s.Step)
+		}
+	}
+	if len(steps) != 4 || steps[0] != 0 || steps[3] != 25 {
+		t.Errorf("snapshots at %v, want 0, 10, 20, 25", steps)
+	}
+	// 0 is kept (0 % 20 == 0), 10 is dropped, 20 kept, 25 the latest.
+	if len(kept) != 3 || kept[0] != 0 || kept[1] != 20 || kept[2] != 25 {
+		t.Errorf("checkpoints kept at %v, want 0, 20, 25", kept)
+	}
+	for _, step := range []int{10} {
+		if _, err := st.Blobs.Open(ctx, store.CheckpointKey(r.ID, step)); err == nil {
+			t.Errorf("checkpoint of step %d should have been dropped", step)
+		}
+	}
+	_, n, _ := st.Samples(ctx, store.SampleQuery{RunID: r.ID, Step: -1})
+	if want := 3*SnapshotSamples + FinalSamples; n != want {
+		t.Errorf("%d samples, want %d", n, want)
+	}
+	// Generate from a kept checkpoint and from the latest.
+	got, err := Generate(ctx, st, r, 20, 3)
+	if err != nil || len(got) != 3 || got[0].Step != 20 {
+		t.Fatalf("generate from step 20: %v, %v", got, err)
+	}
+	if _, err := Generate(ctx, st, r, 10, 3); err == nil {
+		t.Error("generate from a dropped checkpoint should fail")
+	}
+}
+
+func TestStoppedWorkerResumesFromCheckpoint(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t)
+	q := startQueue(t, st)
+	r := newRun(t, st, q, 150)
+	mid := waitRun(t, st, r.ID, "a checkpoint", func(r *store.Run) bool { return r.CkptStep >= 20 && r.State == store.Running })
+	if err := q.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	stopped, _ := st.Run(ctx, r.ID)
+	if stopped.State != store.Queued || stopped.CkptStep < mid.CkptStep || stopped.CkptStep != stopped.Step {
+		t.Fatalf("after stop: %s at step %d, checkpoint %d; want queued with a checkpoint at its step",
+			stopped.State, stopped.Step, stopped.CkptStep)
+	}
+	q2 := startQueue(t, st)
+	defer q2.Stop(ctx)
+	r = waitRun(t, st, r.ID, "done", func(r *store.Run) bool { return r.State == store.Done })
+	ev := eventsText(t, st, r.ID)
+	if !strings.Contains(ev, "stopped at step") || !strings.Contains(ev, "from the checkpoint at step") {
+		t.Errorf("events do not tell of the stop and the resume:\n%s", ev)
+	}
+	ms, _ := st.Metrics(ctx, r.ID)
+	if len(ms) != 150 {
+		t.Errorf("%d metric rows after resume, want one per step (150)", len(ms))
+	}
+}
+
+func TestKilledWorkerRunIsReaped(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t)
+	q := startQueue(t, st)
+	r := newRun(t, st, q, 150)
+	waitRun(t, st, r.ID, "a checkpoint", func(r *store.Run) bool { return r.CkptStep >= 20 && r.Step > r.CkptStep })
+	q.kill(ctx)
+	dead, _ := st.Run(ctx, r.ID)
+	if dead.State != store.Running {
+		t.Fatalf("a killed worker should leave its run as it was, got %s", dead.State)
+	}
+	q2 := startQueue(t, st)
+	defer q2.Stop(ctx)
+	r = waitRun(t, st, r.ID, "done", func(r *store.Run) bool { return r.State == store.Done })
+	ev := eventsText(t, st, r.ID)
+	want := "stopped answering at step"
+	if !strings.Contains(ev, want) || !strings.Contains(ev, "from the checkpoint at step") {
+		t.Errorf("events do not say the run was reaped and resumed:\n%s", ev)
+	}
+	ms, _ := st.Metrics(ctx, r.ID)
+	if len(ms) != 150 {
+		t.Errorf("%d metric rows, want 150", len(ms))
+	}
+}
+
+func TestPauseResumeCancel(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t)
+	q := startQueue(t, st)
+	defer q.Stop(ctx)
+	r := newRun(t, st, q, 100000)
+	waitRun(t, st, r.ID, "running", func(r *store.Run) bool { return r.State == store.Running && r.Step > 3 })
+	if _, err := st.Control(ctx, r.ID, store.ControlPause); err != nil {
+		t.Fatal(err)
+	}
+	p := waitRun(t, st, r.ID, "paused", func(r *store.Run) bool { return r.State == store.Paused })
+	if p.CkptStep != p.Step {
+		t.Errorf("paused at step %d with checkpoint at %d; pausing should checkpoint", p.Step, p.CkptStep)
+	}
+	if _, err := st.Control(ctx, r.ID, store.ControlPause); err != nil {
+		t.Errorf("pausing twice (a double click) should be harmless: %v", err)
+	}
+	if err := q.Resume(ctx, r.ID); err != nil {
+		t.Fatal(err)
+	}
+	waitRun(t, st, r.ID, "running again", func(r *store.Run) bool { return r.State == store.Running && r.Step > p.Step+2 })
+	if _, err := st.Control(ctx, r.ID, store.ControlCancel); err != nil {
+		t.Fatal(err)
+	}
+	waitRun(t, st, r.ID, "cancelled", func(r *store.Run) bool { return r.State == store.Cancelled })
+	if err := q.Resume(ctx, r.ID); err == nil {
+		t.Error("resuming a cancelled run should fail")
+	}
+	if _, err := st.Control(ctx, r.ID, store.ControlPause); err == nil {
+		t.Error("pausing a cancelled run should fail")
+	}
+}

@@ -1,0 +1,256 @@
+package jobs
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riversqlite"
+	"github.com/riverqueue/river/rivermigrate"
+
+	"github.com/ganstudio/ganstudio/store"
+)
+
+// TrainArgs is the job that trains one run from its latest checkpoint
+// (or from scratch) until it is done, paused, cancelled or its worker stops.
+type TrainArgs struct {
+	RunID int64 `json:"run_id"`
+}
+
+// Kind names the job for River.
+func (TrainArgs) Kind() string { return "train_run" }
+
+// Options tune a Queue.
+type Options struct {
+	// Work makes this process train runs; without it, it only enqueues.
+	Work bool
+	// Device is what this worker trains on ("cpu").
+	Device string
+	// Heartbeat is how often the worker says it is alive; a running run
+	// whose worker has been silent for StaleAfter is put back in the queue.
+	Heartbeat  time.Duration
+	StaleAfter time.Duration
+	// FetchPoll is how often an idle worker looks for queued jobs.
+	FetchPoll time.Duration
+	Logger    *slog.Logger
+}
+
+func (o *Options) defaults() {
+	if o.Device == "" {
+		o.Device = "cpu"
+	}
+	if o.Heartbeat <= 0 {
+		o.Heartbeat = 5 * time.Second
+	}
+	if o.StaleAfter <= 0 {
+		o.StaleAfter = 45 * time.Second
+	}
+	if o.FetchPoll <= 0 {
+		o.FetchPoll = time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+}
+
+// Queue enqueues runs and, if asked, works them.
+type Queue struct {
+	st       *store.Store
+	client   *river.Client[*sql.Tx]
+	opts     Options
+	workerID string
+	log      *slog.Logger
+
+	dead   atomic.Bool // set by kill: write nothing more
+	wg     sync.WaitGroup
+	cancel context.CancelFunc
+}
+
+// New migrates River's tables and makes a client.
+func New(ctx context.Context, st *store.Store, opts Options) (*Queue, error) {
+	opts.defaults()
+	driver := riversqlite.New(st.RiverDB)
+	mig, err := rivermigrate.New(driver, nil)
+	if err != nil {
+		return nil, fmt.Errorf("job queue migrations: %w", err)
+	}
+	if _, err := mig.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
+		return nil, fmt.Errorf("job queue migrations: %w", err)
+	}
+	var b [6]byte
+	rand.Read(b[:])
+	q := &Queue{st: st, opts: opts, workerID: opts.Device + "-" + hex.EncodeToString(b[:]), log: opts.Logger}
+	workers := river.NewWorkers()
+	river.AddWorker(workers, &trainWorker{q: q})
+	cfg := &river.Config{
+		Workers:           workers,
+		PollOnly:          true, // SQLite has no LISTEN/NOTIFY
+		FetchPollInterval: opts.FetchPoll,
+		// Training runs for hours: no job timeout. River's own rescue of
+		// stuck jobs is a backstop; heartbeats (reap) act much sooner, and
+		// Claim makes a rescued duplicate a no-op.
+		JobTimeout:           -1,
+		RescueStuckJobsAfter: 6 * time.Hour,
+		// River's own info lines (client started, job counts) are noise
+		// beside the studio's; its warnings and errors still show.
+		Logger: slog.New(warnOnly{opts.Logger.Handler()}).With("component", "river"),
+		ID:                   q.workerID,
+	}
+	if opts.Work {
+		// One run at a time: a training step already uses every core.
+		cfg.Queues = map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 1}}
+	}
+	if q.client, err = river.NewClient(driver, cfg); err != nil {
+		return nil, fmt.Errorf("job queue: %w", err)
+	}
+	return q, nil
+}
+
+// WorkerID names this process in the workers table and on its runs.
+func (q *Queue) WorkerID() string { return q.workerID }
+
+// Start starts working jobs (with Options.Work), heartbeats and the reaper.
+func (q *Queue) Start(ctx context.Context) error {
+	if !q.opts.Work {
+		return nil
+	}
+	if err := q.st.Heartbeat(ctx, q.workerID, q.opts.Device); err != nil {
+		return fmt.Errorf("register worker: %w", err)
+	}
+	if err := q.client.Start(ctx); err != nil {
+		return fmt.Errorf("start job queue: %w", err)
+	}
+	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	q.cancel = cancel
+	q.wg.Add(1)
+	go func() {
+		defer q.wg.Done()
+		tick := time.NewTicker(q.opts.Heartbeat)
+		defer tick.Stop()
+		for {
+			if err := q.st.Heartbeat(bg, q.workerID, q.opts.Device); err != nil && bg.Err() == nil {
+				q.log.Warn("heartbeat", "err", err)
+			}
+			if err := q.Reap(bg); err != nil && bg.Err() == nil {
+				q.log.Warn("reap", "err", err)
+			}
+			select {
+			case <-bg.Done():
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	return nil
+}
+
+// Stop stops working: a run in training saves a checkpoint and goes back
+// to the queue, to be picked up by the next worker that starts.
+func (q *Queue) Stop(ctx context.Context) error {
+	if !q.opts.Work {
+		return nil
+	}
+	err := q.client.StopAndCancel(ctx)
+	if q.cancel != nil {
+		q.cancel()
+	}
+	q.wg.Wait()
+	// Leave the worker row: heartbeats stop, which is how others know.
+	return err
+}
+
+// kill stops like a killed process: the run's records are left as they
+// were (state running, the worker's heartbeat going stale). Tests use it.
+func (q *Queue) kill(ctx context.Context) {
+	q.dead.Store(true)
+	q.client.StopAndCancel(ctx)
+	q.cancel()
+	q.wg.Wait()
+}
+
+// CreateRun records a run and enqueues its job in one transaction.
+func (q *Queue) CreateRun(ctx context.Context, r *store.Run) error {
+	return q.st.Tx(ctx, func(tx *sql.Tx) error {
+		if err := q.st.InsertRun(ctx, tx, r); err != nil {
+			return err
+		}
+		job, err := q.client.InsertTx(ctx, tx, TrainArgs{RunID: r.ID}, nil)
+		if err != nil {
+			return fmt.Errorf("enqueue run: %w", err)
+		}
+		r.JobID = job.Job.ID
+		return q.st.SetJob(ctx, tx, r.ID, job.Job.ID)
+	})
+}
+
+func (q *Queue) enqueue(ctx context.Context, runID int64) func(*sql.Tx) (int64, error) {
+	return func(tx *sql.Tx) (int64, error) {
+		job, err := q.client.InsertTx(ctx, tx, TrainArgs{RunID: runID}, nil)
+		if err != nil {
+			return 0, fmt.Errorf("enqueue run %d: %w", runID, err)
+		}
+		return job.Job.ID, nil
+	}
+}
+
+// Resume puts a paused run back in the queue.
+func (q *Queue) Resume(ctx context.Context, runID int64) error {
+	r, err := q.st.Run(ctx, runID)
+	if err != nil {
+		return err
+	}
+	if r.State == store.Queued || r.State == store.Running {
+		return nil // a double click
+	}
+	if err := q.st.Requeue(ctx, runID, store.Paused, q.enqueue(ctx, runID)); err != nil {
+		return err
+	}
+	return q.st.AddEvent(ctx, runID, r.Step, store.EventInfo, "Resumed by the user; back in the queue.")
+}
+
+// Reap puts back in the queue every running run whose worker has stopped
+// answering (killed, crashed, lost its machine), to resume from its last
+// checkpoint.
+func (q *Queue) Reap(ctx context.Context) error {
+	orphans, err := q.st.Orphans(ctx, time.Now().Add(-q.opts.StaleAfter))
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, r := range orphans {
+		err := q.st.Requeue(ctx, r.ID, store.Running, q.enqueue(ctx, r.ID))
+		if errors.Is(err, store.ErrState) {
+			continue // its worker finished it meanwhile
+		}
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		from := "from scratch"
+		if r.CkptStep >= 0 {
+			from = fmt.Sprintf("from its checkpoint at step %d", r.CkptStep)
+		}
+		msg := fmt.Sprintf("Worker %s stopped answering at step %d; the run is back in the queue and will resume %s.",
+			r.WorkerID, r.Step, from)
+		q.log.Info("reaped run", "run", r.ID, "worker", r.WorkerID, "step", r.Step)
+		errs = append(errs, q.st.AddEvent(ctx, r.ID, r.Step, store.EventResumed, msg))
+	}
+	return errors.Join(errs...)
+}
+
+// warnOnly passes on records at warning level and above.
+type warnOnly struct{ slog.Handler }
+
+func (h warnOnly) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= slog.LevelWarn && h.Handler.Enabled(ctx, l)
+}
+func (h warnOnly) WithAttrs(a []slog.Attr) slog.Handler { return warnOnly{h.Handler.WithAttrs(a)} }
+func (h warnOnly) WithGroup(n string) slog.Handler      { return warnOnly{h.Handler.WithGroup(n)} }

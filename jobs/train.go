@@ -1,0 +1,304 @@
+package jobs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"image/png"
+	"io"
+	"math"
+	"time"
+
+	"github.com/riverqueue/river"
+
+	"github.com/ganstudio/ganstudio/datasets"
+	"github.com/ganstudio/ganstudio/gan"
+	"github.com/ganstudio/ganstudio/store"
+)
+
+// Samples kept per snapshot for the gallery, and at the end of a run.
+const (
+	SnapshotSamples = 8
+	FinalSamples    = 64
+)
+
+type trainWorker struct {
+	river.WorkerDefaults[TrainArgs]
+	q *Queue
+}
+
+// Work trains the run. Errors in training fail the run (recorded on it,
+// shown to the user) rather than the job: retrying would fail the same way.
+func (w *trainWorker) Work(ctx context.Context, job *river.Job[TrainArgs]) error {
+	q := w.q
+	run, ok, err := q.st.Claim(ctx, job.Args.RunID, job.ID, q.workerID, q.opts.Device)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return nil // cancelled meanwhile, or taken over by a newer job
+	}
+	t := &training{q: q, run: run, log: q.log.With("run", run.ID)}
+	err = t.train(ctx)
+	if q.dead.Load() {
+		return err
+	}
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, store.ErrLost):
+		t.log.Warn("run was taken from this worker", "step", t.step())
+		return nil
+	case ctx.Err() != nil:
+		// The worker is shutting down: hand the run back to the queue
+		// (checkpoint saved by train) and let River run this job again.
+		bg := context.WithoutCancel(ctx)
+		if err := q.st.Finish(bg, run.ID, q.workerID, store.Queued, ""); err != nil {
+			return err
+		}
+		q.st.AddEvent(bg, run.ID, t.step(), store.EventInfo,
+			fmt.Sprintf("Worker %s stopped at step %d; the run is back in the queue.", q.workerID, t.step()))
+		return river.JobSnooze(time.Second)
+	default:
+		bg := context.WithoutCancel(ctx)
+		t.log.Error("run failed", "err", err)
+		q.st.AddEvent(bg, run.ID, t.step(), store.EventError, "Training failed: "+err.Error())
+		return q.st.Finish(bg, run.ID, q.workerID, store.Failed, err.Error())
+	}
+}
+
+// training is one job's stretch of a run.
+type training struct {
+	q   *Queue
+	run *store.Run
+	log interface {
+		Info(string, ...any)
+		Warn(string, ...any)
+		Error(string, ...any)
+	}
+	tr    *gan.Trainer
+	ds    *datasets.Dataset
+	floor *gan.SWDResult
+}
+
+func (t *training) step() int {
+	if t.tr == nil {
+		return t.run.Step
+	}
+	return t.tr.Step()
+}
+
+// LoadDataset returns a dataset's images at res.
+func LoadDataset(ctx context.Context, st *store.Store, d *store.Dataset, res int) (*datasets.Dataset, error) {
+	if d.Builtin != "" {
+		return datasets.Builtin(d.Builtin, res)
+	}
+	r, err := st.OpenDataset(ctx, d)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	ds, err := datasets.ReadSheet(d.Name, r, d.Res, d.Count)
+	if err != nil {
+		return nil, fmt.Errorf("dataset %d: %w", d.ID, err)
+	}
+	return ds.Resized(res), nil
+}
+
+func (t *training) train(ctx context.Context) error {
+	st, run := t.q.st, t.run
+	d, err := st.Dataset(ctx, run.DatasetID)
+	if err != nil {
+		return err
+	}
+	if t.ds, err = LoadDataset(ctx, st, d, run.Config.Res); err != nil {
+		return err
+	}
+	if run.CkptStep >= 0 {
+		if t.tr, err = loadCheckpoint(ctx, st, run.ID, run.CkptStep, t.ds); err != nil {
+			return err
+		}
+		if err := st.TrimAfter(ctx, run.ID, run.CkptStep); err != nil {
+			return err
+		}
+		msg := fmt.Sprintf("Resumed on %s from the checkpoint at step %d.", t.q.workerID, run.CkptStep)
+		if run.Step > run.CkptStep {
+			msg += fmt.Sprintf(" Steps %d–%d are trained again.", run.CkptStep+1, run.Step)
+		}
+		st.AddEvent(ctx, run.ID, run.CkptStep, store.EventResumed, msg)
+	} else {
+		if t.tr, err = gan.NewTrainer(run.Config.Config, t.ds); err != nil {
+			return err
+		}
+		st.AddEvent(ctx, run.ID, 0, store.EventInfo, fmt.Sprintf("Started on %s: %d×%d, batch %d, %d images of %s.",
+			t.q.workerID, run.Config.Res, run.Config.Res, run.Config.Batch, t.ds.Len(), d.Name))
+		if err := t.snapshot(ctx, false); err != nil {
+			return err
+		}
+	}
+
+	var pending []gan.Stats
+	lastReport := time.Now()
+	rateFrom, rateStep := time.Now(), t.tr.Step()
+	rate := 0.0
+	for t.tr.Step() < run.Steps {
+		stats, err := t.tr.TrainStep(ctx)
+		if err != nil {
+			if ctx.Err() != nil && !t.q.dead.Load() {
+				bg := context.WithoutCancel(ctx)
+				_, perr := st.Progress(bg, run.ID, t.q.workerID, pending, rate)
+				return errors.Join(ctx.Err(), perr, t.checkpoint(bg))
+			}
+			return err
+		}
+		if math.IsNaN(stats.LossD) || math.IsNaN(stats.LossG) {
+			return fmt.Errorf("training diverged at step %d (the loss is not a number); try lower learning rates", stats.Step)
+		}
+		pending = append(pending, stats)
+		s := t.tr.Step()
+		snap := s%run.Config.SnapshotEvery == 0 || s == run.Steps
+		if time.Since(lastReport) < time.Second && !snap {
+			continue
+		}
+		if el := time.Since(rateFrom).Seconds(); el > 0 {
+			r := float64(s-rateStep) / el
+			if rate == 0 {
+				rate = r
+			} else {
+				rate = 0.7*rate + 0.3*r
+			}
+		}
+		rateFrom, rateStep = time.Now(), s
+		control, err := st.Progress(ctx, run.ID, t.q.workerID, pending, rate)
+		if err != nil {
+			return err
+		}
+		pending, lastReport = pending[:0], time.Now()
+		if snap {
+			if err := t.snapshot(ctx, s == run.Steps); err != nil {
+				return err
+			}
+		}
+		switch control {
+		case store.ControlPause:
+			if err := t.checkpoint(ctx); err != nil {
+				return err
+			}
+			st.AddEvent(ctx, run.ID, s, store.EventInfo, fmt.Sprintf("Paused at step %d.", s))
+			return st.Finish(ctx, run.ID, t.q.workerID, store.Paused, "")
+		case store.ControlCancel:
+			if err := t.checkpoint(ctx); err != nil {
+				return err
+			}
+			st.AddEvent(ctx, run.ID, s, store.EventInfo, fmt.Sprintf("Cancelled at step %d; its samples and checkpoints are kept.", s))
+			return st.Finish(ctx, run.ID, t.q.workerID, store.Cancelled, "")
+		}
+	}
+	if err := t.finalSamples(ctx); err != nil {
+		return err
+	}
+	st.AddEvent(ctx, run.ID, run.Steps, store.EventInfo, fmt.Sprintf("Finished %d steps.", run.Steps))
+	return st.Finish(ctx, run.ID, t.q.workerID, store.Done, "")
+}
+
+func loadCheckpoint(ctx context.Context, st *store.Store, runID int64, step int, src gan.Source) (*gan.Trainer, error) {
+	r, err := st.Blobs.Open(ctx, store.CheckpointKey(runID, step))
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	return gan.ReadCheckpoint(r, src)
+}
+
+// snapshot keeps the grid, a few samples, maybe a quality figure, and a
+// checkpoint of the current step.
+func (t *training) snapshot(ctx context.Context, final bool) error {
+	st, run, s := t.q.st, t.run, t.tr.Step()
+	grid, err := t.tr.GridImage()
+	if err != nil {
+		return err
+	}
+	if err := st.Blobs.Put(ctx, store.GridKey(run.ID, s), func(w io.Writer) error { return png.Encode(w, grid) }); err != nil {
+		return err
+	}
+	sn := store.Snapshot{RunID: run.ID, Step: s, SWD: -1, SWDFloor: -1}
+	if ev := run.Config.EvalEvery; ev > 0 && (s%ev == 0 || final) {
+		q, err := t.tr.Quality()
+		if err != nil {
+			return err
+		}
+		if t.floor == nil {
+			f, err := gan.QualityFloor(t.ds)
+			if err != nil {
+				return err
+			}
+			t.floor = &f
+		}
+		sn.SWD, sn.SWDFloor = q.Mean, t.floor.Mean
+	}
+	if s > 0 {
+		if err := t.addSamples(ctx, SnapshotSamples, store.OriginSnapshot); err != nil {
+			return err
+		}
+	}
+	if err := st.AddSnapshot(ctx, sn); err != nil {
+		return err
+	}
+	return t.checkpoint(ctx)
+}
+
+// checkpoint saves the trainer under its step and drops the previous
+// checkpoint unless it is one kept for sampling.
+func (t *training) checkpoint(ctx context.Context) error {
+	st, run, s := t.q.st, t.run, t.tr.Step()
+	if s == t.run.CkptStep {
+		return nil
+	}
+	if err := st.Blobs.Put(ctx, store.CheckpointKey(run.ID, s), t.tr.WriteCheckpoint); err != nil {
+		return err
+	}
+	if err := st.SetCheckpoint(ctx, run.ID, s); err != nil {
+		return err
+	}
+	st.AddSnapshotCheckpoint(ctx, run.ID, s)
+	prev := run.CkptStep
+	run.CkptStep = s
+	if prev >= 0 && (run.Config.KeepEvery <= 0 || prev%run.Config.KeepEvery != 0) {
+		if err := st.Blobs.Delete(ctx, store.CheckpointKey(run.ID, prev)); err != nil {
+			return err
+		}
+		return st.DropCheckpointFlag(ctx, run.ID, prev)
+	}
+	return nil
+}
+
+func (t *training) addSamples(ctx context.Context, n int, origin string) error {
+	s := t.tr.Step()
+	seed := uint64(t.run.ID)<<32 ^ uint64(s)<<1 ^ 0x5a17
+	if origin == store.OriginFinal {
+		seed ^= 1
+	}
+	_, err := Draw(ctx, t.q.st, t.tr, t.run.ID, s, origin, gan.RandomLatents(n, t.run.Config.ZDim, seed))
+	return err
+}
+
+func (t *training) finalSamples(ctx context.Context) error {
+	return t.addSamples(ctx, FinalSamples, store.OriginFinal)
+}
+
+// Draw generates one sample per latent from tr and stores them.
+func Draw(ctx context.Context, st *store.Store, tr *gan.Trainer, runID int64, step int, origin string, z []float32) ([]store.Sample, error) {
+	imgs, err := tr.Generate(z)
+	if err != nil {
+		return nil, err
+	}
+	zd := tr.Config().ZDim
+	lat := make([][]float32, len(imgs))
+	for i := range lat {
+		lat[i] = z[i*zd : (i+1)*zd]
+	}
+	res := tr.Config().Res
+	return st.AddSamples(ctx, runID, step, origin, lat, func(i int, w io.Writer) error {
+		return png.Encode(w, gan.ToImage(imgs[i], res))
+	})
+}

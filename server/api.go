@@ -1,0 +1,266 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/ganstudio/ganstudio/jobs"
+	"github.com/ganstudio/ganstudio/store"
+)
+
+type jsonDataset struct {
+	ID      int64              `json:"id"`
+	Name    string             `json:"name"`
+	Builtin string             `json:"builtin,omitempty"`
+	Res     int                `json:"res"`
+	Count   int                `json:"count"`
+	Bytes   int64              `json:"bytes"`
+	Report  store.ImportReport `json:"report"`
+}
+
+func toJSONDataset(d *store.Dataset) jsonDataset {
+	return jsonDataset{ID: d.ID, Name: d.Name, Builtin: d.Builtin, Res: d.Res, Count: d.Count, Bytes: d.Bytes, Report: d.Report}
+}
+
+func (s *Server) apiDatasets(c echo.Context) error {
+	list, err := s.st.Datasets(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	out := make([]jsonDataset, 0, len(list))
+	for _, d := range list {
+		out = append(out, toJSONDataset(d))
+	}
+	return c.JSON(http.StatusOK, map[string]any{"datasets": out})
+}
+
+func (s *Server) apiCreateDataset(c echo.Context) error {
+	d, err := s.importUpload(c)
+	var ie *importError
+	if errors.As(err, &ie) {
+		return c.JSON(http.StatusUnprocessableEntity, map[string]any{"error": ie.Error(), "report": ie.report})
+	}
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusCreated, toJSONDataset(d))
+}
+
+func (s *Server) apiDataset(c echo.Context) error {
+	d, err := s.datasetOf(c)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, toJSONDataset(d))
+}
+
+func (s *Server) apiDeleteDataset(c echo.Context) error {
+	did, err := id(c, "id")
+	if err != nil {
+		return err
+	}
+	if err := s.st.DeleteDataset(c.Request().Context(), did); err != nil {
+		return err
+	}
+	return c.NoContent(http.StatusNoContent)
+}
+
+func (s *Server) apiRuns(c echo.Context) error {
+	runs, err := s.st.Runs(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	out := make([]jsonRun, 0, len(runs))
+	for _, r := range runs {
+		j, _ := s.jsonRun(c, r, false)
+		out = append(out, j)
+	}
+	return c.JSON(http.StatusOK, map[string]any{"runs": out})
+}
+
+func (s *Server) apiCreateRun(c echo.Context) error {
+	var body runForm
+	if err := decodeJSON(c, &body); err != nil {
+		return err
+	}
+	f := defaultRunForm(body.DatasetID)
+	set := func(k string, v any, zero bool) {
+		if !zero {
+			f[k] = fmt.Sprint(v)
+		}
+	}
+	set("res", body.Res, body.Res == 0)
+	set("width", body.Width, body.Width == 0)
+	set("steps", body.Steps, body.Steps == 0)
+	set("batch", body.Batch, body.Batch == 0)
+	set("lr_g", body.LRG, body.LRG == 0)
+	set("lr_d", body.LRD, body.LRD == 0)
+	set("seed", body.Seed, body.Seed == 0)
+	set("feedback_weight", body.FeedbackWeight, body.FeedbackWeight == 0)
+	set("snapshot_every", body.SnapshotEvery, body.SnapshotEvery == 0)
+	if body.SnapshotEvery == 0 && body.Steps > 0 {
+		f["snapshot_every"] = fmt.Sprint(max(1, min(50, body.Steps/10)))
+	}
+	r, errs := toRun(c, s, f)
+	if errs != nil {
+		return errs
+	}
+	if err := s.q.CreateRun(c.Request().Context(), r); err != nil {
+		return err
+	}
+	j, err := s.jsonRun(c, r, false)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusCreated, j)
+}
+
+func (s *Server) apiRun(c echo.Context) error {
+	r, err := s.runOf(c)
+	if err != nil {
+		return err
+	}
+	j, err := s.jsonRun(c, r, true)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, j)
+}
+
+func (s *Server) apiRunAction(c echo.Context) error {
+	r, err := s.runOf(c)
+	if err != nil {
+		return err
+	}
+	if c.Param("action") == "generate" {
+		var body struct {
+			N    int  `json:"n"`
+			Step *int `json:"step"`
+		}
+		if c.Request().ContentLength != 0 {
+			if err := decodeJSON(c, &body); err != nil {
+				return err
+			}
+		}
+		if body.N == 0 {
+			body.N = 16
+		}
+		if body.N < 1 || body.N > jobs.MaxGenerate {
+			return fieldErrors{"n": fmt.Sprintf("between 1 and %d", jobs.MaxGenerate)}
+		}
+		step := -1
+		if body.Step != nil {
+			step = *body.Step
+		}
+		got, err := jobs.Generate(c.Request().Context(), s.st, r, step, body.N)
+		if err != nil {
+			return err
+		}
+		return c.JSON(http.StatusCreated, map[string]any{"samples": jsonSamples(got)})
+	}
+	if err := s.control(c, r, c.Param("action")); err != nil {
+		return err
+	}
+	if r, err = s.st.Run(c.Request().Context(), r.ID); err != nil {
+		return err
+	}
+	j, err := s.jsonRun(c, r, false)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, j)
+}
+
+type jsonSample struct {
+	ID     int64  `json:"id"`
+	Step   int    `json:"step"`
+	Origin string `json:"origin"`
+	Rating int    `json:"rating"`
+	URL    string `json:"url"`
+}
+
+func jsonSamples[T store.Sample | *store.Sample](list []T) []jsonSample {
+	out := make([]jsonSample, 0, len(list))
+	for _, x := range list {
+		var s store.Sample
+		switch v := any(x).(type) {
+		case store.Sample:
+			s = v
+		case *store.Sample:
+			s = *v
+		}
+		out = append(out, jsonSample{ID: s.ID, Step: s.Step, Origin: s.Origin, Rating: s.Rating, URL: fmt.Sprintf("/samples/%d.png", s.ID)})
+	}
+	return out
+}
+
+// sampleQuery reads the gallery's filters: step, rating (1, -1, 0 or
+// "any"), page.
+func sampleQuery(c echo.Context, runID int64, perPage int) (store.SampleQuery, int, error) {
+	q := store.SampleQuery{RunID: runID, Step: -1, Limit: perPage}
+	if v := c.QueryParam("step"); v != "" && v != "any" {
+		st, err := strconv.Atoi(v)
+		if err != nil || st < 0 {
+			return q, 0, fieldErrors{"step": "a step number"}
+		}
+		q.Step = st
+	}
+	if v := c.QueryParam("rating"); v != "" && v != "any" {
+		r, err := strconv.Atoi(v)
+		if err != nil || r < -1 || r > 1 {
+			return q, 0, fieldErrors{"rating": "1, -1, 0 or any"}
+		}
+		q.Rating = &r
+	}
+	page := 1
+	if v := c.QueryParam("page"); v != "" {
+		p, err := strconv.Atoi(v)
+		if err != nil || p < 1 {
+			return q, 0, fieldErrors{"page": "a page number from 1"}
+		}
+		page = p
+	}
+	q.Offset = (page - 1) * perPage
+	return q, page, nil
+}
+
+func (s *Server) apiSamples(c echo.Context) error {
+	r, err := s.runOf(c)
+	if err != nil {
+		return err
+	}
+	q, _, err := sampleQuery(c, r.ID, 0)
+	if err != nil {
+		return err
+	}
+	list, total, err := s.st.Samples(c.Request().Context(), q)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"samples": jsonSamples(list), "total": total})
+}
+
+func (s *Server) apiRate(c echo.Context) error {
+	sid, err := id(c, "id")
+	if err != nil {
+		return err
+	}
+	var body struct {
+		Value *int `json:"value"`
+	}
+	if err := decodeJSON(c, &body); err != nil {
+		return err
+	}
+	if body.Value == nil || *body.Value < -1 || *body.Value > 1 {
+		return fieldErrors{"value": "1 (like), -1 (dislike) or 0 (clear)"}
+	}
+	sm, err := s.st.Rate(c.Request().Context(), sid, *body.Value)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, jsonSamples([]*store.Sample{sm})[0])
+}

@@ -1,0 +1,240 @@
+package server
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"image/png"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"os"
+	"path"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/ganstudio/ganstudio/datasets"
+	"github.com/ganstudio/ganstudio/gan"
+	"github.com/ganstudio/ganstudio/jobs"
+	"github.com/ganstudio/ganstudio/store"
+	"github.com/ganstudio/ganstudio/web"
+)
+
+// UploadRes is the side uploads are prepared at; 32-pixel runs resample it.
+const UploadRes = 64
+
+// importUpload reads a multipart upload — a "name" field and one or more
+// "files" parts, each an image or a zip of images — part by part, without
+// holding the request in memory, and saves the dataset. Nothing is saved
+// unless the whole upload was read and at least one image was usable.
+func (s *Server) importUpload(c echo.Context) (*store.Dataset, error) {
+	ctx := c.Request().Context()
+	mr, err := c.Request().MultipartReader()
+	if err != nil {
+		return nil, fieldErrors{"files": "send the images as a multipart form (field \"files\")"}
+	}
+	im := datasets.NewImporter("", UploadRes, s.opts.Limits)
+	name, files := "", 0
+	var read int64
+	for {
+		part, err := mr.NextPart()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, uploadErr(err)
+		}
+		switch part.FormName() {
+		case "name":
+			b, _ := io.ReadAll(io.LimitReader(part, 200))
+			name = strings.TrimSpace(string(b))
+		case "files", "files[]":
+			files++
+			fname := cleanName(part.FileName())
+			if datasets.SkipName(fname) {
+				io.Copy(io.Discard, part)
+				continue
+			}
+			n, err := s.addPart(c, im, fname, part)
+			read += n
+			if err != nil {
+				return nil, err
+			}
+		case "_csrf":
+		default:
+			return nil, fieldErrors{part.FormName(): "unknown field; send \"name\" and \"files\""}
+		}
+		part.Close()
+	}
+	if files == 0 {
+		return nil, fieldErrors{"files": "choose some images or a zip of images"}
+	}
+	ds, rep, err := im.Finish()
+	report := store.ImportReport{Files: files}
+	for _, sk := range rep.Skipped {
+		report.Skipped = append(report.Skipped, store.SkippedFile{Name: sk.Name, Reason: sk.Reason})
+	}
+	if err != nil {
+		return nil, &importError{err: err, report: report}
+	}
+	if name == "" {
+		name = defaultName(ds.Names)
+	}
+	if utf8.RuneCountInString(name) > 80 {
+		return nil, fieldErrors{"name": "keep the name under 80 characters"}
+	}
+	d := &store.Dataset{Name: name, Res: ds.Size, Count: ds.Len(), Bytes: read, Report: report}
+	if err := s.st.CreateDataset(ctx, d, func(w io.Writer) error { return ds.WriteSheet(w, 64) }); err != nil {
+		return nil, err
+	}
+	s.log.Info("dataset imported", "id", d.ID, "name", d.Name, "images", d.Count, "skipped", len(report.Skipped))
+	return d, nil
+}
+
+// addPart adds one uploaded file: a zip goes through a temporary file
+// (zip needs random access), an image straight from the request.
+func (s *Server) addPart(c echo.Context, im *datasets.Importer, name string, part *multipart.Part) (int64, error) {
+	head := make([]byte, 4)
+	n, _ := io.ReadFull(part, head)
+	body := io.MultiReader(bytes.NewReader(head[:n]), part)
+	if !bytes.Equal(head[:n], []byte("PK\x03\x04")) && !strings.EqualFold(path.Ext(name), ".zip") {
+		cr := &countReader{r: body}
+		err := im.Add(name, cr)
+		return cr.n, err
+	}
+	tmp, err := os.CreateTemp("", "ganstudio-upload-*.zip")
+	if err != nil {
+		return 0, err
+	}
+	defer os.Remove(tmp.Name())
+	defer tmp.Close()
+	size, err := io.Copy(tmp, body)
+	if err != nil {
+		return size, uploadErr(err)
+	}
+	if err := im.AddZip(c.Request().Context(), tmp, size, name, nil); err != nil {
+		return size, &importError{err: err}
+	}
+	return size, nil
+}
+
+type countReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// importError is an upload that yielded no dataset; the report says why
+// for each file.
+type importError struct {
+	err    error
+	report store.ImportReport
+}
+
+func (e *importError) Error() string { return "import: " + e.err.Error() }
+func (e *importError) Unwrap() error { return e.err }
+
+func uploadErr(err error) error {
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return echo.NewHTTPError(http.StatusRequestEntityTooLarge, fmt.Sprintf("the upload is larger than the %d MB limit", mbe.Limit>>20))
+	}
+	return echo.NewHTTPError(http.StatusBadRequest, "the upload was cut short: "+err.Error())
+}
+
+// cleanName keeps only what a report needs of a client's file name: a
+// relative path with no "..", for display only; nothing is written there.
+func cleanName(name string) string {
+	name = strings.ReplaceAll(name, `\`, "/")
+	var keep []string
+	for _, p := range strings.Split(name, "/") {
+		if p != "" && p != "." && p != ".." {
+			keep = append(keep, p)
+		}
+	}
+	name = strings.Join(keep, "/")
+	if !utf8.ValidString(name) || name == "" {
+		return "(unnamed)"
+	}
+	if len(name) > 200 {
+		name = "…" + name[len(name)-199:]
+	}
+	return name
+}
+
+// defaultName names a dataset after the folder or zip its images came from.
+func defaultName(names []string) string {
+	if len(names) > 0 {
+		if dir := path.Dir(names[0]); dir != "." {
+			return strings.SplitN(dir, "/", 2)[0]
+		}
+	}
+	return fmt.Sprintf("upload of %d images", len(names))
+}
+
+func (s *Server) datasetsPage(c echo.Context) error {
+	list, err := s.st.Datasets(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	return s.render(c, http.StatusOK, web.DatasetsPage(s.page(c, "Datasets"), list, s.opts.MaxUpload))
+}
+
+// datasetOf returns the dataset named in the path.
+func (s *Server) datasetOf(c echo.Context) (*store.Dataset, error) {
+	did, err := id(c, "id")
+	if err != nil {
+		return nil, err
+	}
+	return s.st.Dataset(c.Request().Context(), did)
+}
+
+func (s *Server) datasetPage(c echo.Context) error {
+	d, err := s.datasetOf(c)
+	if err != nil {
+		return err
+	}
+	return s.render(c, http.StatusOK, web.DatasetPage(s.page(c, d.Name), d, c.QueryParam("error")))
+}
+
+// datasetPreview draws up to 64 of the dataset's images as a grid.
+func (s *Server) datasetPreview(c echo.Context) error {
+	ctx := c.Request().Context()
+	d, err := s.datasetOf(c)
+	if err != nil {
+		return err
+	}
+	ds, err := jobs.LoadDataset(ctx, s.st, d, d.Res)
+	if err != nil {
+		return err
+	}
+	n := min(ds.Len(), 64)
+	imgs := make([][]float32, n)
+	for i := range imgs {
+		imgs[i] = ds.Float(i * ds.Len() / n)
+	}
+	c.Response().Header().Set("Cache-Control", "private, max-age=3600")
+	c.Response().Header().Set(echo.HeaderContentType, "image/png")
+	return png.Encode(c.Response(), gan.Grid(imgs, ds.Size, 8))
+}
+
+func (s *Server) datasetDelete(c echo.Context) error {
+	did, err := id(c, "id")
+	if err != nil {
+		return err
+	}
+	if err := s.st.DeleteDataset(c.Request().Context(), did); err != nil {
+		if errors.Is(err, store.ErrInUse) {
+			return c.Redirect(http.StatusSeeOther, fmt.Sprintf("/datasets/%d?error=%s", did, urlQuery(err.Error())))
+		}
+		return err
+	}
+	return c.Redirect(http.StatusSeeOther, "/datasets")
+}

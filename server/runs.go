@@ -1,0 +1,340 @@
+package server
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/ganstudio/ganstudio/gan"
+	"github.com/ganstudio/ganstudio/jobs"
+	"github.com/ganstudio/ganstudio/store"
+	"github.com/ganstudio/ganstudio/web"
+)
+
+func urlQuery(s string) string { return url.QueryEscape(s) }
+
+// runForm is the new-run form and the body of POST /api/runs. Zero values
+// take the defaults.
+type runForm struct {
+	DatasetID      int64   `json:"dataset_id"`
+	Res            int     `json:"res"`
+	Width          float64 `json:"width"`
+	Steps          int     `json:"steps"`
+	Batch          int     `json:"batch"`
+	LRG            float64 `json:"lr_g"`
+	LRD            float64 `json:"lr_d"`
+	Seed           uint64  `json:"seed"`
+	FeedbackWeight float64 `json:"feedback_weight"`
+	SnapshotEvery  int     `json:"snapshot_every"`
+}
+
+func defaultRunForm(datasetID int64) web.RunForm { return web.DefaultRunForm(datasetID) }
+
+// parseForm reads the form's fields as text, so a bad value can be shown
+// back with its message next to it.
+func parseRunForm(c echo.Context) (web.RunForm, error) {
+	f := web.RunForm{}
+	for _, k := range []string{"dataset_id", "res", "width", "steps", "batch", "lr_g", "lr_d", "seed", "feedback_weight", "snapshot_every"} {
+		f[k] = strings.TrimSpace(c.FormValue(k))
+	}
+	return f, nil
+}
+
+// toRun validates the fields and builds the run, or returns a message per bad field.
+func toRun(c echo.Context, s *Server, f web.RunForm) (*store.Run, fieldErrors) {
+	errs := fieldErrors{}
+	num := func(k string, lo, hi float64, msg string) float64 {
+		v, err := strconv.ParseFloat(f[k], 64)
+		if f[k] == "" || err != nil || v < lo || v > hi || v != v {
+			errs[k] = msg
+			return 0
+		}
+		return v
+	}
+	integer := func(k string, lo, hi int64, msg string) int64 {
+		v, err := strconv.ParseInt(f[k], 10, 64)
+		if f[k] == "" || err != nil || v < lo || v > hi {
+			errs[k] = msg
+			return 0
+		}
+		return v
+	}
+	cfg := gan.DefaultConfig()
+	did := integer("dataset_id", 1, 1<<62, "choose a dataset")
+	cfg.Res = int(integer("res", 32, 64, "32 or 64 pixels"))
+	if cfg.Res != 32 && cfg.Res != 64 && errs["res"] == "" {
+		errs["res"] = "32 or 64 pixels"
+	}
+	cfg.Width = num("width", 0.125, 2, "a model size between 0.125 and 2")
+	steps := int(integer("steps", 1, 200000, "between 1 and 200 000 steps"))
+	cfg.Batch = int(integer("batch", 2, 512, "between 2 and 512 images per step"))
+	cfg.LRG = num("lr_g", 1e-6, 0.1, "a learning rate between 0.000001 and 0.1")
+	cfg.LRD = num("lr_d", 1e-6, 0.1, "a learning rate between 0.000001 and 0.1")
+	cfg.Seed = uint64(integer("seed", 0, 1<<53, "a whole number from 0"))
+	fw := num("feedback_weight", 0, 1, "between 0 (off) and 1")
+	every := int(integer("snapshot_every", 1, 100000, "a whole number of steps from 1"))
+	if len(errs) == 0 {
+		if err := cfg.Validate(); err != nil {
+			errs["config"] = err.Error()
+		}
+		d, err := s.st.Dataset(c.Request().Context(), did)
+		if err != nil {
+			errs["dataset_id"] = "no such dataset"
+		} else if d.Builtin == "" && d.Res < cfg.Res {
+			errs["res"] = fmt.Sprintf("this dataset was prepared at %d pixels", d.Res)
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	return &store.Run{DatasetID: did, Steps: steps, Config: store.RunConfig{
+		Config: cfg, SnapshotEvery: min(every, steps), EvalEvery: max(every*2, 100), KeepEvery: max(every*5, 250),
+		FeedbackWeight: fw,
+	}}, nil
+}
+
+func (s *Server) newRunPage(c echo.Context) error {
+	list, err := s.st.Datasets(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	var did int64
+	if v, err := strconv.ParseInt(c.QueryParam("dataset"), 10, 64); err == nil {
+		did = v
+	} else if len(list) > 0 {
+		did = list[0].ID
+	}
+	return s.render(c, http.StatusOK, web.NewRunPage(s.page(c, "New run"), list, defaultRunForm(did), nil))
+}
+
+func (s *Server) newRunSubmit(c echo.Context) error {
+	f, _ := parseRunForm(c)
+	r, errs := toRun(c, s, f)
+	if errs != nil {
+		list, err := s.st.Datasets(c.Request().Context())
+		if err != nil {
+			return err
+		}
+		return s.render(c, http.StatusUnprocessableEntity, web.NewRunPage(s.page(c, "New run"), list, f, errs))
+	}
+	if err := s.q.CreateRun(c.Request().Context(), r); err != nil {
+		return err
+	}
+	return c.Redirect(http.StatusSeeOther, fmt.Sprintf("/runs/%d", r.ID))
+}
+
+// runView gathers what the run page shows of the run in the path.
+func (s *Server) runView(c echo.Context) (web.RunView, error) {
+	ctx := c.Request().Context()
+	r, err := s.runOf(c)
+	if err != nil {
+		return web.RunView{}, err
+	}
+	v := web.RunView{Run: r}
+	if v.Dataset, err = s.st.Dataset(ctx, r.DatasetID); err != nil {
+		return v, err
+	}
+	if v.Metrics, err = s.st.Metrics(ctx, r.ID); err != nil {
+		return v, err
+	}
+	if v.Snapshots, err = s.st.Snapshots(ctx, r.ID); err != nil {
+		return v, err
+	}
+	if v.Events, err = s.st.Events(ctx, r.ID, 50); err != nil {
+		return v, err
+	}
+	v.Liked, v.Disliked, err = s.st.RatingCounts(ctx, r.ID)
+	return v, err
+}
+
+func (s *Server) runPage(c echo.Context) error {
+	v, err := s.runView(c)
+	if err != nil {
+		return err
+	}
+	return s.render(c, http.StatusOK, web.RunPage(s.page(c, fmt.Sprintf("Run %d", v.Run.ID)), v))
+}
+
+// runPanel renders one live part of the run page, for htmx to swap in.
+func (s *Server) runPanel(c echo.Context) error {
+	v, err := s.runView(c)
+	if err != nil {
+		return err
+	}
+	switch c.Param("part") {
+	case "charts":
+		return s.render(c, http.StatusOK, web.Charts(v))
+	case "events":
+		return s.render(c, http.StatusOK, web.EventList(v.Events))
+	case "grid":
+		return s.render(c, http.StatusOK, web.GridViewer(v))
+	case "controls":
+		return s.render(c, http.StatusOK, web.RunControls(s.page(c, ""), v.Run))
+	}
+	return echo.NewHTTPError(http.StatusNotFound, "no such panel")
+}
+
+// control applies pause, resume or cancel.
+func (s *Server) control(c echo.Context, r *store.Run, action string) error {
+	ctx := c.Request().Context()
+	switch action {
+	case "pause":
+		_, err := s.st.Control(ctx, r.ID, store.ControlPause)
+		return err
+	case "cancel":
+		_, err := s.st.Control(ctx, r.ID, store.ControlCancel)
+		return err
+	case "resume":
+		return s.q.Resume(ctx, r.ID)
+	}
+	return echo.NewHTTPError(http.StatusNotFound, fmt.Sprintf("no action %q (have pause, resume, cancel, generate)", action))
+}
+
+func (s *Server) runAction(c echo.Context) error {
+	r, err := s.runOf(c)
+	if err != nil {
+		return err
+	}
+	action := c.Param("action")
+	if action == "generate" {
+		n, err := strconv.Atoi(c.FormValue("n"))
+		if err != nil || n < 1 || n > jobs.MaxGenerate {
+			return fieldErrors{"n": fmt.Sprintf("between 1 and %d samples", jobs.MaxGenerate)}
+		}
+		step := -1
+		if v := c.FormValue("step"); v != "" && v != "latest" {
+			if step, err = strconv.Atoi(v); err != nil {
+				return fieldErrors{"step": "a checkpoint's step"}
+			}
+		}
+		got, err := jobs.Generate(c.Request().Context(), s.st, r, step, n)
+		if err != nil {
+			return err
+		}
+		return c.Redirect(http.StatusSeeOther, fmt.Sprintf("/runs/%d/samples?step=%d", r.ID, got[0].Step))
+	}
+	if err := s.control(c, r, action); err != nil {
+		if errors.Is(err, store.ErrState) && c.Request().Header.Get("HX-Request") != "" {
+			// The page was stale (say, the run finished meanwhile): show the truth.
+		} else if err != nil {
+			return err
+		}
+	}
+	if c.Request().Header.Get("HX-Request") != "" {
+		r, err = s.st.Run(c.Request().Context(), r.ID)
+		if err != nil {
+			return err
+		}
+		return s.render(c, http.StatusOK, web.RunControls(s.page(c, ""), r))
+	}
+	return c.Redirect(http.StatusSeeOther, fmt.Sprintf("/runs/%d", r.ID))
+}
+
+func (s *Server) dashboard(c echo.Context) error {
+	ctx := c.Request().Context()
+	runs, err := s.st.Runs(ctx)
+	if err != nil {
+		return err
+	}
+	sets, err := s.st.Datasets(ctx)
+	if err != nil {
+		return err
+	}
+	views := make([]web.RunCard, 0, len(runs))
+	names := map[int64]string{}
+	for _, d := range sets {
+		names[d.ID] = d.Name
+	}
+	for _, r := range runs {
+		card := web.RunCard{Run: r, Dataset: names[r.DatasetID], LastGrid: -1}
+		snaps, err := s.st.Snapshots(ctx, r.ID)
+		if err != nil {
+			return err
+		}
+		if len(snaps) > 0 {
+			card.LastGrid = snaps[len(snaps)-1].Step
+		}
+		ms, err := s.st.Metrics(ctx, r.ID)
+		if err != nil {
+			return err
+		}
+		card.Health = web.HealthOf(ms)
+		views = append(views, card)
+	}
+	return s.render(c, http.StatusOK, web.Dashboard(s.page(c, "GAN Studio"), views, sets))
+}
+
+// jsonRun is a run as the API shows it.
+type jsonRun struct {
+	ID        int64            `json:"id"`
+	DatasetID int64            `json:"dataset_id"`
+	State     string           `json:"state"`
+	Step      int              `json:"step"`
+	Steps     int              `json:"steps"`
+	ETASecs   float64          `json:"eta_seconds"`
+	Device    string           `json:"device"`
+	Error     string           `json:"error,omitempty"`
+	Config    store.RunConfig  `json:"config"`
+	Metrics   *jsonMetrics     `json:"metrics"`
+	Snapshots []store.Snapshot `json:"snapshots,omitempty"`
+	Created   string           `json:"created"`
+}
+
+type jsonMetrics struct {
+	Step  int     `json:"step"`
+	LossD float64 `json:"loss_d"`
+	LossG float64 `json:"loss_g"`
+	DReal float64 `json:"d_real"`
+	DFake float64 `json:"d_fake"`
+	SWD   float64 `json:"swd,omitempty"`
+}
+
+func (s *Server) jsonRun(c echo.Context, r *store.Run, full bool) (jsonRun, error) {
+	j := jsonRun{ID: r.ID, DatasetID: r.DatasetID, State: r.State, Step: r.Step, Steps: r.Steps,
+		ETASecs: r.ETA().Seconds(), Device: r.Device, Error: r.Error, Config: r.Config, Created: r.Created.UTC().Format("2006-01-02T15:04:05Z")}
+	if !full {
+		return j, nil
+	}
+	ctx := c.Request().Context()
+	ms, err := s.st.Metrics(ctx, r.ID)
+	if err != nil {
+		return j, err
+	}
+	if j.Snapshots, err = s.st.Snapshots(ctx, r.ID); err != nil {
+		return j, err
+	}
+	if len(ms) > 0 {
+		m := ms[len(ms)-1]
+		j.Metrics = &jsonMetrics{Step: m.Step, LossD: m.LossD, LossG: m.LossG, DReal: m.DReal, DFake: m.DFake}
+		for _, sn := range j.Snapshots {
+			if sn.SWD >= 0 {
+				j.Metrics.SWD = sn.SWD
+			}
+		}
+	}
+	return j, nil
+}
+
+// decodeJSON reads a JSON body strictly: unknown fields and wrong types
+// are field errors.
+func decodeJSON(c echo.Context, v any) error {
+	dec := json.NewDecoder(c.Request().Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			return fieldErrors{te.Field: "wrong type: want a " + te.Type.String()}
+		}
+		if strings.HasPrefix(err.Error(), "json: unknown field ") {
+			return fieldErrors{strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`): "unknown field"}
+		}
+		return echo.NewHTTPError(http.StatusBadRequest, "the body is not valid JSON: "+err.Error())
+	}
+	return nil
+}

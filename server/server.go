@@ -1,0 +1,212 @@
+// Package server is the studio's HTTP side: Echo routes that parse a
+// request, call store and jobs, and render a web/ page or JSON.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/a-h/templ"
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+
+	"github.com/ganstudio/ganstudio/assets"
+	"github.com/ganstudio/ganstudio/datasets"
+	"github.com/ganstudio/ganstudio/jobs"
+	"github.com/ganstudio/ganstudio/store"
+	"github.com/ganstudio/ganstudio/web"
+)
+
+// Options tune the server.
+type Options struct {
+	MaxUpload int64           // bytes in one upload request
+	Limits    datasets.Limits // per-image and per-import limits
+	Logger    *slog.Logger
+}
+
+// DefaultOptions suit one machine.
+func DefaultOptions() Options {
+	return Options{MaxUpload: 1 << 30, Limits: datasets.DefaultLimits(), Logger: slog.Default()}
+}
+
+// Server holds what the handlers need.
+type Server struct {
+	st   *store.Store
+	q    *jobs.Queue
+	opts Options
+	log  *slog.Logger
+}
+
+// New returns the studio's HTTP handler.
+func New(st *store.Store, q *jobs.Queue, opts Options) http.Handler {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	s := &Server{st: st, q: q, opts: opts, log: opts.Logger}
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = s.handleError
+	e.Use(middleware.Recover())
+	e.Use(middleware.SecureWithConfig(middleware.SecureConfig{
+		XSSProtection: "0", ContentTypeNosniff: "nosniff", XFrameOptions: "DENY",
+		ReferrerPolicy: "same-origin",
+		// Nothing is ever loaded from another host.
+		ContentSecurityPolicy: "default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; " +
+			"connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'self'",
+	}))
+	e.Use(middleware.BodyLimit(fmt.Sprint(opts.MaxUpload/1024) + "K"))
+	// Forms carry a token; the JSON API is for scripts (no cookies) and is
+	// guarded against cross-site browsers by http.CrossOriginProtection below.
+	e.Use(middleware.CSRFWithConfig(middleware.CSRFConfig{
+		Skipper:        func(c echo.Context) bool { return strings.HasPrefix(c.Path(), "/api/") },
+		TokenLookup:    "header:X-CSRF-Token,form:_csrf",
+		CookieName:     "ganstudio_csrf",
+		CookiePath:     "/",
+		CookieHTTPOnly: true,
+		CookieSameSite: http.SameSiteStrictMode,
+	}))
+	s.routes(e)
+	return http.NewCrossOriginProtection().Handler(e)
+}
+
+func (s *Server) routes(e *echo.Echo) {
+	e.GET("/assets/*", echo.WrapHandler(http.StripPrefix("/assets/", assets.Handler())))
+	e.GET("/favicon.ico", func(c echo.Context) error { return c.Redirect(http.StatusMovedPermanently, "/assets/img/icon.svg") })
+
+	e.GET("/", s.dashboard)
+	e.GET("/datasets", s.datasetsPage)
+	e.GET("/datasets/:id", s.datasetPage)
+	e.GET("/datasets/:id/preview.png", s.datasetPreview)
+	e.POST("/datasets/:id/delete", s.datasetDelete)
+	e.GET("/runs/new", s.newRunPage)
+	e.POST("/runs", s.newRunSubmit)
+	e.GET("/runs/:id", s.runPage)
+	e.GET("/runs/:id/live", s.runLive)
+	e.GET("/runs/:id/panel/:part", s.runPanel)
+	e.POST("/runs/:id/:action", s.runAction) // pause, resume, cancel, generate
+	e.GET("/runs/:id/samples", s.samplesPage)
+	e.GET("/runs/:id/interpolate.png", s.interpolatePNG)
+	e.GET("/runs/:id/grids/:file", s.gridPNG)
+	e.GET("/runs/:id/checkpoints/:file", s.checkpointFile)
+	e.GET("/runs/:id/metrics.csv", s.metricsCSV)
+	e.GET("/runs/:id/samples.zip", s.samplesZip)
+	e.POST("/runs/:id/samples.zip", s.samplesZip)
+	e.GET("/samples/:file", s.samplePNG)
+	e.POST("/samples/:id/rating", s.rateForm)
+
+	api := e.Group("/api")
+	api.GET("/datasets", s.apiDatasets)
+	api.POST("/datasets", s.apiCreateDataset)
+	api.GET("/datasets/:id", s.apiDataset)
+	api.DELETE("/datasets/:id", s.apiDeleteDataset)
+	api.GET("/runs", s.apiRuns)
+	api.POST("/runs", s.apiCreateRun)
+	api.GET("/runs/:id", s.apiRun)
+	api.POST("/runs/:id/:action", s.apiRunAction) // pause, resume, cancel, generate
+	api.GET("/runs/:id/samples", s.apiSamples)
+	api.GET("/runs/:id/samples.zip", s.samplesZip)
+	api.POST("/samples/:id/rating", s.apiRate)
+}
+
+// apiError is the JSON body of every API error.
+type apiError struct {
+	Error  string            `json:"error"`
+	Fields map[string]string `json:"fields,omitempty"`
+}
+
+// fieldErrors is a bad form: a message per field.
+type fieldErrors map[string]string
+
+func (f fieldErrors) Error() string {
+	var parts []string
+	for k, v := range f {
+		parts = append(parts, k+": "+v)
+	}
+	return strings.Join(parts, "; ")
+}
+
+// statusOf maps an error to the HTTP status a user should see.
+func statusOf(err error) int {
+	var he *echo.HTTPError
+	var fe fieldErrors
+	switch {
+	case errors.As(err, &he):
+		return he.Code
+	case errors.As(err, &fe):
+		return http.StatusUnprocessableEntity
+	case errors.Is(err, store.ErrNotFound):
+		return http.StatusNotFound
+	case errors.Is(err, store.ErrInUse), errors.Is(err, store.ErrState):
+		return http.StatusConflict
+	case errors.Is(err, context.Canceled):
+		return 499
+	}
+	return http.StatusInternalServerError
+}
+
+func (s *Server) handleError(err error, c echo.Context) {
+	if c.Response().Committed {
+		return
+	}
+	code := statusOf(err)
+	msg := err.Error()
+	var he *echo.HTTPError
+	if errors.As(err, &he) {
+		msg = fmt.Sprint(he.Message)
+		if he.Code == http.StatusRequestEntityTooLarge {
+			msg = fmt.Sprintf("the upload is larger than the %d MB this studio accepts", s.opts.MaxUpload>>20)
+		}
+		if he.Code == http.StatusForbidden && strings.Contains(msg, "csrf") {
+			msg = "this form has expired or came from another site; reload the page and try again"
+		}
+	}
+	if code >= 500 {
+		s.log.Error("request failed", "method", c.Request().Method, "path", c.Request().URL.Path, "err", err)
+		msg = "something went wrong on the server: " + msg
+	}
+	if strings.HasPrefix(c.Request().URL.Path, "/api/") || strings.Contains(c.Request().Header.Get("Accept"), "application/json") {
+		body := apiError{Error: msg}
+		var fe fieldErrors
+		if errors.As(err, &fe) {
+			body.Fields = fe
+		}
+		c.JSON(code, body)
+		return
+	}
+	s.render(c, code, web.ErrorPage(s.page(c, "Error"), code, msg))
+}
+
+// render writes a templ component as the response.
+func (s *Server) render(c echo.Context, code int, comp templ.Component) error {
+	c.Response().Header().Set(echo.HeaderContentType, echo.MIMETextHTMLCharsetUTF8)
+	c.Response().WriteHeader(code)
+	return comp.Render(c.Request().Context(), c.Response())
+}
+
+// page is what every page's layout needs.
+func (s *Server) page(c echo.Context, title string) web.Page {
+	tok, _ := c.Get(middleware.DefaultCSRFConfig.ContextKey).(string)
+	return web.Page{Title: title, CSRF: tok, Path: c.Request().URL.Path}
+}
+
+// id reads a numeric path parameter.
+func id(c echo.Context, name string) (int64, error) {
+	v, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSuffix(c.Param(name), ".png"), ".gob"), 10, 64)
+	if err != nil || v <= 0 {
+		return 0, echo.NewHTTPError(http.StatusNotFound, fmt.Sprintf("%q is not an id", c.Param(name)))
+	}
+	return v, nil
+}
+
+func (s *Server) runOf(c echo.Context) (*store.Run, error) {
+	rid, err := id(c, "id")
+	if err != nil {
+		return nil, err
+	}
+	return s.st.Run(c.Request().Context(), rid)
+}

@@ -1,0 +1,445 @@
+package server
+
+import (
+	"archive/zip"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"image"
+	"image/color"
+	"image/png"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ganstudio/ganstudio/datasets"
+	"github.com/ganstudio/ganstudio/jobs"
+	"github.com/ganstudio/ganstudio/store"
+)
+
+type studio struct {
+	t   *testing.T
+	st  *store.Store
+	q   *jobs.Queue
+	srv *httptest.Server
+}
+
+func newStudio(t *testing.T, work bool, opts Options) *studio {
+	t.Helper()
+	ctx := context.Background()
+	st, err := store.Open(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.EnsureBuiltin(ctx, "shapes", 64, 2048); err != nil {
+		t.Fatal(err)
+	}
+	q, err := jobs.New(ctx, st, jobs.Options{Work: work, Heartbeat: 100 * time.Millisecond, FetchPoll: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(New(st, q, opts))
+	t.Cleanup(func() {
+		srv.Close()
+		q.Stop(ctx)
+		st.Close()
+	})
+	return &studio{t: t, st: st, q: q, srv: srv}
+}
+
+// do sends a request and decodes a JSON answer into out (if not nil).
+func (s *studio) do(method, path, ctype string, body io.Reader, out any) int {
+	s.t.Helper()
+	req, _ := http.NewRequest(method, s.srv.URL+path, body)
+	if ctype != "" {
+		req.Header.Set("Content-Type", ctype)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if out != nil {
+		if err := json.Unmarshal(raw, out); err != nil {
+			s.t.Fatalf("%s %s: %d %q is not JSON: %v", method, path, resp.StatusCode, raw, err)
+		}
+	}
+	return resp.StatusCode
+}
+
+func pngBytes(c color.Color, w, h int) []byte {
+	img := image.NewNRGBA(image.Rect(0, 0, w, h))
+	for i := 0; i < w*h; i++ {
+		img.Set(i%w, i/w, c)
+	}
+	var b bytes.Buffer
+	png.Encode(&b, img)
+	return b.Bytes()
+}
+
+func zipOf(files map[string][]byte) []byte {
+	var b bytes.Buffer
+	zw := zip.NewWriter(&b)
+	for name, data := range files {
+		w, _ := zw.Create(name)
+		w.Write(data)
+	}
+	zw.Close()
+	return b.Bytes()
+}
+
+// upload posts files as the multipart form POST /api/datasets takes.
+func (s *studio) upload(name string, files map[string][]byte, out any) int {
+	var b bytes.Buffer
+	mw := multipart.NewWriter(&b)
+	if name != "" {
+		mw.WriteField("name", name)
+	}
+	for fn, data := range files {
+		w, _ := mw.CreateFormFile("files", fn)
+		w.Write(data)
+	}
+	mw.Close()
+	return s.do("POST", "/api/datasets", mw.FormDataContentType(), &b, out)
+}
+
+func TestUploadDatasets(t *testing.T) {
+	s := newStudio(t, false, DefaultOptions())
+	red, blue := pngBytes(color.NRGBA{200, 0, 0, 255}, 80, 60), pngBytes(color.NRGBA{0, 0, 200, 255}, 40, 40)
+	type answer struct {
+		ID     int64              `json:"id"`
+		Count  int                `json:"count"`
+		Name   string             `json:"name"`
+		Error  string             `json:"error"`
+		Report store.ImportReport `json:"report"`
+	}
+	cases := []struct {
+		name       string
+		files      map[string][]byte
+		wantStatus int
+		wantCount  int
+		wantText   string // in the error or a skipped reason
+	}{
+		{"images", map[string][]byte{"a.png": red, "b.png": blue, "notes.txt": []byte("hello")}, 201, 2, "not a PNG"},
+		{"zip", map[string][]byte{"set.zip": zipOf(map[string][]byte{"x/1.png": red, "x/2.png": blue, "x/3.png": []byte("broken")})}, 201, 2, "not a PNG"},
+		{"zip slip", map[string][]byte{"evil.zip": zipOf(map[string][]byte{"../../etc/passwd.png": red})}, 422, 0, "outside the archive"},
+		{"broken zip", map[string][]byte{"cut.zip": zipOf(map[string][]byte{"1.png": red})[:30]}, 422, 0, "not a readable zip"},
+		{"no images", map[string][]byte{"a.txt": []byte("text")}, 422, 0, "no usable images"},
+		{"nothing", map[string][]byte{}, 422, 0, "choose some images"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var a answer
+			code := s.upload("", c.files, &a)
+			if code != c.wantStatus {
+				t.Fatalf("status %d (%+v), want %d", code, a, c.wantStatus)
+			}
+			text := a.Error
+			for _, sk := range a.Report.Skipped {
+				text += " " + sk.Reason
+			}
+			if code == 201 {
+				var d answer
+				s.do("GET", fmt.Sprintf("/api/datasets/%d", a.ID), "", nil, &d)
+				if d.Count != c.wantCount {
+					t.Errorf("dataset has %d images, want %d", d.Count, c.wantCount)
+				}
+				for _, sk := range d.Report.Skipped {
+					text += " " + sk.Reason
+				}
+			}
+			if !strings.Contains(text, c.wantText) {
+				t.Errorf("answer %q does not say %q", text, c.wantText)
+			}
+		})
+	}
+	list, _ := s.st.Datasets(context.Background())
+	if len(list) != 3 { // shapes + the two good uploads: failures leave nothing
+		t.Errorf("%d datasets after the uploads, want 3", len(list))
+	}
+}
+
+func TestUploadTooLarge(t *testing.T) {
+	opts := DefaultOptions()
+	opts.MaxUpload = 64 << 10
+	s := newStudio(t, false, opts)
+	big := make([]byte, 200<<10)
+	var a apiError
+	if code := s.upload("big", map[string][]byte{"big.png": big}, &a); code != http.StatusRequestEntityTooLarge {
+		t.Fatalf("status %d (%v), want 413", code, a.Error)
+	}
+	if !strings.Contains(a.Error, "larger than") {
+		t.Errorf("error %q does not say the upload was too large", a.Error)
+	}
+}
+
+func TestRunAPIValidation(t *testing.T) {
+	s := newStudio(t, false, DefaultOptions())
+	cases := []struct {
+		body  string
+		code  int
+		field string
+	}{
+		{`{"dataset_id": 1, "steps": "x"}`, 422, "steps"},
+		{`{"dataset_id": 1, "res": 48}`, 422, "res"},
+		{`{"dataset_id": 1, "lr_g": 5}`, 422, "lr_g"},
+		{`{"dataset_id": 99}`, 422, "dataset_id"},
+		{`{"dataset_id": 1, "colour": "red"}`, 422, "colour"},
+		{`{"dataset_id": 1,`, 400, ""},
+		{`{"dataset_id": 1, "steps": 20, "width": 0.25, "batch": 4}`, 201, ""},
+	}
+	for _, c := range cases {
+		var a apiError
+		code := s.do("POST", "/api/runs", "application/json", strings.NewReader(c.body), &a)
+		if code != c.code {
+			t.Errorf("%s: status %d (%s), want %d", c.body, code, a.Error, c.code)
+		}
+		if c.field != "" && a.Fields[c.field] == "" {
+			t.Errorf("%s: no message for field %q in %+v", c.body, c.field, a)
+		}
+	}
+	var run jsonRun
+	if code := s.do("GET", "/api/runs/1", "", nil, &run); code != 200 || run.State != store.Queued || run.Steps != 20 {
+		t.Errorf("GET /api/runs/1: %d %+v, want a queued 20-step run", code, run)
+	}
+	for _, p := range []string{"/api/runs/2", "/api/runs/abc", "/api/datasets/7", "/api/runs/1/samples?rating=5"} {
+		var a apiError
+		if code := s.do("GET", p, "", nil, &a); code/100 != 4 || a.Error == "" {
+			t.Errorf("GET %s: %d %+v, want a 4xx with an error message", p, code, a)
+		}
+	}
+	// Cancel a queued run; then pausing it is a conflict.
+	if code := s.do("POST", "/api/runs/1/cancel", "", nil, &run); code != 200 || run.State != store.Cancelled {
+		t.Errorf("cancel: %d %s", code, run.State)
+	}
+	var a apiError
+	if code := s.do("POST", "/api/runs/1/pause", "", nil, &a); code != http.StatusConflict {
+		t.Errorf("pause a cancelled run: %d %s, want 409", code, a.Error)
+	}
+}
+
+func TestCSRF(t *testing.T) {
+	s := newStudio(t, false, DefaultOptions())
+	form := url.Values{"dataset_id": {"1"}, "res": {"32"}}
+	// A form without its token.
+	resp, err := http.PostForm(s.srv.URL+"/runs", form)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest && resp.StatusCode != http.StatusForbidden {
+		t.Errorf("form without a CSRF token: %d, want 400 or 403", resp.StatusCode)
+	}
+	// A cross-site browser request to the API.
+	req, _ := http.NewRequest("POST", s.srv.URL+"/api/runs", strings.NewReader(`{"dataset_id":1}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Sec-Fetch-Site", "cross-site")
+	req.Header.Set("Origin", "https://evil.example")
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden {
+		t.Errorf("cross-site API request: %d, want 403", resp.StatusCode)
+	}
+	runs, _ := s.st.Runs(context.Background())
+	if len(runs) != 0 {
+		t.Errorf("%d runs were created by refused requests", len(runs))
+	}
+}
+
+// TestTrainRateDownload trains a tiny run through the API and checks the
+// samples, ratings, downloads and pages that follow.
+func TestTrainRateDownload(t *testing.T) {
+	s := newStudio(t, true, DefaultOptions())
+	var run jsonRun
+	body := `{"dataset_id": 1, "steps": 12, "width": 0.25, "batch": 4, "snapshot_every": 6}`
+	if code := s.do("POST", "/api/runs", "application/json", strings.NewReader(body), &run); code != 201 {
+		t.Fatalf("create run: %d", code)
+	}
+	deadline := time.Now().Add(2 * time.Minute)
+	for run.State != store.Done {
+		if time.Now().After(deadline) || run.State == store.Failed {
+			t.Fatalf("run is %s at step %d: %s", run.State, run.Step, run.Error)
+		}
+		time.Sleep(50 * time.Millisecond)
+		s.do("GET", fmt.Sprintf("/api/runs/%d", run.ID), "", nil, &run)
+	}
+	if run.Metrics == nil || run.Metrics.Step != 12 || len(run.Snapshots) != 3 {
+		t.Fatalf("finished run: metrics %+v, %d snapshots; want step 12 and snapshots 0, 6, 12", run.Metrics, len(run.Snapshots))
+	}
+	var list struct {
+		Samples []jsonSample `json:"samples"`
+		Total   int          `json:"total"`
+	}
+	s.do("GET", fmt.Sprintf("/api/runs/%d/samples", run.ID), "", nil, &list)
+	if want := 2*jobs.SnapshotSamples + jobs.FinalSamples; list.Total != want {
+		t.Fatalf("%d samples, want %d", list.Total, want)
+	}
+	liked := list.Samples[3]
+	var rated jsonSample
+	for _, v := range []string{`{"value": -1}`, `{"value": 1}`} { // re-rating replaces the rating
+		if code := s.do("POST", fmt.Sprintf("/api/samples/%d/rating", liked.ID), "application/json", strings.NewReader(v), &rated); code != 200 {
+			t.Fatalf("rate: %d", code)
+		}
+	}
+	if rated.Rating != 1 {
+		t.Errorf("rating after re-rating is %d, want 1", rated.Rating)
+	}
+	var a apiError
+	if code := s.do("POST", fmt.Sprintf("/api/samples/%d/rating", liked.ID), "application/json", strings.NewReader(`{"value": 2}`), &a); code != 422 {
+		t.Errorf("rating 2: %d, want 422", code)
+	}
+	if code := s.do("POST", "/api/samples/999999/rating", "application/json", strings.NewReader(`{"value": 1}`), &a); code != 404 {
+		t.Errorf("rating an unknown sample: %d, want 404", code)
+	}
+
+	// The liked zip holds that one PNG and a manifest with its latent.
+	resp, err := http.Get(s.srv.URL + fmt.Sprintf("/api/runs/%d/samples.zip?rating=1", run.ID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	zr, err := zip.NewReader(bytes.NewReader(raw), int64(len(raw)))
+	if err != nil {
+		t.Fatalf("liked zip: %v", err)
+	}
+	if len(zr.File) != 2 {
+		t.Fatalf("liked zip has %d files, want a PNG and manifest.json", len(zr.File))
+	}
+	var manifest struct {
+		Run     int64           `json:"run"`
+		Samples []manifestEntry `json:"samples"`
+	}
+	f, _ := zr.Open("manifest.json")
+	json.NewDecoder(f).Decode(&manifest)
+	if len(manifest.Samples) != 1 || manifest.Samples[0].Sample != liked.ID || len(manifest.Samples[0].Latent) != 128 {
+		t.Errorf("manifest %+v, want sample %d with its 128-value latent", manifest, liked.ID)
+	}
+	// PNGs, upscaled PNGs, grids, checkpoints, CSV.
+	for _, c := range []struct {
+		path  string
+		ctype string
+		side  int
+	}{
+		{fmt.Sprintf("/samples/%d.png", liked.ID), "image/png", 32},
+		{fmt.Sprintf("/samples/%d.png?scale=4&download=1", liked.ID), "image/png", 128},
+		{fmt.Sprintf("/runs/%d/grids/12.png", run.ID), "image/png", 8*34 + 2},
+		{fmt.Sprintf("/runs/%d/checkpoints/12.gob", run.ID), "application/octet-stream", 0},
+		{fmt.Sprintf("/runs/%d/metrics.csv", run.ID), "text/csv; charset=utf-8", 0},
+		{fmt.Sprintf("/runs/%d/interpolate.png?a=%d&b=%d&frames=5", run.ID, list.Samples[0].ID, list.Samples[1].ID), "image/png", 0},
+	} {
+		resp, err := http.Get(s.srv.URL + c.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != c.ctype {
+			t.Errorf("GET %s: %d %s, want 200 %s", c.path, resp.StatusCode, resp.Header.Get("Content-Type"), c.ctype)
+			continue
+		}
+		if c.side > 0 {
+			img, err := png.Decode(bytes.NewReader(raw))
+			if err != nil || img.Bounds().Dx() != c.side {
+				t.Errorf("GET %s: not a %dpx PNG (%v)", c.path, c.side, err)
+			}
+		}
+		if strings.HasSuffix(c.path, ".csv") && strings.Count(string(raw), "\n") != 13 {
+			t.Errorf("metrics CSV has %d lines, want a header and 12 steps", strings.Count(string(raw), "\n"))
+		}
+	}
+	// Pages render with what they promise.
+	for path, want := range map[string]string{
+		"/":                                     "Train on shapes",
+		fmt.Sprintf("/runs/%d", run.ID):         "Fixed-latent grid",
+		fmt.Sprintf("/runs/%d/samples", run.ID): fmt.Sprintf("sample-%d", liked.ID),
+		fmt.Sprintf("/runs/%d/samples?rating=1", run.ID): "1 samples",
+		"/datasets":   "Drop a zip",
+		"/runs/new":   "Start training",
+		"/runs/12345": "not found",
+	} {
+		resp, err := http.Get(s.srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if !strings.Contains(string(raw), want) {
+			t.Errorf("GET %s (%d) does not contain %q", path, resp.StatusCode, want)
+		}
+	}
+}
+
+func TestNewRunFormShowsFieldErrors(t *testing.T) {
+	s := newStudio(t, false, DefaultOptions())
+	jar := &cookieJar{}
+	client := &http.Client{Jar: jar}
+	resp, err := client.Get(s.srv.URL + "/runs/new")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	tok := between(string(page), `name="_csrf" value="`, `"`)
+	if tok == "" {
+		t.Fatal("the form has no CSRF token")
+	}
+	form := url.Values{"_csrf": {tok}, "dataset_id": {"1"}, "res": {"32"}, "width": {"1"}, "steps": {"-5"},
+		"batch": {"64"}, "lr_g": {"abc"}, "lr_d": {"0.0002"}, "seed": {"1"}, "feedback_weight": {"0"}, "snapshot_every": {"50"}}
+	resp, err = client.PostForm(s.srv.URL+"/runs", form)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 422 {
+		t.Fatalf("bad form: %d, want 422", resp.StatusCode)
+	}
+	for _, want := range []string{`id="steps-error"`, `id="lr_g-error"`, `value="abc"`} {
+		if !strings.Contains(string(page), want) {
+			t.Errorf("the form shown again lacks %s", want)
+		}
+	}
+	// The same form, fixed, starts a run.
+	form.Set("steps", "10")
+	form.Set("lr_g", "0.0002")
+	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	resp, err = client.PostForm(s.srv.URL+"/runs", form)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/runs/1" {
+		t.Errorf("good form: %d to %q, want 303 to /runs/1", resp.StatusCode, resp.Header.Get("Location"))
+	}
+}
+
+func between(s, a, b string) string {
+	i := strings.Index(s, a)
+	if i < 0 {
+		return ""
+	}
+	s = s[i+len(a):]
+	return s[:strings.Index(s, b)]
+}
+
+// cookieJar keeps cookies for one test server.
+type cookieJar struct{ cookies []*http.Cookie }
+
+func (j *cookieJar) SetCookies(_ *url.URL, cs []*http.Cookie) { j.cookies = append(j.cookies, cs...) }
+func (j *cookieJar) Cookies(*url.URL) []*http.Cookie          { return j.cookies }
+
+var _ = datasets.DefaultLimits

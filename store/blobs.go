@@ -1,0 +1,94 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+
+	"github.com/ganstudio/ganstudio/internal/atomicfile"
+)
+
+// Blobs holds the studio's large objects by key. Keys are made by this
+// package's *Key functions from numeric ids only, never from user input.
+// A directory implements it today; S3-compatible storage can later.
+type Blobs interface {
+	// Put stores what fill writes under key, atomically: readers see the
+	// old object or the new one, never a part.
+	Put(ctx context.Context, key string, fill func(io.Writer) error) error
+	Open(ctx context.Context, key string) (io.ReadCloser, error)
+	// Delete removes key and, if key ends in "/", everything under it.
+	Delete(ctx context.Context, key string) error
+}
+
+// Keys of the objects the studio keeps.
+func DatasetKey(id int64) string         { return fmt.Sprintf("datasets/%d/images.png", id) }
+func RunKey(id int64) string             { return fmt.Sprintf("runs/%d/", id) }
+func GridKey(run int64, step int) string { return fmt.Sprintf("runs/%d/grids/%06d.png", run, step) }
+func SampleKey(run, id int64) string     { return fmt.Sprintf("runs/%d/samples/%d.png", run, id) }
+func CheckpointKey(run int64, step int) string {
+	return fmt.Sprintf("runs/%d/checkpoints/%06d.gob", run, step)
+}
+
+var keyRE = regexp.MustCompile(`^[a-z]+(/[a-z0-9][a-z0-9.]*)*/?$`)
+
+// DirBlobs keeps blobs as files under a folder.
+type DirBlobs struct{ root string }
+
+// NewDirBlobs makes the folder if needed.
+func NewDirBlobs(root string) (*DirBlobs, error) {
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		return nil, fmt.Errorf("blob folder: %w", err)
+	}
+	return &DirBlobs{root: root}, nil
+}
+
+func (b *DirBlobs) path(key string) (string, error) {
+	if !keyRE.MatchString(key) {
+		return "", fmt.Errorf("bad blob key %q", key)
+	}
+	return filepath.Join(b.root, filepath.FromSlash(key)), nil
+}
+
+func (b *DirBlobs) Put(ctx context.Context, key string, fill func(io.Writer) error) error {
+	p, err := b.path(key)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return fmt.Errorf("put %s: %w", key, err)
+	}
+	if err := atomicfile.Write(p, fill); err != nil {
+		return fmt.Errorf("put %s: %w", key, err)
+	}
+	return nil
+}
+
+func (b *DirBlobs) Open(ctx context.Context, key string) (io.ReadCloser, error) {
+	p, err := b.path(key)
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.Open(p)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("blob %s: %w", key, ErrNotFound)
+	}
+	return f, err
+}
+
+func (b *DirBlobs) Delete(ctx context.Context, key string) error {
+	p, err := b.path(key)
+	if err != nil {
+		return err
+	}
+	if key[len(key)-1] == '/' {
+		return os.RemoveAll(p)
+	}
+	if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,168 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+)
+
+// Dataset is a prepared image collection runs train on.
+type Dataset struct {
+	ID      int64
+	Name    string
+	Builtin string // name of a built-in dataset, "" for an upload
+	Res     int    // side of the stored images in pixels
+	Count   int
+	Bytes   int64 // size of what was uploaded
+	Report  ImportReport
+	Created time.Time
+}
+
+// ImportReport is what the import made of an upload.
+type ImportReport struct {
+	Files   int           `json:"files"`
+	Skipped []SkippedFile `json:"skipped"`
+}
+
+// SkippedFile is one file the import left out, and why.
+type SkippedFile struct {
+	Name   string `json:"name"`
+	Reason string `json:"reason"`
+}
+
+// ErrInUse is returned when deleting something that others still need.
+var ErrInUse = errors.New("in use")
+
+const datasetCols = `id, name, builtin, res, count, bytes, report, created_at`
+
+func scanDataset(sc interface{ Scan(...any) error }) (*Dataset, error) {
+	var d Dataset
+	var report string
+	var created int64
+	if err := sc.Scan(&d.ID, &d.Name, &d.Builtin, &d.Res, &d.Count, &d.Bytes, &report, &created); err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal([]byte(report), &d.Report); err != nil {
+		return nil, fmt.Errorf("dataset %d report: %w", d.ID, err)
+	}
+	d.Created = Time(created)
+	return &d, nil
+}
+
+// CreateDataset records d and stores its image sheet (written by
+// writeSheet) as one blob; on any error nothing is left behind.
+func (s *Store) CreateDataset(ctx context.Context, d *Dataset, writeSheet func(io.Writer) error) error {
+	report, err := json.Marshal(d.Report)
+	if err != nil {
+		return err
+	}
+	var key string
+	err = s.Tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `INSERT INTO datasets (name, builtin, res, count, bytes, report, created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?)`, d.Name, d.Builtin, d.Res, d.Count, d.Bytes, string(report), now())
+		if err != nil {
+			return err
+		}
+		if d.ID, err = res.LastInsertId(); err != nil {
+			return err
+		}
+		if writeSheet == nil {
+			return nil
+		}
+		key = DatasetKey(d.ID)
+		return s.Blobs.Put(ctx, key, writeSheet)
+	})
+	if err != nil {
+		if key != "" {
+			s.Blobs.Delete(ctx, key)
+		}
+		return fmt.Errorf("save dataset %q: %w", d.Name, err)
+	}
+	d.Created = time.Now()
+	return nil
+}
+
+// EnsureBuiltin records a built-in dataset once, so it is listed and runs
+// can point at it.
+func (s *Store) EnsureBuiltin(ctx context.Context, name string, res, count int) (*Dataset, error) {
+	row := s.DB.QueryRowContext(ctx, `SELECT `+datasetCols+` FROM datasets WHERE builtin = ?`, name)
+	d, err := scanDataset(row)
+	if err == nil {
+		return d, nil
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return nil, err
+	}
+	d = &Dataset{Name: name + " (built-in)", Builtin: name, Res: res, Count: count}
+	return d, s.CreateDataset(ctx, d, nil)
+}
+
+// Dataset returns one dataset.
+func (s *Store) Dataset(ctx context.Context, id int64) (*Dataset, error) {
+	d, err := scanDataset(s.DB.QueryRowContext(ctx, `SELECT `+datasetCols+` FROM datasets WHERE id = ?`, id))
+	if err != nil {
+		return nil, notFound("dataset", id, err)
+	}
+	return d, nil
+}
+
+// Datasets lists every dataset, built-in ones first, then newest first.
+func (s *Store) Datasets(ctx context.Context) ([]*Dataset, error) {
+	rows, err := s.DB.QueryContext(ctx, `SELECT `+datasetCols+` FROM datasets ORDER BY builtin = '', CASE WHEN builtin != '' THEN id END, id DESC`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*Dataset
+	for rows.Next() {
+		d, err := scanDataset(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
+
+// OpenDataset opens an uploaded dataset's image sheet.
+func (s *Store) OpenDataset(ctx context.Context, d *Dataset) (io.ReadCloser, error) {
+	return s.Blobs.Open(ctx, DatasetKey(d.ID))
+}
+
+// DeleteDataset removes an uploaded dataset no run uses.
+func (s *Store) DeleteDataset(ctx context.Context, id int64) error {
+	d, err := s.Dataset(ctx, id)
+	if err != nil {
+		return err
+	}
+	if d.Builtin != "" {
+		return fmt.Errorf("dataset %q is built in: %w", d.Name, ErrInUse)
+	}
+	err = s.Tx(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `SELECT id FROM runs WHERE dataset_id = ? ORDER BY id`, id)
+		if err != nil {
+			return err
+		}
+		var ids []string
+		for rows.Next() {
+			var r int64
+			rows.Scan(&r)
+			ids = append(ids, fmt.Sprint(r))
+		}
+		rows.Close()
+		if len(ids) > 0 {
+			return fmt.Errorf("dataset %q is used by run %s: %w", d.Name, strings.Join(ids, ", "), ErrInUse)
+		}
+		_, err = tx.ExecContext(ctx, `DELETE FROM datasets WHERE id = ?`, id)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return s.Blobs.Delete(ctx, fmt.Sprintf("datasets/%d/", id))
+}

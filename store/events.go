@@ -1,0 +1,97 @@
+package store
+
+import (
+	"context"
+	"os"
+	"time"
+)
+
+// Event kinds.
+const (
+	EventInfo    = "info"
+	EventResumed = "resumed"
+	EventError   = "error"
+)
+
+// Event is something that happened to a run, in words.
+type Event struct {
+	ID      int64     `json:"id"`
+	RunID   int64     `json:"run_id"`
+	Step    int       `json:"step"`
+	Kind    string    `json:"kind"`
+	Message string    `json:"message"`
+	Created time.Time `json:"created"`
+}
+
+// AddEvent records an event.
+func (s *Store) AddEvent(ctx context.Context, runID int64, step int, kind, msg string) error {
+	_, err := s.DB.ExecContext(ctx, `INSERT INTO events (run_id, step, kind, message, created_at) VALUES (?, ?, ?, ?, ?)`,
+		runID, step, kind, msg, now())
+	return err
+}
+
+// Events lists a run's events, newest first.
+func (s *Store) Events(ctx context.Context, runID int64, limit int) ([]Event, error) {
+	rows, err := s.DB.QueryContext(ctx, `SELECT id, step, kind, message, created_at FROM events WHERE run_id = ?
+		ORDER BY id DESC LIMIT ?`, runID, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Event
+	for rows.Next() {
+		e := Event{RunID: runID}
+		var c int64
+		if err := rows.Scan(&e.ID, &e.Step, &e.Kind, &e.Message, &c); err != nil {
+			return nil, err
+		}
+		e.Created = Time(c)
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// Worker is a process that trains runs.
+type Worker struct {
+	ID      string
+	Host    string
+	Device  string
+	Started time.Time
+	Seen    time.Time
+}
+
+// Heartbeat records that a worker is alive.
+func (s *Store) Heartbeat(ctx context.Context, id, device string) error {
+	host, _ := os.Hostname()
+	t := now()
+	_, err := s.DB.ExecContext(ctx, `INSERT INTO workers (id, host, device, started_at, seen_at) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (id) DO UPDATE SET seen_at = excluded.seen_at`, id, host, device, t, t)
+	return err
+}
+
+// RemoveWorker forgets a worker that stopped cleanly.
+func (s *Store) RemoveWorker(ctx context.Context, id string) error {
+	_, err := s.DB.ExecContext(ctx, `DELETE FROM workers WHERE id = ?`, id)
+	return err
+}
+
+// Workers lists workers seen since.
+func (s *Store) Workers(ctx context.Context, since time.Time) ([]Worker, error) {
+	rows, err := s.DB.QueryContext(ctx, `SELECT id, host, device, started_at, seen_at FROM workers WHERE seen_at >= ? ORDER BY started_at`,
+		since.UnixMilli())
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Worker
+	for rows.Next() {
+		var w Worker
+		var st, se int64
+		if err := rows.Scan(&w.ID, &w.Host, &w.Device, &st, &se); err != nil {
+			return nil, err
+		}
+		w.Started, w.Seen = Time(st), Time(se)
+		out = append(out, w)
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,315 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/ganstudio/ganstudio/gan"
+)
+
+// Run states.
+const (
+	Queued    = "queued"
+	Running   = "running"
+	Paused    = "paused"
+	Done      = "done"
+	Failed    = "failed"
+	Cancelled = "cancelled"
+)
+
+// Requests a running run's worker acts on between steps.
+const (
+	ControlPause  = "pause"
+	ControlCancel = "cancel"
+)
+
+// ErrState is returned for an action the run's state does not allow.
+var ErrState = errors.New("not possible in this state")
+
+// RunConfig is everything a run is started with.
+type RunConfig struct {
+	gan.Config
+	Preset         string  `json:"preset"`
+	SnapshotEvery  int     `json:"snapshot_every"`  // grid, samples and checkpoint every N steps
+	EvalEvery      int     `json:"eval_every"`      // SWD quality every N steps (0: never)
+	KeepEvery      int     `json:"keep_every"`      // keep the checkpoint of every N-th step for later sampling
+	FeedbackWeight float64 `json:"feedback_weight"` // how much ratings steer training (0: not at all)
+}
+
+// Run is one training run.
+type Run struct {
+	ID        int64
+	DatasetID int64
+	Config    RunConfig
+	Steps     int
+	State     string
+	Control   string
+	Step      int
+	CkptStep  int // step of the latest checkpoint, -1 if none
+	JobID     int64
+	WorkerID  string
+	Device    string
+	Rate      float64 // steps per second lately
+	Error     string
+	Created   time.Time
+	Started   time.Time
+	Finished  time.Time
+	Updated   time.Time
+}
+
+// Terminal reports whether the run has stopped for good.
+func (r *Run) Terminal() bool { return r.State == Done || r.State == Failed || r.State == Cancelled }
+
+// ETA estimates the time left from the recent rate (0 if unknown).
+func (r *Run) ETA() time.Duration {
+	if r.State != Running || r.Rate <= 0 {
+		return 0
+	}
+	return time.Duration(float64(r.Steps-r.Step) / r.Rate * float64(time.Second)).Round(time.Second)
+}
+
+const runCols = `id, dataset_id, config, steps, state, control, step, ckpt_step, job_id, worker_id, device, rate, error,
+	created_at, started_at, finished_at, updated_at`
+
+func scanRun(sc interface{ Scan(...any) error }) (*Run, error) {
+	var r Run
+	var cfg string
+	var c, s, f, u int64
+	err := sc.Scan(&r.ID, &r.DatasetID, &cfg, &r.Steps, &r.State, &r.Control, &r.Step, &r.CkptStep, &r.JobID,
+		&r.WorkerID, &r.Device, &r.Rate, &r.Error, &c, &s, &f, &u)
+	if err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal([]byte(cfg), &r.Config); err != nil {
+		return nil, fmt.Errorf("run %d config: %w", r.ID, err)
+	}
+	r.Created, r.Started, r.Finished, r.Updated = Time(c), Time(s), Time(f), Time(u)
+	return &r, nil
+}
+
+// InsertRun records a new queued run in tx, so the caller can enqueue its
+// job in the same transaction.
+func (s *Store) InsertRun(ctx context.Context, tx *sql.Tx, r *Run) error {
+	cfg, err := json.Marshal(r.Config)
+	if err != nil {
+		return err
+	}
+	t := now()
+	res, err := tx.ExecContext(ctx, `INSERT INTO runs (dataset_id, config, steps, state, device, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`, r.DatasetID, string(cfg), r.Steps, Queued, r.Device, t, t)
+	if err != nil {
+		return fmt.Errorf("save run: %w", err)
+	}
+	r.ID, err = res.LastInsertId()
+	r.State, r.CkptStep, r.Created, r.Updated = Queued, -1, Time(t), Time(t)
+	return err
+}
+
+// SetJob records the job that will train the run.
+func (s *Store) SetJob(ctx context.Context, tx *sql.Tx, runID, jobID int64) error {
+	_, err := tx.ExecContext(ctx, `UPDATE runs SET job_id = ? WHERE id = ?`, jobID, runID)
+	return err
+}
+
+// Run returns one run.
+func (s *Store) Run(ctx context.Context, id int64) (*Run, error) {
+	r, err := scanRun(s.DB.QueryRowContext(ctx, `SELECT `+runCols+` FROM runs WHERE id = ?`, id))
+	if err != nil {
+		return nil, notFound("run", id, err)
+	}
+	return r, nil
+}
+
+// Runs lists runs, newest first.
+func (s *Store) Runs(ctx context.Context) ([]*Run, error) {
+	return s.queryRuns(ctx, `SELECT `+runCols+` FROM runs ORDER BY id DESC`)
+}
+
+func (s *Store) queryRuns(ctx context.Context, q string, args ...any) ([]*Run, error) {
+	rows, err := s.DB.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*Run
+	for rows.Next() {
+		r, err := scanRun(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// Claim makes workerID the run's trainer if the run is queued for this job.
+// A job that lost its run (cancelled, or re-enqueued after a crash) gets
+// ok == false and should do nothing.
+func (s *Store) Claim(ctx context.Context, runID, jobID int64, workerID, device string) (*Run, bool, error) {
+	t := now()
+	res, err := s.DB.ExecContext(ctx, `UPDATE runs SET state = ?, control = '', worker_id = ?, device = ?,
+		started_at = CASE started_at WHEN 0 THEN ? ELSE started_at END, rate = 0, updated_at = ?
+		WHERE id = ? AND job_id = ? AND state = ?`, Running, workerID, device, t, t, runID, jobID, Queued)
+	if err != nil {
+		return nil, false, fmt.Errorf("claim run %d: %w", runID, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return nil, false, nil
+	}
+	r, err := s.Run(ctx, runID)
+	return r, err == nil, err
+}
+
+// ErrLost tells a worker that the run is no longer its own.
+var ErrLost = errors.New("run was taken from this worker")
+
+// Progress records steps trained by workerID and returns what the user has
+// asked of the run since (ControlPause, ControlCancel or "").
+func (s *Store) Progress(ctx context.Context, runID int64, workerID string, stats []gan.Stats, rate float64) (string, error) {
+	var control string
+	err := s.Tx(ctx, func(tx *sql.Tx) error {
+		step := 0
+		for _, st := range stats {
+			if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO metrics (run_id, step, loss_d, loss_g, d_real, d_fake)
+				VALUES (?, ?, ?, ?, ?, ?)`, runID, st.Step, finite(st.LossD), finite(st.LossG), finite(st.DReal), finite(st.DFake)); err != nil {
+				return err
+			}
+			step = st.Step
+		}
+		res, err := tx.ExecContext(ctx, `UPDATE runs SET step = MAX(step, ?), rate = ?, updated_at = ?
+			WHERE id = ? AND worker_id = ? AND state = ?`, step, rate, now(), runID, workerID, Running)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return ErrLost
+		}
+		return tx.QueryRowContext(ctx, `SELECT control FROM runs WHERE id = ?`, runID).Scan(&control)
+	})
+	if err != nil && !errors.Is(err, ErrLost) {
+		err = fmt.Errorf("run %d progress: %w", runID, err)
+	}
+	return control, err
+}
+
+// finite keeps NaN and ±Inf (a diverged step) out of REAL columns, which
+// would read back as NULL.
+func finite(v float64) float64 {
+	if v != v || v > 1e30 || v < -1e30 {
+		return 1e30
+	}
+	return v
+}
+
+// SetCheckpoint records the step of the run's newest checkpoint.
+func (s *Store) SetCheckpoint(ctx context.Context, runID int64, step int) error {
+	_, err := s.DB.ExecContext(ctx, `UPDATE runs SET ckpt_step = ?, updated_at = ? WHERE id = ?`, step, now(), runID)
+	return err
+}
+
+// Finish moves a run its worker holds to a final state, or to Paused or
+// Queued (a worker shutting down hands the run back).
+func (s *Store) Finish(ctx context.Context, runID int64, workerID, state, msg string) error {
+	t := now()
+	fin := int64(0)
+	if state == Done || state == Failed || state == Cancelled {
+		fin = t
+	}
+	_, err := s.DB.ExecContext(ctx, `UPDATE runs SET state = ?, control = '', error = ?, rate = 0, finished_at = ?,
+		updated_at = ? WHERE id = ? AND worker_id = ? AND state = ?`, state, msg, fin, t, runID, workerID, Running)
+	return err
+}
+
+// Control asks for a pause or a cancel. A queued or paused run changes at
+// once; a running one is told through its control column and changes when
+// its worker next looks (within a step). It returns the state after.
+func (s *Store) Control(ctx context.Context, runID int64, action string) (string, error) {
+	var state string
+	err := s.Tx(ctx, func(tx *sql.Tx) error {
+		if err := tx.QueryRowContext(ctx, `SELECT state FROM runs WHERE id = ?`, runID).Scan(&state); err != nil {
+			return notFound("run", runID, err)
+		}
+		var q string
+		switch {
+		case state == Running:
+			q = `UPDATE runs SET control = ?2, updated_at = ?3 WHERE id = ?1`
+		case action == ControlCancel && (state == Queued || state == Paused):
+			state = Cancelled
+			q = `UPDATE runs SET state = 'cancelled', control = '', finished_at = ?3, updated_at = ?3 WHERE id = ?1`
+		case action == ControlPause && state == Queued:
+			state = Paused
+			q = `UPDATE runs SET state = 'paused', updated_at = ?3 WHERE id = ?1`
+		case action == ControlPause && state == Paused:
+			return nil // a double click
+		default:
+			return fmt.Errorf("cannot %s a %s run: %w", action, state, ErrState)
+		}
+		_, err := tx.ExecContext(ctx, q, runID, action, now())
+		return err
+	})
+	return state, err
+}
+
+// Requeue puts a paused run (or, with fromRunning, a run whose worker died)
+// back in the queue under the job that enqueue inserts in the same
+// transaction.
+func (s *Store) Requeue(ctx context.Context, runID int64, from string, enqueue func(*sql.Tx) (int64, error)) error {
+	return s.Tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE runs SET state = ?, control = '', worker_id = '', rate = 0, updated_at = ?
+			WHERE id = ? AND state = ?`, Queued, now(), runID, from)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return fmt.Errorf("run %d is not %s: %w", runID, from, ErrState)
+		}
+		job, err := enqueue(tx)
+		if err != nil {
+			return err
+		}
+		return s.SetJob(ctx, tx, runID, job)
+	})
+}
+
+// Orphans lists running runs whose worker has not been seen since before.
+func (s *Store) Orphans(ctx context.Context, before time.Time) ([]*Run, error) {
+	return s.queryRuns(ctx, `SELECT `+runCols+` FROM runs WHERE state = ? AND NOT EXISTS
+		(SELECT 1 FROM workers w WHERE w.id = runs.worker_id AND w.seen_at >= ?)`, Running, before.UnixMilli())
+}
+
+// TrimAfter forgets metrics and snapshots past step: a run resumed from the
+// checkpoint at step trains those steps again.
+func (s *Store) TrimAfter(ctx context.Context, runID int64, step int) error {
+	return s.Tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM metrics WHERE run_id = ? AND step > ?`, runID, step); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM snapshots WHERE run_id = ? AND step > ?`, runID, step); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `UPDATE runs SET step = ? WHERE id = ?`, step, runID)
+		return err
+	})
+}
+
+// Metrics returns a run's per-step figures in step order.
+func (s *Store) Metrics(ctx context.Context, runID int64) ([]gan.Stats, error) {
+	rows, err := s.DB.QueryContext(ctx, `SELECT step, loss_d, loss_g, d_real, d_fake FROM metrics WHERE run_id = ? ORDER BY step`, runID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []gan.Stats
+	for rows.Next() {
+		var st gan.Stats
+		if err := rows.Scan(&st.Step, &st.LossD, &st.LossG, &st.DReal, &st.DFake); err != nil {
+			return nil, err
+		}
+		out = append(out, st)
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,144 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	_ "modernc.org/sqlite" // the pure-Go SQLite driver, registered as "sqlite"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// ErrNotFound is returned for an id that names nothing.
+var ErrNotFound = errors.New("not found")
+
+// Store is the studio's database and blob storage.
+type Store struct {
+	DB *sql.DB // the app's pool: several readers, one writer at a time (WAL)
+	// RiverDB is a one-connection pool on the same file for River, whose
+	// SQLite driver asks for exactly one connection.
+	RiverDB *sql.DB
+	Blobs   Blobs
+	dir     string
+}
+
+// Open opens (creating if needed) the studio's data folder: dir/ganstudio.db
+// and dir/blobs/. It applies any schema migrations not yet applied.
+func Open(ctx context.Context, dir string) (*Store, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("data folder: %w", err)
+	}
+	// busy_timeout makes writers wait for each other instead of failing;
+	// _txlock=immediate takes the write lock at BEGIN, so two transactions
+	// never deadlock upgrading read locks.
+	dsn := "file:" + filepath.Join(dir, "ganstudio.db") +
+		"?_pragma=busy_timeout(20000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_txlock=immediate"
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	db.SetMaxOpenConns(4)
+	rdb, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	rdb.SetMaxOpenConns(1)
+	blobs, err := NewDirBlobs(filepath.Join(dir, "blobs"))
+	if err != nil {
+		db.Close()
+		rdb.Close()
+		return nil, err
+	}
+	s := &Store{DB: db, RiverDB: rdb, Blobs: blobs, dir: dir}
+	if err := s.migrate(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Close closes both pools.
+func (s *Store) Close() error {
+	return errors.Join(s.DB.Close(), s.RiverDB.Close())
+}
+
+// migrate applies migrations/NNNN_*.sql in order, each in a transaction,
+// recording the last applied number in PRAGMA user_version.
+func (s *Store) migrate(ctx context.Context) error {
+	names, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		return err
+	}
+	sort.Strings(names)
+	var have int
+	if err := s.DB.QueryRowContext(ctx, "PRAGMA user_version").Scan(&have); err != nil {
+		return fmt.Errorf("schema version: %w", err)
+	}
+	for _, name := range names {
+		n, err := strconv.Atoi(strings.SplitN(filepath.Base(name), "_", 2)[0])
+		if err != nil {
+			return fmt.Errorf("migration %s: bad number", name)
+		}
+		if n <= have {
+			continue
+		}
+		body, err := migrations.ReadFile(name)
+		if err != nil {
+			return err
+		}
+		err = s.Tx(ctx, func(tx *sql.Tx) error {
+			if _, err := tx.ExecContext(ctx, string(body)); err != nil {
+				return err
+			}
+			_, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", n))
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("migration %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// Tx runs fn in a transaction, committing if it returns nil.
+func (s *Store) Tx(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := s.DB.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+// now is the time as stored: Unix milliseconds.
+func now() int64 { return time.Now().UnixMilli() }
+
+// Time turns a stored time back into a time.Time (zero for 0).
+func Time(ms int64) time.Time {
+	if ms == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(ms)
+}
+
+func notFound(what string, id any, err error) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("%s %v: %w", what, id, ErrNotFound)
+	}
+	return fmt.Errorf("%s %v: %w", what, id, err)
+}

@@ -1,0 +1,256 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ganstudio/ganstudio/gan"
+)
+
+func open(t *testing.T, dir string) *Store {
+	t.Helper()
+	s, err := Open(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func newRun(t *testing.T, s *Store, datasetID int64) *Run {
+	t.Helper()
+	ctx := context.Background()
+	r := &Run{DatasetID: datasetID, Steps: 10, Config: RunConfig{Config: gan.DefaultConfig(), SnapshotEvery: 5}}
+	err := s.Tx(ctx, func(tx *sql.Tx) error { return s.InsertRun(ctx, tx, r) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func TestReopenKeepsData(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	s := open(t, dir)
+	d := &Dataset{Name: "cats", Res: 64, Count: 2, Report: ImportReport{Files: 3, Skipped: []SkippedFile{{"x.txt", "not an image"}}}}
+	if err := s.CreateDataset(ctx, d, func(w io.Writer) error { _, err := w.Write([]byte("sheet")); return err }); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s2 := open(t, dir) // migrations must not run twice
+	got, err := s2.Dataset(ctx, d.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Name != "cats" || got.Report.Skipped[0].Reason != "not an image" {
+		t.Errorf("reopened dataset %+v", got)
+	}
+	rc, err := s2.OpenDataset(ctx, got)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(rc)
+	rc.Close()
+	if string(b) != "sheet" {
+		t.Errorf("blob %q", b)
+	}
+}
+
+func TestFailedDatasetLeavesNothing(t *testing.T) {
+	dir := t.TempDir()
+	s := open(t, dir)
+	ctx := context.Background()
+	d := &Dataset{Name: "broken", Res: 64, Count: 1}
+	err := s.CreateDataset(ctx, d, func(w io.Writer) error { w.Write([]byte("half")); return errors.New("disk full") })
+	if err == nil || !strings.Contains(err.Error(), "disk full") {
+		t.Fatalf("err = %v, want the write's error", err)
+	}
+	if list, _ := s.Datasets(ctx); len(list) != 0 {
+		t.Errorf("%d datasets recorded after a failed save", len(list))
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "blobs", "datasets", "*", "*"))
+	if len(files) != 0 {
+		t.Errorf("files left behind: %v", files)
+	}
+}
+
+func TestDeleteDatasetInUse(t *testing.T) {
+	s := open(t, t.TempDir())
+	ctx := context.Background()
+	d := &Dataset{Name: "cats", Res: 64, Count: 1}
+	s.CreateDataset(ctx, d, func(w io.Writer) error { return nil })
+	b, _ := s.EnsureBuiltin(ctx, "emoji", 64, 110)
+	if again, _ := s.EnsureBuiltin(ctx, "emoji", 64, 110); again.ID != b.ID {
+		t.Errorf("built-in recorded twice")
+	}
+	r := newRun(t, s, d.ID)
+	if err := s.DeleteDataset(ctx, d.ID); !errors.Is(err, ErrInUse) || !strings.Contains(err.Error(), "run 1") {
+		t.Errorf("deleting a dataset in use: %v", err)
+	}
+	if err := s.DeleteDataset(ctx, b.ID); !errors.Is(err, ErrInUse) {
+		t.Errorf("deleting a built-in: %v", err)
+	}
+	_ = r
+	if err := s.DeleteDataset(ctx, 999); !errors.Is(err, ErrNotFound) {
+		t.Errorf("deleting an unknown dataset: %v", err)
+	}
+}
+
+func TestControlTransitions(t *testing.T) {
+	s := open(t, t.TempDir())
+	ctx := context.Background()
+	d := &Dataset{Name: "d", Res: 64, Count: 1}
+	s.CreateDataset(ctx, d, nil)
+	cases := []struct {
+		from, action, want string
+		ok                 bool
+	}{
+		{Queued, ControlPause, Paused, true},
+		{Queued, ControlCancel, Cancelled, true},
+		{Paused, ControlPause, Paused, true}, // a double click
+		{Paused, ControlCancel, Cancelled, true},
+		{Running, ControlPause, Running, true}, // the worker acts on it
+		{Done, ControlPause, Done, false},
+		{Cancelled, ControlCancel, Cancelled, false},
+	}
+	for _, c := range cases {
+		r := newRun(t, s, d.ID)
+		s.DB.Exec(`UPDATE runs SET state = ? WHERE id = ?`, c.from, r.ID)
+		got, err := s.Control(ctx, r.ID, c.action)
+		if (err == nil) != c.ok || (c.ok && got != c.want) {
+			t.Errorf("%s a %s run: %q, %v; want %q (ok %v)", c.action, c.from, got, err, c.want, c.ok)
+		}
+		if c.from == Running {
+			rr, _ := s.Run(ctx, r.ID)
+			if rr.Control != c.action {
+				t.Errorf("running run's control is %q, want %q", rr.Control, c.action)
+			}
+		}
+	}
+}
+
+func TestClaimProgressAndOrphans(t *testing.T) {
+	s := open(t, t.TempDir())
+	ctx := context.Background()
+	d := &Dataset{Name: "d", Res: 64, Count: 1}
+	s.CreateDataset(ctx, d, nil)
+	r := newRun(t, s, d.ID)
+	s.Tx(ctx, func(tx *sql.Tx) error { return s.SetJob(ctx, tx, r.ID, 7) })
+	if _, ok, _ := s.Claim(ctx, r.ID, 8, "w1", "cpu"); ok {
+		t.Error("a job that is not the run's claimed it")
+	}
+	if _, ok, err := s.Claim(ctx, r.ID, 7, "w1", "cpu"); !ok || err != nil {
+		t.Fatalf("claim: %v %v", ok, err)
+	}
+	if _, ok, _ := s.Claim(ctx, r.ID, 7, "w2", "cpu"); ok {
+		t.Error("a running run was claimed twice")
+	}
+	s.Heartbeat(ctx, "w1", "cpu")
+	if _, err := s.Progress(ctx, r.ID, "w1", []gan.Stats{{Step: 1, LossD: 1}, {Step: 2, LossD: 0.9}}, 2); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Progress(ctx, r.ID, "w2", []gan.Stats{{Step: 3}}, 2); !errors.Is(err, ErrLost) {
+		t.Errorf("progress from a worker that does not hold the run: %v", err)
+	}
+	if o, _ := s.Orphans(ctx, time.Now().Add(-time.Minute)); len(o) != 0 {
+		t.Errorf("a run with a live worker is an orphan")
+	}
+	if o, _ := s.Orphans(ctx, time.Now().Add(time.Minute)); len(o) != 1 {
+		t.Errorf("a run whose worker went quiet is not an orphan")
+	}
+	ms, _ := s.Metrics(ctx, r.ID)
+	if len(ms) != 2 || ms[1].LossD != 0.9 {
+		t.Errorf("metrics %+v", ms)
+	}
+	if err := s.TrimAfter(ctx, r.ID, 1); err != nil {
+		t.Fatal(err)
+	}
+	if ms, _ := s.Metrics(ctx, r.ID); len(ms) != 1 {
+		t.Errorf("%d metrics after trimming to step 1", len(ms))
+	}
+}
+
+func TestSamplesAndRatings(t *testing.T) {
+	s := open(t, t.TempDir())
+	ctx := context.Background()
+	d := &Dataset{Name: "d", Res: 64, Count: 1}
+	s.CreateDataset(ctx, d, nil)
+	r := newRun(t, s, d.ID)
+	lat := [][]float32{{1, 2}, {3, 4}, {5, 6}}
+	got, err := s.AddSamples(ctx, r.ID, 5, OriginSnapshot, lat, func(i int, w io.Writer) error { _, err := w.Write([]byte{byte(i)}); return err })
+	if err != nil || len(got) != 3 {
+		t.Fatal(err)
+	}
+	sm, _ := s.Sample(ctx, got[1].ID)
+	if sm.Latent[1] != 4 {
+		t.Errorf("latent %v", sm.Latent)
+	}
+	for _, v := range []int{1, -1, 1} {
+		if _, err := s.Rate(ctx, got[0].ID, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.Rate(ctx, got[0].ID, 3); err == nil {
+		t.Error("rating 3 was accepted")
+	}
+	if _, err := s.Rate(ctx, 999, 1); !errors.Is(err, ErrNotFound) {
+		t.Errorf("rating an unknown sample: %v", err)
+	}
+	s.Rate(ctx, got[2].ID, -1)
+	liked, disliked, _ := s.RatingCounts(ctx, r.ID)
+	if liked != 1 || disliked != 1 {
+		t.Errorf("liked %d, disliked %d; want 1 and 1 (latest rating counts)", liked, disliked)
+	}
+	var n int
+	s.DB.QueryRow(`SELECT COUNT(*) FROM ratings`).Scan(&n)
+	if n != 4 {
+		t.Errorf("%d ratings kept, want all 4", n)
+	}
+	one := 1
+	list, total, _ := s.Samples(ctx, SampleQuery{RunID: r.ID, Step: -1, Rating: &one})
+	if total != 1 || list[0].ID != got[0].ID {
+		t.Errorf("liked filter: %d", total)
+	}
+	list, _, _ = s.Samples(ctx, SampleQuery{RunID: r.ID, Step: -1, IDs: []int64{got[1].ID, got[2].ID}})
+	if len(list) != 2 {
+		t.Errorf("id filter: %d", len(list))
+	}
+	// A failing PNG write leaves no sample rows and no files.
+	_, err = s.AddSamples(ctx, r.ID, 6, OriginSnapshot, lat, func(i int, w io.Writer) error {
+		if i == 2 {
+			return errors.New("disk full")
+		}
+		return nil
+	})
+	if err == nil {
+		t.Fatal("want the write's error")
+	}
+	if _, total, _ := s.Samples(ctx, SampleQuery{RunID: r.ID, Step: 6}); total != 0 {
+		t.Errorf("%d samples saved from a failed batch", total)
+	}
+	files, _ := filepath.Glob(filepath.Join(s.dir, "blobs", "runs", "*", "samples", "*"))
+	if len(files) != 3 {
+		t.Errorf("%d sample files, want the first batch's 3", len(files))
+	}
+}
+
+func TestBlobKeysRefuseEscapes(t *testing.T) {
+	b, _ := NewDirBlobs(t.TempDir())
+	ctx := context.Background()
+	for _, k := range []string{"../etc/passwd", "runs/../../x", "/abs", "runs/1/../2", "Runs/1"} {
+		if err := b.Put(ctx, k, func(io.Writer) error { return nil }); err == nil {
+			t.Errorf("key %q accepted", k)
+		}
+	}
+	if _, err := b.Open(ctx, "runs/1/missing.png"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("missing blob: %v", err)
+	}
+	_ = os.Remove
+}

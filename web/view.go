@@ -1,0 +1,345 @@
+// Package web holds the studio's pages, written with templ: small typed
+// components composed into pages, rendered by server/.
+package web
+
+//go:generate go tool templ generate
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"strings"
+	"time"
+
+	"github.com/ganstudio/ganstudio/gan"
+	"github.com/ganstudio/ganstudio/store"
+)
+
+// Page is what every page's layout needs.
+type Page struct {
+	Title string
+	CSRF  string
+	Path  string
+}
+
+// HXHeaders makes htmx send the CSRF token with every request it makes.
+func (p Page) HXHeaders() string {
+	b, _ := json.Marshal(map[string]string{"X-CSRF-Token": p.CSRF})
+	return string(b)
+}
+
+// RunForm holds the new-run form's fields as typed.
+type RunForm map[string]string
+
+// RunView is what the run page shows.
+type RunView struct {
+	Run       *store.Run
+	Dataset   *store.Dataset
+	Metrics   []gan.Stats
+	Snapshots []store.Snapshot
+	Events    []store.Event
+	Liked     int
+	Disliked  int
+}
+
+// LastGrid is the step of the newest grid, or -1.
+func (v RunView) LastGrid() int {
+	if len(v.Snapshots) == 0 {
+		return -1
+	}
+	return v.Snapshots[len(v.Snapshots)-1].Step
+}
+
+// GridSteps lists the steps that have grids, for the timeline slider.
+func (v RunView) GridSteps() string {
+	steps := make([]int, len(v.Snapshots))
+	for i, s := range v.Snapshots {
+		steps[i] = s.Step
+	}
+	b, _ := json.Marshal(steps)
+	return string(b)
+}
+
+// RunCard is one run on the dashboard.
+type RunCard struct {
+	Run      *store.Run
+	Dataset  string
+	LastGrid int
+	Health   Health
+}
+
+// GalleryView is the samples page.
+type GalleryView struct {
+	Run       *store.Run
+	Samples   []*store.Sample
+	Total     int
+	Page      int
+	PerPage   int
+	Steps     []int
+	Step      string
+	Rating    string
+	Snapshots []store.Snapshot
+}
+
+// Pages is the number of pages.
+func (g GalleryView) Pages() int { return max(1, (g.Total+g.PerPage-1)/g.PerPage) }
+
+// PageURL links to another page with the same filters.
+func (g GalleryView) PageURL(page int) string {
+	return fmt.Sprintf("/runs/%d/samples?step=%s&rating=%s&page=%d", g.Run.ID, g.Step, g.Rating, page)
+}
+
+// Health is a short judgement of how training goes, for a badge.
+type Health struct {
+	Level string // ok, warn, none
+	Text  string
+}
+
+// HealthOf judges the balance of the two networks over the last 50 steps.
+// A discriminator that rejects every fake with near certainty gives the
+// generator no gradient to learn from; one that cannot tell real from
+// fake at all has collapsed too.
+func HealthOf(ms []gan.Stats) Health {
+	if len(ms) < 20 {
+		return Health{"none", "too early to judge"}
+	}
+	tail := ms[max(0, len(ms)-50):]
+	var fake, real float64
+	for _, m := range tail {
+		fake += m.DFake
+		real += m.DReal
+	}
+	fake /= float64(len(tail))
+	real /= float64(len(tail))
+	switch {
+	case fake < 0.02 && real > 0.9:
+		return Health{"warn", fmt.Sprintf("D wins easily: D(G(z)) ≈ %.2f — samples may stop improving", fake)}
+	case math.Abs(real-0.5) < 0.02 && math.Abs(fake-0.5) < 0.02:
+		return Health{"warn", "D cannot tell real from fake at all — check the samples"}
+	}
+	return Health{"ok", fmt.Sprintf("balanced: D(x) ≈ %.2f, D(G(z)) ≈ %.2f", real, fake)}
+}
+
+// Progress is the share of steps done, 0 to 100.
+func Progress(r *store.Run) int {
+	if r.Steps == 0 {
+		return 0
+	}
+	return r.Step * 100 / r.Steps
+}
+
+// ETA says how long is left, in words.
+func ETA(r *store.Run) string {
+	switch r.State {
+	case store.Running:
+		if d := r.ETA(); d > 0 {
+			return "about " + Duration(d) + " left"
+		}
+		return "estimating…"
+	case store.Queued:
+		return "waiting for a worker"
+	case store.Paused:
+		return "paused"
+	case store.Done:
+		return "finished " + Ago(r.Finished)
+	case store.Cancelled:
+		return "cancelled " + Ago(r.Finished)
+	case store.Failed:
+		return "failed"
+	}
+	return ""
+}
+
+// Duration prints a duration the way people say it.
+func Duration(d time.Duration) string {
+	d = d.Round(time.Second)
+	switch {
+	case d < time.Minute:
+		return fmt.Sprintf("%ds", int(d.Seconds()))
+	case d < time.Hour:
+		return fmt.Sprintf("%dm %02ds", int(d.Minutes()), int(d.Seconds())%60)
+	}
+	return fmt.Sprintf("%dh %02dm", int(d.Hours()), int(d.Minutes())%60)
+}
+
+// Ago prints how long ago t was.
+func Ago(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	d := time.Since(t)
+	if d < time.Minute {
+		return "just now"
+	}
+	return Duration(d.Truncate(time.Minute)) + " ago"
+}
+
+// Bytes prints a size.
+func Bytes(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.0f KB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d bytes", n)
+}
+
+// ModelSizes are the width multipliers the form offers.
+var ModelSizes = []struct{ Value, Label string }{
+	{"0.25", "Small — fastest, for trying things"},
+	{"0.5", "Medium"},
+	{"1", "Large — the reference DCGAN"},
+	{"2", "Extra large — slow on a CPU"},
+}
+
+// Series is one line of a chart.
+type Series struct {
+	Name   string
+	Class  string
+	Points string // SVG polyline points
+	Last   string
+}
+
+// Chart is a small line chart drawn as SVG on the server.
+type Chart struct {
+	Title  string
+	Series []Series
+	YMin   string
+	YMax   string
+	XMax   string
+	Empty  bool
+}
+
+const chartW, chartH = 600.0, 160.0
+
+// LineChart scales the series (x, y pairs) into one chart, averaging
+// them down to at most 300 points each.
+func LineChart(title string, names, classes []string, xs [][]float64, ys [][]float64, fixedMin, fixedMax *float64) Chart {
+	c := Chart{Title: title}
+	lo, hi, xmax := math.Inf(1), math.Inf(-1), 1.0
+	for i := range ys {
+		for j, y := range ys[i] {
+			if math.IsNaN(y) || math.Abs(y) > 1e29 {
+				continue
+			}
+			lo, hi = math.Min(lo, y), math.Max(hi, y)
+			xmax = math.Max(xmax, xs[i][j])
+		}
+	}
+	if math.IsInf(lo, 1) {
+		c.Empty = true
+		return c
+	}
+	if fixedMin != nil {
+		lo = *fixedMin
+	}
+	if fixedMax != nil {
+		hi = *fixedMax
+	}
+	if hi-lo < 1e-9 {
+		hi = lo + 1
+	}
+	c.YMin, c.YMax, c.XMax = trimFloat(lo), trimFloat(hi), fmt.Sprint(int(xmax))
+	for i := range ys {
+		var b strings.Builder
+		n := len(ys[i])
+		per := max(1, (n+299)/300)
+		for j := 0; j < n; j += per {
+			var sx, sy float64
+			k := 0
+			for m := j; m < min(n, j+per); m++ {
+				sx += xs[i][m]
+				sy += ys[i][m]
+				k++
+			}
+			x := sx / float64(k) / xmax * chartW
+			y := chartH - (math.Min(math.Max(sy/float64(k), lo), hi)-lo)/(hi-lo)*chartH
+			fmt.Fprintf(&b, "%.1f,%.1f ", x, y)
+		}
+		last := ""
+		if n > 0 {
+			last = trimFloat(ys[i][n-1])
+		}
+		c.Series = append(c.Series, Series{Name: names[i], Class: classes[i], Points: b.String(), Last: last})
+	}
+	return c
+}
+
+func trimFloat(v float64) string {
+	switch a := math.Abs(v); {
+	case a >= 100:
+		return fmt.Sprintf("%.0f", v)
+	case a >= 10:
+		return fmt.Sprintf("%.1f", v)
+	}
+	return fmt.Sprintf("%.2f", v)
+}
+
+// Charts of a run: losses, D's outputs, quality.
+func (v RunView) Charts() []Chart {
+	n := len(v.Metrics)
+	x := make([]float64, n)
+	ld, lg, dr, df := make([]float64, n), make([]float64, n), make([]float64, n), make([]float64, n)
+	for i, m := range v.Metrics {
+		x[i], ld[i], lg[i], dr[i], df[i] = float64(m.Step), m.LossD, m.LossG, m.DReal, m.DFake
+	}
+	zero, one := 0.0, 1.0
+	var qx, qy, fy []float64
+	for _, s := range v.Snapshots {
+		if s.SWD >= 0 {
+			qx, qy, fy = append(qx, float64(s.Step)), append(qy, s.SWD), append(fy, s.SWDFloor)
+		}
+	}
+	return []Chart{
+		LineChart("Losses", []string{"D loss", "G loss"}, []string{"s1", "s2"}, [][]float64{x, x}, [][]float64{ld, lg}, &zero, nil),
+		LineChart("Discriminator outputs", []string{"D(x)", "D(G(z))"}, []string{"s1", "s2"}, [][]float64{x, x}, [][]float64{dr, df}, &zero, &one),
+		LineChart("Quality (SWD, lower is better)", []string{"SWD", "real-vs-real floor"}, []string{"s3", "floor"},
+			[][]float64{qx, qx}, [][]float64{qy, fy}, &zero, nil),
+	}
+}
+
+// PrettyConfig lists a run's settings for people.
+func PrettyConfig(r *store.Run) [][2]string {
+	c := r.Config
+	return [][2]string{
+		{"Resolution", fmt.Sprintf("%d×%d", c.Res, c.Res)},
+		{"Model size", fmt.Sprintf("%g×", c.Width)},
+		{"Batch", fmt.Sprint(c.Batch)},
+		{"Learning rates", fmt.Sprintf("G %g · D %g", c.LRG, c.LRD)},
+		{"Seed", fmt.Sprint(c.Seed)},
+		{"Snapshots", fmt.Sprintf("every %d steps", c.SnapshotEvery)},
+		{"Feedback weight", fmt.Sprint(c.FeedbackWeight)},
+		{"Device", deviceName(r.Device)},
+	}
+}
+
+func deviceName(d string) string {
+	if d == "" {
+		return "not started"
+	}
+	return d
+}
+
+// DefaultRunForm starts a good run on a 2-core machine in minutes: the
+// reference DCGAN at 32×32 for 500 steps (where the built-in emoji set
+// reaches its best quality in our measurements). The seed differs each time.
+func DefaultRunForm(datasetID int64) RunForm {
+	return RunForm{
+		"dataset_id": fmt.Sprint(datasetID), "res": "32", "width": "1", "steps": "500", "batch": "64",
+		"lr_g": "0.0002", "lr_d": "0.0002", "seed": fmt.Sprint(time.Now().UnixNano() % 1_000_000), "feedback_weight": "0",
+		"snapshot_every": "50",
+	}
+}
+
+// rateVals is the rating a button sends: pressing the current rating again
+// clears it.
+func rateVals(current, button int) string {
+	v := button
+	if current == button {
+		v = 0
+	}
+	return fmt.Sprintf(`{"value": %d}`, v)
+}
