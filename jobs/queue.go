@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -27,6 +28,10 @@ type TrainArgs struct {
 
 // Kind names the job for River.
 func (TrainArgs) Kind() string { return "train_run" }
+
+// DefaultStaleAfter is how long a worker may be silent before its runs are
+// resumed by another: long enough for a stalled disk or a busy database.
+const DefaultStaleAfter = 45 * time.Second
 
 // Options tune a Queue.
 type Options struct {
@@ -51,8 +56,10 @@ func (o *Options) defaults() {
 		o.Heartbeat = 5 * time.Second
 	}
 	if o.StaleAfter <= 0 {
-		o.StaleAfter = 45 * time.Second
+		o.StaleAfter = DefaultStaleAfter
 	}
+	// Several heartbeats fit in the silence that marks a worker dead.
+	o.Heartbeat = min(o.Heartbeat, o.StaleAfter/3)
 	if o.FetchPoll <= 0 {
 		o.FetchPoll = time.Second
 	}
@@ -102,7 +109,7 @@ func New(ctx context.Context, st *store.Store, opts Options) (*Queue, error) {
 		// River's own info lines (client started, job counts) are noise
 		// beside the studio's; its warnings and errors still show.
 		Logger: slog.New(warnOnly{opts.Logger.Handler()}).With("component", "river"),
-		ID:                   q.workerID,
+		ID:     q.workerID,
 	}
 	if opts.Work {
 		// One run at a time: a training step already uses every core.
@@ -220,7 +227,11 @@ func (q *Queue) Resume(ctx context.Context, runID int64) error {
 // answering (killed, crashed, lost its machine), to resume from its last
 // checkpoint.
 func (q *Queue) Reap(ctx context.Context) error {
-	orphans, err := q.st.Orphans(ctx, time.Now().Add(-q.opts.StaleAfter))
+	dead, err := q.deadNeighbours(ctx)
+	if err != nil {
+		return err
+	}
+	orphans, err := q.st.Orphans(ctx, time.Now().Add(-q.opts.StaleAfter), dead)
 	if err != nil {
 		return err
 	}
@@ -254,3 +265,27 @@ func (h warnOnly) Enabled(ctx context.Context, l slog.Level) bool {
 }
 func (h warnOnly) WithAttrs(a []slog.Attr) slog.Handler { return warnOnly{h.Handler.WithAttrs(a)} }
 func (h warnOnly) WithGroup(n string) slog.Handler      { return warnOnly{h.Handler.WithGroup(n)} }
+
+// deadNeighbours lists workers on this machine whose process is gone: a
+// studio restarted after a crash resumes their runs at once instead of
+// waiting out StaleAfter.
+func (q *Queue) deadNeighbours(ctx context.Context) ([]string, error) {
+	host, _ := os.Hostname()
+	ws, err := q.st.Workers(ctx, time.Now().Add(-q.opts.StaleAfter))
+	if err != nil {
+		return nil, err
+	}
+	var dead []string
+	for _, w := range ws {
+		if w.ID == q.workerID || w.Host != host || w.PID <= 0 {
+			continue
+		}
+		// Our own pid under another worker id: that process was an earlier
+		// life of this one (a container restarts with the same pid).
+		// (So one process must not run two working queues.)
+		if w.PID == os.Getpid() || processGone(w.PID) {
+			dead = append(dead, w.ID)
+		}
+	}
+	return dead, nil
+}

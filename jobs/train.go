@@ -50,9 +50,12 @@ func (w *trainWorker) Work(ctx context.Context, job *river.Job[TrainArgs]) error
 		t.log.Warn("run was taken from this worker", "step", t.step())
 		return nil
 	case ctx.Err() != nil:
-		// The worker is shutting down: hand the run back to the queue
-		// (checkpoint saved by train) and let River run this job again.
+		// The worker is shutting down: keep what was trained, hand the
+		// run back to the queue and let River run this job again.
 		bg := context.WithoutCancel(ctx)
+		if err := t.save(bg); err != nil {
+			t.log.Error("saving on shutdown", "err", err)
+		}
 		if err := q.st.Finish(bg, run.ID, q.workerID, store.Queued, ""); err != nil {
 			return err
 		}
@@ -79,6 +82,23 @@ type training struct {
 	tr    *gan.Trainer
 	ds    *datasets.Dataset
 	floor *gan.SWDResult
+
+	pending []gan.Stats // trained but not yet recorded
+	rate    float64     // steps per second, smoothed
+}
+
+// save records pending steps and checkpoints the trainer, if there is one.
+// Training steps are whole (TrainStep checks ctx only before it starts),
+// so the trainer is always in a state worth keeping.
+func (t *training) save(ctx context.Context) error {
+	if t.tr == nil {
+		return nil
+	}
+	if _, err := t.q.st.Progress(ctx, t.run.ID, t.q.workerID, t.pending, t.rate); err != nil {
+		return err
+	}
+	t.pending = t.pending[:0]
+	return t.checkpoint(ctx)
 }
 
 func (t *training) step() int {
@@ -137,24 +157,17 @@ func (t *training) train(ctx context.Context) error {
 		}
 	}
 
-	var pending []gan.Stats
 	lastReport := time.Now()
 	rateFrom, rateStep := time.Now(), t.tr.Step()
-	rate := 0.0
 	for t.tr.Step() < run.Steps {
 		stats, err := t.tr.TrainStep(ctx)
 		if err != nil {
-			if ctx.Err() != nil && !t.q.dead.Load() {
-				bg := context.WithoutCancel(ctx)
-				_, perr := st.Progress(bg, run.ID, t.q.workerID, pending, rate)
-				return errors.Join(ctx.Err(), perr, t.checkpoint(bg))
-			}
 			return err
 		}
 		if math.IsNaN(stats.LossD) || math.IsNaN(stats.LossG) {
 			return fmt.Errorf("training diverged at step %d (the loss is not a number); try lower learning rates", stats.Step)
 		}
-		pending = append(pending, stats)
+		t.pending = append(t.pending, stats)
 		s := t.tr.Step()
 		snap := s%run.Config.SnapshotEvery == 0 || s == run.Steps
 		if time.Since(lastReport) < time.Second && !snap {
@@ -162,18 +175,18 @@ func (t *training) train(ctx context.Context) error {
 		}
 		if el := time.Since(rateFrom).Seconds(); el > 0 {
 			r := float64(s-rateStep) / el
-			if rate == 0 {
-				rate = r
+			if t.rate == 0 {
+				t.rate = r
 			} else {
-				rate = 0.7*rate + 0.3*r
+				t.rate = 0.7*t.rate + 0.3*r
 			}
 		}
 		rateFrom, rateStep = time.Now(), s
-		control, err := st.Progress(ctx, run.ID, t.q.workerID, pending, rate)
+		control, err := st.Progress(ctx, run.ID, t.q.workerID, t.pending, t.rate)
 		if err != nil {
 			return err
 		}
-		pending, lastReport = pending[:0], time.Now()
+		t.pending, lastReport = t.pending[:0], time.Now()
 		if snap {
 			if err := t.snapshot(ctx, s == run.Steps); err != nil {
 				return err

@@ -280,10 +280,33 @@ type jsonRun struct {
 	ETASecs   float64          `json:"eta_seconds"`
 	Device    string           `json:"device"`
 	Error     string           `json:"error,omitempty"`
-	Config    store.RunConfig  `json:"config"`
+	Config    jsonConfig       `json:"config"`
 	Metrics   *jsonMetrics     `json:"metrics"`
 	Snapshots []store.Snapshot `json:"snapshots,omitempty"`
 	Created   string           `json:"created"`
+}
+
+// jsonConfig is a run's settings with the API's field names.
+type jsonConfig struct {
+	Res            int     `json:"res"`
+	Width          float64 `json:"width"`
+	ZDim           int     `json:"z_dim"`
+	Batch          int     `json:"batch"`
+	LRG            float64 `json:"lr_g"`
+	LRD            float64 `json:"lr_d"`
+	Beta1          float64 `json:"beta1"`
+	Beta2          float64 `json:"beta2"`
+	Seed           uint64  `json:"seed"`
+	SnapshotEvery  int     `json:"snapshot_every"`
+	EvalEvery      int     `json:"eval_every"`
+	KeepEvery      int     `json:"keep_every"`
+	FeedbackWeight float64 `json:"feedback_weight"`
+}
+
+func toJSONConfig(c store.RunConfig) jsonConfig {
+	return jsonConfig{Res: c.Res, Width: c.Width, ZDim: c.ZDim, Batch: c.Batch, LRG: c.LRG, LRD: c.LRD, Beta1: c.Beta1,
+		Beta2: c.Beta2, Seed: c.Seed, SnapshotEvery: c.SnapshotEvery, EvalEvery: c.EvalEvery, KeepEvery: c.KeepEvery,
+		FeedbackWeight: c.FeedbackWeight}
 }
 
 type jsonMetrics struct {
@@ -297,7 +320,7 @@ type jsonMetrics struct {
 
 func (s *Server) jsonRun(c echo.Context, r *store.Run, full bool) (jsonRun, error) {
 	j := jsonRun{ID: r.ID, DatasetID: r.DatasetID, State: r.State, Step: r.Step, Steps: r.Steps,
-		ETASecs: r.ETA().Seconds(), Device: r.Device, Error: r.Error, Config: r.Config, Created: r.Created.UTC().Format("2006-01-02T15:04:05Z")}
+		ETASecs: r.ETA().Seconds(), Device: r.Device, Error: r.Error, Config: toJSONConfig(r.Config), Created: r.Created.UTC().Format("2006-01-02T15:04:05Z")}
 	if !full {
 		return j, nil
 	}

@@ -56,6 +56,7 @@ type Worker struct {
 	ID      string
 	Host    string
 	Device  string
+	PID     int
 	Started time.Time
 	Seen    time.Time
 }
@@ -64,8 +65,8 @@ type Worker struct {
 func (s *Store) Heartbeat(ctx context.Context, id, device string) error {
 	host, _ := os.Hostname()
 	t := now()
-	_, err := s.DB.ExecContext(ctx, `INSERT INTO workers (id, host, device, started_at, seen_at) VALUES (?, ?, ?, ?, ?)
-		ON CONFLICT (id) DO UPDATE SET seen_at = excluded.seen_at`, id, host, device, t, t)
+	_, err := s.DB.ExecContext(ctx, `INSERT INTO workers (id, host, device, pid, started_at, seen_at) VALUES (?, ?, ?, ?, ?, ?)
+		ON CONFLICT (id) DO UPDATE SET seen_at = excluded.seen_at`, id, host, device, os.Getpid(), t, t)
 	return err
 }
 
@@ -77,7 +78,7 @@ func (s *Store) RemoveWorker(ctx context.Context, id string) error {
 
 // Workers lists workers seen since.
 func (s *Store) Workers(ctx context.Context, since time.Time) ([]Worker, error) {
-	rows, err := s.DB.QueryContext(ctx, `SELECT id, host, device, started_at, seen_at FROM workers WHERE seen_at >= ? ORDER BY started_at`,
+	rows, err := s.DB.QueryContext(ctx, `SELECT id, host, device, pid, started_at, seen_at FROM workers WHERE seen_at >= ? ORDER BY started_at`,
 		since.UnixMilli())
 	if err != nil {
 		return nil, err
@@ -87,7 +88,7 @@ func (s *Store) Workers(ctx context.Context, since time.Time) ([]Worker, error) 
 	for rows.Next() {
 		var w Worker
 		var st, se int64
-		if err := rows.Scan(&w.ID, &w.Host, &w.Device, &st, &se); err != nil {
+		if err := rows.Scan(&w.ID, &w.Host, &w.Device, &w.PID, &st, &se); err != nil {
 			return nil, err
 		}
 		w.Started, w.Seen = Time(st), Time(se)

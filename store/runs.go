@@ -33,7 +33,6 @@ var ErrState = errors.New("not possible in this state")
 // RunConfig is everything a run is started with.
 type RunConfig struct {
 	gan.Config
-	Preset         string  `json:"preset"`
 	SnapshotEvery  int     `json:"snapshot_every"`  // grid, samples and checkpoint every N steps
 	EvalEvery      int     `json:"eval_every"`      // SWD quality every N steps (0: never)
 	KeepEvery      int     `json:"keep_every"`      // keep the checkpoint of every N-th step for later sampling
@@ -275,10 +274,17 @@ func (s *Store) Requeue(ctx context.Context, runID int64, from string, enqueue f
 	})
 }
 
-// Orphans lists running runs whose worker has not been seen since before.
-func (s *Store) Orphans(ctx context.Context, before time.Time) ([]*Run, error) {
-	return s.queryRuns(ctx, `SELECT `+runCols+` FROM runs WHERE state = ? AND NOT EXISTS
-		(SELECT 1 FROM workers w WHERE w.id = runs.worker_id AND w.seen_at >= ?)`, Running, before.UnixMilli())
+// Orphans lists running runs whose worker has not been seen since before,
+// or is one of dead (workers known to be gone).
+func (s *Store) Orphans(ctx context.Context, before time.Time, dead []string) ([]*Run, error) {
+	q := `SELECT ` + runCols + ` FROM runs WHERE state = ? AND (NOT EXISTS
+		(SELECT 1 FROM workers w WHERE w.id = runs.worker_id AND w.seen_at >= ?)`
+	args := []any{Running, before.UnixMilli()}
+	for _, d := range dead {
+		q += ` OR worker_id = ?`
+		args = append(args, d)
+	}
+	return s.queryRuns(ctx, q+`)`, args...)
 }
 
 // TrimAfter forgets metrics and snapshots past step: a run resumed from the

@@ -159,11 +159,14 @@ func TestClaimProgressAndOrphans(t *testing.T) {
 	if _, err := s.Progress(ctx, r.ID, "w2", []gan.Stats{{Step: 3}}, 2); !errors.Is(err, ErrLost) {
 		t.Errorf("progress from a worker that does not hold the run: %v", err)
 	}
-	if o, _ := s.Orphans(ctx, time.Now().Add(-time.Minute)); len(o) != 0 {
+	if o, _ := s.Orphans(ctx, time.Now().Add(-time.Minute), nil); len(o) != 0 {
 		t.Errorf("a run with a live worker is an orphan")
 	}
-	if o, _ := s.Orphans(ctx, time.Now().Add(time.Minute)); len(o) != 1 {
+	if o, _ := s.Orphans(ctx, time.Now().Add(time.Minute), nil); len(o) != 1 {
 		t.Errorf("a run whose worker went quiet is not an orphan")
+	}
+	if o, _ := s.Orphans(ctx, time.Now().Add(-time.Minute), []string{"w1"}); len(o) != 1 {
+		t.Errorf("a run whose worker is known dead is not an orphan")
 	}
 	ms, _ := s.Metrics(ctx, r.ID)
 	if len(ms) != 2 || ms[1].LossD != 0.9 {

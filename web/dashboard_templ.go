@@ -48,7 +48,7 @@ func Dashboard(p Page, runs []RunCard, sets []*store.Dataset) templ.Component {
 				return templ_7745c5c3_Err
 			}
 			if len(sets) > 0 {
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 2, "<form method=\"post\" action=\"/runs\">")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 2, "<form method=\"post\" action=\"/runs\" data-once>")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}

@@ -189,7 +189,7 @@ func NewRunPage(p Page, sets []*store.Dataset, f RunForm, errs map[string]string
 				}()
 			}
 			ctx = templ.InitializeContext(ctx)
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 12, "<h1>New run</h1><form class=\"panel form\" method=\"post\" action=\"/runs\" id=\"new-run\" novalidate>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 12, "<h1>New run</h1><form class=\"panel form\" method=\"post\" action=\"/runs\" id=\"new-run\" novalidate data-once>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

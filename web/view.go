@@ -343,3 +343,11 @@ func rateVals(current, button int) string {
 	}
 	return fmt.Sprintf(`{"value": %d}`, v)
 }
+
+// Plural says "1 file", "2 files".
+func Plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}

@@ -10,7 +10,12 @@
   // ---- confirm before destructive plain forms ----
   document.addEventListener("submit", (e) => {
     const msg = e.target.dataset && e.target.dataset.confirm;
-    if (msg && !window.confirm(msg)) e.preventDefault();
+    if (msg && !window.confirm(msg)) { e.preventDefault(); return; }
+    // A double click must not start two runs: forms marked data-once
+    // disable their buttons once sent (after this event, so they still send).
+    if ("once" in e.target.dataset) {
+      setTimeout(() => $$("button[type=submit]", e.target).forEach((b) => { b.disabled = true; }), 0);
+    }
   });
   // ---- filters submit on change ----
   $$("[data-autosubmit]").forEach((el) => el.addEventListener("change", () => el.form.submit()));

@@ -19,7 +19,7 @@ import (
 
 // openStudio opens the data folder, lists the built-in datasets in it and
 // makes the job queue.
-func openStudio(ctx context.Context, data string, work bool) (*store.Store, *jobs.Queue, error) {
+func openStudio(ctx context.Context, data string, work bool, staleAfter time.Duration) (*store.Store, *jobs.Queue, error) {
 	st, err := store.Open(ctx, data)
 	if err != nil {
 		return nil, nil, err
@@ -34,7 +34,7 @@ func openStudio(ctx context.Context, data string, work bool) (*store.Store, *job
 			return nil, nil, fmt.Errorf("built-in dataset %s: %w", name, err)
 		}
 	}
-	q, err := jobs.New(ctx, st, jobs.Options{Work: work, Device: "cpu"})
+	q, err := jobs.New(ctx, st, jobs.Options{Work: work, Device: "cpu", StaleAfter: staleAfter})
 	if err != nil {
 		st.Close()
 		return nil, nil, err
@@ -50,10 +50,11 @@ func serveCmd(ctx context.Context, args []string) error {
 	data := fs.String("data", "data", "data folder: the database and every image, sample and checkpoint")
 	noWorker := fs.Bool("no-worker", false, "serve only; leave training to 'ganstudio worker' processes")
 	maxUpload := fs.Int64("max-upload-mb", 1024, "largest upload accepted, in MB")
+	stale := fs.Duration("stale-after", jobs.DefaultStaleAfter, "resume a run elsewhere once its worker has been silent this long")
 	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}
-	st, q, err := openStudio(ctx, *data, !*noWorker)
+	st, q, err := openStudio(ctx, *data, !*noWorker, *stale)
 	if err != nil {
 		return err
 	}
@@ -93,10 +94,11 @@ func serveCmd(ctx context.Context, args []string) error {
 func workerCmd(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
 	data := fs.String("data", "data", "the studio's data folder (shared with 'ganstudio serve')")
+	stale := fs.Duration("stale-after", jobs.DefaultStaleAfter, "resume a run elsewhere once its worker has been silent this long")
 	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}
-	st, q, err := openStudio(ctx, *data, true)
+	st, q, err := openStudio(ctx, *data, true, *stale)
 	if err != nil {
 		return err
 	}

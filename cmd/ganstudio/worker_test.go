@@ -1,0 +1,117 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ganstudio/ganstudio/gan"
+	"github.com/ganstudio/ganstudio/jobs"
+	"github.com/ganstudio/ganstudio/store"
+)
+
+// TestMain lets a test start this very binary as `ganstudio ARGS…`, so a
+// worker can run in a process of its own and be killed for real.
+func TestMain(m *testing.M) {
+	if os.Getenv("GANSTUDIO_AS_MAIN") == "1" {
+		main()
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+func startWorker(t *testing.T, data string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "worker", "--data", data, "--stale-after", "10m")
+	cmd.Env = append(os.Environ(), "GANSTUDIO_AS_MAIN=1")
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return cmd
+}
+
+func waitFor(t *testing.T, what string, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestKilledWorkerProcessResumes kills a worker process with SIGKILL in the
+// middle of a run; a new worker process on the same machine sees that the
+// old one's process is gone (heartbeats would take --stale-after, here ten
+// minutes) and resumes the run from its last checkpoint; its events say so.
+func TestKilledWorkerProcessResumes(t *testing.T) {
+	ctx := context.Background()
+	data := t.TempDir()
+	st, q, err := openStudio(ctx, data, false, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	sets, _ := st.Datasets(ctx)
+	var shapes *store.Dataset
+	for _, d := range sets {
+		if d.Builtin == "shapes" {
+			shapes = d
+		}
+	}
+	cfg, _ := gan.Preset("tiny")
+	cfg.Batch = 4
+	r := &store.Run{DatasetID: shapes.ID, Steps: 1_000_000, Config: store.RunConfig{Config: cfg, SnapshotEvery: 10}}
+	if err := q.CreateRun(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	run := func() *store.Run {
+		got, err := st.Run(ctx, r.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+
+	first := startWorker(t, data)
+	waitFor(t, "a checkpoint", func() bool { x := run(); return x.CkptStep >= 10 && x.Step > x.CkptStep })
+	killed := run()
+	first.Process.Kill()
+	first.Wait()
+
+	second := startWorker(t, data)
+	defer second.Process.Kill()
+	events := func() string {
+		evs, _ := st.Events(ctx, r.ID, 20)
+		var text strings.Builder
+		for _, e := range evs {
+			text.WriteString(e.Message + "\n")
+		}
+		return text.String()
+	}
+	// Resumed: trained past where the killed worker got, by another worker.
+	waitFor(t, "the run to be resumed", func() bool {
+		x := run()
+		return x.State == store.Running && x.WorkerID != killed.WorkerID && x.Step > killed.Step
+	})
+	want := fmt.Sprintf("from the checkpoint at step %d", killed.CkptStep)
+	if ev := events(); !strings.Contains(ev, "stopped answering") || !strings.Contains(ev, want) {
+		t.Errorf("events do not tell of the crash and the resume %s:\n%s", want, ev)
+	}
+	// A clean stop (SIGTERM) hands the run back with a checkpoint.
+	second.Process.Signal(syscall.SIGTERM)
+	if err := second.Wait(); err != nil {
+		t.Errorf("worker did not stop cleanly: %v", err)
+	}
+	if x := run(); x.State != store.Queued || x.CkptStep != x.Step {
+		t.Errorf("after SIGTERM the run is %s at step %d with a checkpoint at %d; want queued, checkpointed", x.State, x.Step, x.CkptStep)
+	}
+	_ = jobs.DefaultStaleAfter
+}
