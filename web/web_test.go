@@ -1,0 +1,99 @@
+package web
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ganstudio/ganstudio/gan"
+	"github.com/ganstudio/ganstudio/store"
+)
+
+func stats(n int, dReal, dFake float64) []gan.Stats {
+	out := make([]gan.Stats, n)
+	for i := range out {
+		out[i] = gan.Stats{Step: i + 1, LossD: 1, LossG: 2, DReal: dReal, DFake: dFake}
+	}
+	return out
+}
+
+func TestHealthOf(t *testing.T) {
+	cases := []struct {
+		name  string
+		ms    []gan.Stats
+		level string
+	}{
+		{"too early", stats(5, 0.9, 0.01), "none"},
+		{"balanced", stats(100, 0.7, 0.3), "ok"},
+		{"D wins", stats(100, 0.97, 0.005), "warn"},
+		{"D blind", stats(100, 0.5, 0.5), "warn"},
+	}
+	for _, c := range cases {
+		if h := HealthOf(c.ms); h.Level != c.level {
+			t.Errorf("%s: %s (%s), want %s", c.name, h.Level, h.Text, c.level)
+		}
+	}
+}
+
+func TestLineChartScalesAndThins(t *testing.T) {
+	n := 1000
+	x, y := make([]float64, n), make([]float64, n)
+	for i := range x {
+		x[i], y[i] = float64(i+1), float64(i%10)
+	}
+	zero := 0.0
+	c := LineChart("t", []string{"a"}, []string{"s1"}, [][]float64{x}, [][]float64{y}, &zero, nil)
+	pts := strings.Fields(c.Series[0].Points)
+	if len(pts) == 0 || len(pts) > 300 {
+		t.Fatalf("%d points, want 1..300", len(pts))
+	}
+	for _, p := range pts {
+		var px, py float64
+		if _, err := fmtSscanf(p, &px, &py); err != nil || px < 0 || px > chartW || py < 0 || py > chartH {
+			t.Fatalf("point %q outside the %gx%g box", p, chartW, chartH)
+		}
+	}
+	if c.YMin != "0.00" || c.YMax != "9.00" || c.XMax != "1000" {
+		t.Errorf("axes %s–%s to %s", c.YMin, c.YMax, c.XMax)
+	}
+	if empty := LineChart("t", []string{"a"}, []string{"s1"}, [][]float64{nil}, [][]float64{nil}, nil, nil); !empty.Empty {
+		t.Error("a chart with no figures should say so")
+	}
+}
+
+func TestRunPageRenders(t *testing.T) {
+	r := &store.Run{ID: 7, Steps: 200, Step: 100, State: store.Running, Rate: 2, Config: store.RunConfig{Config: gan.DefaultConfig(), SnapshotEvery: 50}}
+	v := RunView{
+		Run:       r,
+		Dataset:   &store.Dataset{Name: "cats <3"},
+		Metrics:   stats(100, 0.8, 0.2),
+		Snapshots: []store.Snapshot{{Step: 0, SWD: 140, SWDFloor: 27}, {Step: 50, SWD: -1, Checkpoint: true}, {Step: 100, SWD: 60, SWDFloor: 27, Checkpoint: true}},
+		Events:    []store.Event{{Step: 0, Kind: store.EventInfo, Message: "Started.", Created: time.Now()}},
+	}
+	var b bytes.Buffer
+	if err := RunPage(Page{Title: "Run 7", CSRF: "tok"}, v).Render(context.Background(), &b); err != nil {
+		t.Fatal(err)
+	}
+	html := b.String()
+	for _, want := range []string{
+		`data-live="/runs/7/live"`,
+		`id="grid-slider"`, `data-steps="[0,50,100]"`, `src="/runs/7/grids/100.png"`,
+		`cats &lt;3`, // escaped
+		`id="pause"`, `id="cancel"`,
+		`/runs/7/checkpoints/50.gob`, `/runs/7/checkpoints/100.gob`,
+		`<polyline`, `about 50s left`,
+		`&#34;X-CSRF-Token&#34;:&#34;tok&#34;`,
+	} {
+		if !strings.Contains(html, want) {
+			t.Errorf("run page lacks %s", want)
+		}
+	}
+	if strings.Contains(html, `id="resume"`) {
+		t.Error("a running run offers Resume")
+	}
+}
+
+func fmtSscanf(p string, x, y *float64) (int, error) { return fmt.Sscanf(p, "%g,%g", x, y) }
