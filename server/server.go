@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -26,12 +27,20 @@ import (
 type Options struct {
 	MaxUpload int64           // bytes in one upload request
 	Limits    datasets.Limits // per-image and per-import limits
-	Logger    *slog.Logger
+	// AllowedHosts are the host names (without port) requests may be
+	// addressed to; empty allows any. A studio on the loopback address
+	// answers only to loopback names, so a web page cannot reach it by
+	// rebinding its own domain name to 127.0.0.1.
+	AllowedHosts []string
+	Logger       *slog.Logger
 }
 
-// DefaultOptions suit one machine.
+// LoopbackHosts are the names of this machine seen from itself.
+var LoopbackHosts = []string{"localhost", "127.0.0.1", "::1"}
+
+// DefaultOptions suit one machine, listening on its loopback address.
 func DefaultOptions() Options {
-	return Options{MaxUpload: 1 << 30, Limits: datasets.DefaultLimits(), Logger: slog.Default()}
+	return Options{MaxUpload: 1 << 30, Limits: datasets.DefaultLimits(), AllowedHosts: LoopbackHosts, Logger: slog.Default()}
 }
 
 // Server holds what the handlers need.
@@ -52,6 +61,9 @@ func New(st *store.Store, q *jobs.Queue, opts Options) http.Handler {
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.handleError
 	e.Use(middleware.Recover())
+	if len(opts.AllowedHosts) > 0 {
+		e.Use(allowHosts(opts.AllowedHosts))
+	}
 	e.Use(middleware.SecureWithConfig(middleware.SecureConfig{
 		XSSProtection: "0", ContentTypeNosniff: "nosniff", XFrameOptions: "DENY",
 		ReferrerPolicy: "same-origin",
@@ -111,6 +123,27 @@ func (s *Server) routes(e *echo.Echo) {
 	api.GET("/runs/:id/samples", s.apiSamples)
 	api.GET("/runs/:id/samples.zip", s.samplesZip)
 	api.POST("/samples/:id/rating", s.apiRate)
+}
+
+// allowHosts refuses requests addressed to any other host name.
+func allowHosts(hosts []string) echo.MiddlewareFunc {
+	ok := map[string]bool{}
+	for _, h := range hosts {
+		ok[strings.ToLower(h)] = true
+	}
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			host := c.Request().Host
+			if h, _, err := net.SplitHostPort(host); err == nil {
+				host = h
+			}
+			if !ok[strings.ToLower(strings.Trim(host, "[]"))] {
+				return echo.NewHTTPError(http.StatusForbidden,
+					fmt.Sprintf("this studio answers to %s only; start it with --addr to serve other names", strings.Join(hosts, ", ")))
+			}
+			return next(c)
+		}
+	}
 }
 
 // apiError is the JSON body of every API error.

@@ -253,6 +253,17 @@ func TestCSRF(t *testing.T) {
 	if resp.StatusCode != http.StatusForbidden {
 		t.Errorf("cross-site API request: %d, want 403", resp.StatusCode)
 	}
+	// A page on another domain that rebinds its name to 127.0.0.1.
+	req, _ = http.NewRequest("POST", s.srv.URL+"/api/runs", strings.NewReader(`{"dataset_id":1}`))
+	req.Host = "attacker.example:8080"
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden {
+		t.Errorf("request addressed to another host name: %d, want 403", resp.StatusCode)
+	}
 	runs, _ := s.st.Runs(context.Background())
 	if len(runs) != 0 {
 		t.Errorf("%d runs were created by refused requests", len(runs))

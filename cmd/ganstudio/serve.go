@@ -64,6 +64,9 @@ func serveCmd(ctx context.Context, args []string) error {
 	}
 	opts := server.DefaultOptions()
 	opts.MaxUpload = *maxUpload << 20
+	if !loopback(*addr) {
+		opts.AllowedHosts = nil // reachable by other names on purpose
+	}
 	srv := &http.Server{Handler: server.New(st, q, opts), ReadHeaderTimeout: 10 * time.Second}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
@@ -110,4 +113,17 @@ func workerCmd(ctx context.Context, args []string) error {
 	<-ctx.Done()
 	slog.Info("worker stopping: saving checkpoints of running runs")
 	return q.Stop(context.Background())
+}
+
+// loopback reports whether addr listens on this machine's loopback only.
+func loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
