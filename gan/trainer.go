@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
 
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -298,4 +299,20 @@ func (t *Trainer) TrainStep(ctx context.Context) (Stats, error) {
 	}
 	t.step++
 	return st, nil
+}
+
+// Close releases the trainer's compiled graphs. gorgonia gives each tape
+// machine a finalizer, and a finalizer on an object in a reference cycle
+// keeps the whole cycle (every buffer of the trainer) alive for good; a
+// process that loads many trainers (the studio, for each "generate") must
+// Close them.
+func (t *Trainer) Close() {
+	for _, vm := range []gorgonia.VM{t.dStep.vm, t.gStep.vm} {
+		vm.Close()
+		runtime.SetFinalizer(vm, nil)
+	}
+	if t.sampler != nil {
+		t.sampler.vm.Close()
+		runtime.SetFinalizer(t.sampler.vm, nil)
+	}
 }

@@ -38,6 +38,7 @@ func Generate(ctx context.Context, st *store.Store, run *store.Run, step, n int)
 	if err != nil {
 		return nil, err
 	}
+	defer tr.Close()
 	seed := uint64(time.Now().UnixNano())
 	return Draw(ctx, st, tr, run.ID, tr.Step(), store.OriginGenerate, gan.RandomLatents(n, run.Config.ZDim, seed))
 }
@@ -54,6 +55,7 @@ func Interpolate(ctx context.Context, st *store.Store, run *store.Run, a, b *sto
 			return nil, err
 		}
 	}
+	defer tr.Close()
 	if len(a.Latent) != run.Config.ZDim || len(b.Latent) != run.Config.ZDim {
 		return nil, fmt.Errorf("samples %d and %d do not belong to a run like %d", a.ID, b.ID, run.ID)
 	}

@@ -39,6 +39,11 @@ func (w *trainWorker) Work(ctx context.Context, job *river.Job[TrainArgs]) error
 		return nil // cancelled meanwhile, or taken over by a newer job
 	}
 	t := &training{q: q, run: run, log: q.log.With("run", run.ID)}
+	defer func() {
+		if t.tr != nil {
+			t.tr.Close()
+		}
+	}()
 	err = t.train(ctx)
 	if q.dead.Load() {
 		return err

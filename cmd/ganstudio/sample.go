@@ -36,6 +36,7 @@ func sampleCmd(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	defer tr.Close()
 	zd := info.Config.ZDim
 	z := gan.RandomLatents(*n, zd, *seed)
 	cols := 8

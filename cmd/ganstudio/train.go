@@ -120,6 +120,7 @@ func trainCmd(ctx context.Context, args []string) error {
 			return err
 		}
 	}
+	defer tr.Close()
 	return trainLoop(ctx, tr, ds, *out, *steps, *gridEvery, *ckptEvery, *evalEvery)
 }
 
