@@ -2,7 +2,11 @@ package jobs
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"strings"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -211,5 +215,42 @@ func TestPauseResumeCancel(t *testing.T) {
 	}
 	if _, err := st.Control(ctx, r.ID, store.ControlPause); err == nil {
 		t.Error("pausing a cancelled run should fail")
+	}
+}
+
+// fullDisk fails every Put with ENOSPC while full is set.
+type fullDisk struct {
+	store.Blobs
+	full atomic.Bool
+}
+
+func (f *fullDisk) Put(ctx context.Context, key string, fill func(io.Writer) error) error {
+	if f.full.Load() {
+		return fmt.Errorf("put %s: %w", key, syscall.ENOSPC)
+	}
+	return f.Blobs.Put(ctx, key, fill)
+}
+
+func TestDiskFullPausesRun(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t)
+	disk := &fullDisk{Blobs: st.Blobs}
+	st.Blobs = disk
+	q := startQueue(t, st)
+	defer q.Stop(ctx)
+	r := newRun(t, st, q, 40)
+	waitRun(t, st, r.ID, "a checkpoint", func(r *store.Run) bool { return r.CkptStep >= 10 })
+	disk.full.Store(true)
+	p := waitRun(t, st, r.ID, "paused", func(r *store.Run) bool { return r.State == store.Paused })
+	if !strings.Contains(p.Error, "disk was full") || !strings.Contains(eventsText(t, st, r.ID), "the disk is full") {
+		t.Errorf("paused run says %q; events:\n%s", p.Error, eventsText(t, st, r.ID))
+	}
+	disk.full.Store(false)
+	if err := q.Resume(ctx, r.ID); err != nil {
+		t.Fatal(err)
+	}
+	d := waitRun(t, st, r.ID, "done", func(r *store.Run) bool { return r.State == store.Done })
+	if d.Error != "" {
+		t.Errorf("a resumed, finished run still shows the error %q", d.Error)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"image/png"
 	"io"
 	"math"
+	"syscall"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -67,6 +68,15 @@ func (w *trainWorker) Work(ctx context.Context, job *river.Job[TrainArgs]) error
 		q.st.AddEvent(bg, run.ID, t.step(), store.EventInfo,
 			fmt.Sprintf("Worker %s stopped at step %d; the run is back in the queue.", q.workerID, t.step()))
 		return river.JobSnooze(time.Second)
+	case errors.Is(err, syscall.ENOSPC):
+		// Nothing is wrong with the run: pause it, so the user can free
+		// space and resume from the last checkpoint.
+		bg := context.WithoutCancel(ctx)
+		t.log.Error("disk full; run paused", "err", err)
+		msg := fmt.Sprintf("Paused at step %d: the disk is full (%v). Free some space, then resume; training goes on from the checkpoint at step %d.",
+			t.step(), err, t.run.CkptStep)
+		q.st.AddEvent(bg, run.ID, t.step(), store.EventError, msg)
+		return q.st.Finish(bg, run.ID, q.workerID, store.Paused, "the disk was full; free some space and resume")
 	default:
 		bg := context.WithoutCancel(ctx)
 		t.log.Error("run failed", "err", err)

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
@@ -178,6 +179,8 @@ func statusOf(err error) int {
 		return http.StatusConflict
 	case errors.Is(err, context.Canceled):
 		return 499
+	case errors.Is(err, syscall.ENOSPC):
+		return http.StatusInsufficientStorage
 	}
 	return http.StatusInternalServerError
 }
@@ -198,7 +201,11 @@ func (s *Server) handleError(err error, c echo.Context) {
 			msg = "this form has expired or came from another site; reload the page and try again"
 		}
 	}
-	if code >= 500 {
+	switch {
+	case code == http.StatusInsufficientStorage:
+		s.log.Error("disk full", "method", c.Request().Method, "path", c.Request().URL.Path, "err", err)
+		msg = "the studio's disk is full; nothing was saved. Free some space (old runs' checkpoints are the largest files) and try again"
+	case code >= 500:
 		s.log.Error("request failed", "method", c.Request().Method, "path", c.Request().URL.Path, "err", err)
 		msg = "something went wrong on the server: " + msg
 	}

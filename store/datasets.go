@@ -79,7 +79,7 @@ func (s *Store) CreateDataset(ctx context.Context, d *Dataset, writeSheet func(i
 	})
 	if err != nil {
 		if key != "" {
-			s.Blobs.Delete(ctx, key)
+			s.Blobs.Delete(ctx, fmt.Sprintf("datasets/%d/", d.ID))
 		}
 		return fmt.Errorf("save dataset %q: %w", d.Name, err)
 	}

@@ -150,7 +150,7 @@ func (s *Store) queryRuns(ctx context.Context, q string, args ...any) ([]*Run, e
 // ok == false and should do nothing.
 func (s *Store) Claim(ctx context.Context, runID, jobID int64, workerID, device string) (*Run, bool, error) {
 	t := now()
-	res, err := s.DB.ExecContext(ctx, `UPDATE runs SET state = ?, control = '', worker_id = ?, device = ?,
+	res, err := s.DB.ExecContext(ctx, `UPDATE runs SET state = ?, control = '', error = '', worker_id = ?, device = ?,
 		started_at = CASE started_at WHEN 0 THEN ? ELSE started_at END, rate = 0, updated_at = ?
 		WHERE id = ? AND job_id = ? AND state = ?`, Running, workerID, device, t, t, runID, jobID, Queued)
 	if err != nil {
