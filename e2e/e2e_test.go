@@ -70,6 +70,8 @@ func TestStudioInBrowser(t *testing.T) {
 		t.Fatalf("sample %s: the API says rating %d after the like, want 1", sampleID, got)
 	}
 
+	keysAndInterpolation(t, ctx)
+
 	dir := t.TempDir()
 	allowDownloads(t, ctx, dir)
 	checkPNGDownload(t, ctx, base, dir, sampleID)
@@ -449,6 +451,27 @@ func likeFirstSample(t *testing.T, ctx context.Context, base, runID string) stri
 		chromedp.WaitVisible(chromedp.CSS(card+".liked "+".like.on")),
 	)
 	return attr.Value
+}
+
+// keysAndInterpolation, on the gallery: the keyboard dislikes the focused
+// card, and two selected samples give an interpolation strip that loads.
+func keysAndInterpolation(t *testing.T, ctx context.Context) {
+	t.Helper()
+	wait := chromedp.WithPollingTimeout(30 * time.Second)
+	second, third := "#gallery .sample:nth-child(2)", "#gallery .sample:nth-child(3)"
+	do(t, ctx, "dislike the second sample with the D key",
+		chromedp.Focus(chromedp.CSS(second)),
+		chromedp.KeyEvent("d"),
+		chromedp.Poll[chromedp.Void](`document.querySelector("#gallery .sample:nth-child(2)").classList.contains("disliked")`, wait),
+	)
+	do(t, ctx, "interpolate between two selected samples",
+		chromedp.Click(chromedp.CSS(second+" input[name=ids]")),
+		chromedp.Click(chromedp.CSS(third+" input[name=ids]")),
+		chromedp.Poll[chromedp.Void](`document.querySelector("#selected-count").textContent === "2 selected"`, wait),
+		chromedp.Click(chromedp.ID("interpolate")),
+		// 10 frames of 32 px with the grid's 2 px gutters.
+		chromedp.Poll[chromedp.Void](`document.querySelector("#interpolation img")?.naturalWidth === 10*34+2`, wait),
+	)
 }
 
 // apiRating reads a sample's rating through the JSON API.
