@@ -448,7 +448,7 @@ func NewRunPage(p Page, sets []*store.Dataset, f RunForm, errs map[string]string
 				}
 				return nil
 			})
-			templ_7745c5c3_Err = field("steps", "Steps", "500 steps take about 4 minutes on 2 CPU cores at the defaults", errs).Render(templ.WithChildren(ctx, templ_7745c5c3_Var20), templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = field("steps", "Steps", "500 steps take about 6 minutes on 2 CPU cores at the defaults", errs).Render(templ.WithChildren(ctx, templ_7745c5c3_Var20), templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
