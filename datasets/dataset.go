@@ -96,12 +96,29 @@ func ReadSheet(name string, r io.Reader, size, count int) (*Dataset, error) {
 	if cols == 0 || (count+cols-1)/cols*size > b.Dy() {
 		return nil, fmt.Errorf("%s: a %dx%d sheet cannot hold %d tiles of %d", name, b.Dx(), b.Dy(), count, size)
 	}
-	d := &Dataset{Name: name, Size: size}
+	d := &Dataset{Name: name, Size: size, Pix: make([]uint8, 0, count*3*size*size)}
+	// WriteSheet's PNGs decode as RGBA or NRGBA (opaque either way): read
+	// their bytes directly; anything else goes through At, slowly.
+	var pix []uint8
+	var stride int
+	switch m := img.(type) {
+	case *image.RGBA:
+		pix, stride = m.Pix, m.Stride
+	case *image.NRGBA:
+		pix, stride = m.Pix, m.Stride
+	}
 	for i := 0; i < count; i++ {
-		ox, oy := b.Min.X+(i%cols)*size, b.Min.Y+(i/cols)*size
+		ox, oy := (i%cols)*size, (i/cols)*size
 		for y := 0; y < size; y++ {
+			if pix != nil {
+				row := pix[(oy+y)*stride+4*ox:]
+				for x := 0; x < size; x++ {
+					d.Pix = append(d.Pix, row[4*x], row[4*x+1], row[4*x+2])
+				}
+				continue
+			}
 			for x := 0; x < size; x++ {
-				r, g, bl, _ := img.At(ox+x, oy+y).RGBA()
+				r, g, bl, _ := img.At(b.Min.X+ox+x, b.Min.Y+oy+y).RGBA()
 				d.Pix = append(d.Pix, uint8(r>>8), uint8(g>>8), uint8(bl>>8))
 			}
 		}

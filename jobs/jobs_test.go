@@ -120,7 +120,7 @@ func TestRunToTheEnd(t *testing.T) {
 		}
 	}
 	_, n, _ := st.Samples(ctx, store.SampleQuery{RunID: r.ID, Step: -1})
-	if want := 3*SnapshotSamples + FinalSamples; n != want {
+	if want := 2*SnapshotSamples + FinalSamples; n != want { // snapshots 10 and 20; 25 has the final ones
 		t.Errorf("%d samples, want %d", n, want)
 	}
 	// Generate from a kept checkpoint and from the latest.
@@ -253,4 +253,17 @@ func TestDiskFullPausesRun(t *testing.T) {
 	if d.Error != "" {
 		t.Errorf("a resumed, finished run still shows the error %q", d.Error)
 	}
+}
+
+// TestOwnDroppedRunIsReaped: a run this worker holds as running but does
+// not train (its job ended without recording how) goes back to the queue.
+func TestOwnDroppedRunIsReaped(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t)
+	q := startQueue(t, st)
+	defer q.Stop(ctx)
+	r := newRun(t, st, q, 5)
+	waitRun(t, st, r.ID, "done", func(r *store.Run) bool { return r.State == store.Done })
+	st.DB.Exec(`UPDATE runs SET state = 'running', steps = 8, worker_id = ? WHERE id = ?`, q.WorkerID(), r.ID)
+	waitRun(t, st, r.ID, "the dropped run to finish", func(r *store.Run) bool { return r.State == store.Done && r.Step == 8 })
 }

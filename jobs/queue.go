@@ -74,7 +74,9 @@ type Queue struct {
 	client   *river.Client[*sql.Tx]
 	opts     Options
 	workerID string
+	self     store.Worker
 	log      *slog.Logger
+	active   sync.Map // run id → struct{}: runs this process is training now
 
 	dead   atomic.Bool // set by kill: write nothing more
 	wg     sync.WaitGroup
@@ -95,6 +97,8 @@ func New(ctx context.Context, st *store.Store, opts Options) (*Queue, error) {
 	var b [6]byte
 	rand.Read(b[:])
 	q := &Queue{st: st, opts: opts, workerID: opts.Device + "-" + hex.EncodeToString(b[:]), log: opts.Logger}
+	host, _ := os.Hostname()
+	q.self = store.Worker{ID: q.workerID, Host: host, Device: opts.Device, Proc: procIdentity(host), PID: os.Getpid()}
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &trainWorker{q: q})
 	cfg := &river.Config{
@@ -129,7 +133,7 @@ func (q *Queue) Start(ctx context.Context) error {
 	if !q.opts.Work {
 		return nil
 	}
-	if err := q.st.Heartbeat(ctx, q.workerID, q.opts.Device); err != nil {
+	if err := q.st.Heartbeat(ctx, q.self); err != nil {
 		return fmt.Errorf("register worker: %w", err)
 	}
 	if err := q.client.Start(ctx); err != nil {
@@ -143,7 +147,7 @@ func (q *Queue) Start(ctx context.Context) error {
 		tick := time.NewTicker(q.opts.Heartbeat)
 		defer tick.Stop()
 		for {
-			if err := q.st.Heartbeat(bg, q.workerID, q.opts.Device); err != nil && bg.Err() == nil {
+			if err := q.st.Heartbeat(bg, q.self); err != nil && bg.Err() == nil {
 				q.log.Warn("heartbeat", "err", err)
 			}
 			if err := q.Reap(bg); err != nil && bg.Err() == nil {
@@ -214,10 +218,13 @@ func (q *Queue) Resume(ctx context.Context, runID int64) error {
 	if err != nil {
 		return err
 	}
-	if r.State == store.Queued || r.State == store.Running {
+	switch r.State {
+	case store.Queued:
 		return nil // a double click
+	case store.Running:
+		return q.st.ClearPause(ctx, runID) // pressed before the worker paused
 	}
-	if err := q.st.Requeue(ctx, runID, store.Paused, q.enqueue(ctx, runID)); err != nil {
+	if _, err := q.st.Requeue(ctx, runID, store.Paused, q.enqueue(ctx, runID)); err != nil {
 		return err
 	}
 	return q.st.AddEvent(ctx, runID, r.Step, store.EventInfo, "Resumed by the user; back in the queue.")
@@ -235,9 +242,20 @@ func (q *Queue) Reap(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// Runs this worker holds but does not train: its job ended without
+	// recording how (the database was unreachable at that moment).
+	mine, err := q.st.RunningOn(ctx, q.workerID)
+	if err != nil {
+		return err
+	}
+	for _, r := range mine {
+		if _, training := q.active.Load(r.ID); !training {
+			orphans = append(orphans, r)
+		}
+	}
 	var errs []error
 	for _, r := range orphans {
-		err := q.st.Requeue(ctx, r.ID, store.Running, q.enqueue(ctx, r.ID))
+		state, err := q.st.Requeue(ctx, r.ID, store.Running, q.enqueue(ctx, r.ID))
 		if errors.Is(err, store.ErrState) {
 			continue // its worker finished it meanwhile
 		}
@@ -245,39 +263,39 @@ func (q *Queue) Reap(ctx context.Context) error {
 			errs = append(errs, err)
 			continue
 		}
-		from := "from scratch"
-		if r.CkptStep >= 0 {
-			from = fmt.Sprintf("from its checkpoint at step %d", r.CkptStep)
+		var msg string
+		switch state {
+		case store.Queued:
+			from := "from scratch"
+			if r.CkptStep >= 0 {
+				from = fmt.Sprintf("from its checkpoint at step %d", r.CkptStep)
+			}
+			msg = fmt.Sprintf("Worker %s stopped answering at step %d; the run is back in the queue and will resume %s.",
+				r.WorkerID, r.Step, from)
+		default:
+			msg = fmt.Sprintf("Worker %s stopped answering at step %d; the run is now %s, as asked.", r.WorkerID, r.Step, state)
 		}
-		msg := fmt.Sprintf("Worker %s stopped answering at step %d; the run is back in the queue and will resume %s.",
-			r.WorkerID, r.Step, from)
-		q.log.Info("reaped run", "run", r.ID, "worker", r.WorkerID, "step", r.Step)
+		q.log.Info("reaped run", "run", r.ID, "worker", r.WorkerID, "step", r.Step, "state", state)
 		errs = append(errs, q.st.AddEvent(ctx, r.ID, r.Step, store.EventResumed, msg))
 	}
 	return errors.Join(errs...)
 }
 
-// warnOnly passes on records at warning level and above.
-type warnOnly struct{ slog.Handler }
-
-func (h warnOnly) Enabled(ctx context.Context, l slog.Level) bool {
-	return l >= slog.LevelWarn && h.Handler.Enabled(ctx, l)
-}
-func (h warnOnly) WithAttrs(a []slog.Attr) slog.Handler { return warnOnly{h.Handler.WithAttrs(a)} }
-func (h warnOnly) WithGroup(n string) slog.Handler      { return warnOnly{h.Handler.WithGroup(n)} }
-
-// deadNeighbours lists workers on this machine whose process is gone: a
-// studio restarted after a crash resumes their runs at once instead of
-// waiting out StaleAfter.
+// deadNeighbours lists workers in this process namespace whose process is
+// gone: a studio restarted after a crash resumes their runs at once instead
+// of waiting out StaleAfter. Workers in other containers or machines have
+// another Proc; only their heartbeats tell.
 func (q *Queue) deadNeighbours(ctx context.Context) ([]string, error) {
-	host, _ := os.Hostname()
+	if q.self.Proc == "" {
+		return nil, nil
+	}
 	ws, err := q.st.Workers(ctx, time.Now().Add(-q.opts.StaleAfter))
 	if err != nil {
 		return nil, err
 	}
 	var dead []string
 	for _, w := range ws {
-		if w.ID == q.workerID || w.Host != host || w.PID <= 0 {
+		if w.ID == q.workerID || w.Proc != q.self.Proc || w.PID <= 0 {
 			continue
 		}
 		// Our own pid under another worker id: that process was an earlier
@@ -289,3 +307,12 @@ func (q *Queue) deadNeighbours(ctx context.Context) ([]string, error) {
 	}
 	return dead, nil
 }
+
+// warnOnly passes on records at warning level and above.
+type warnOnly struct{ slog.Handler }
+
+func (h warnOnly) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= slog.LevelWarn && h.Handler.Enabled(ctx, l)
+}
+func (h warnOnly) WithAttrs(a []slog.Attr) slog.Handler { return warnOnly{h.Handler.WithAttrs(a)} }
+func (h warnOnly) WithGroup(n string) slog.Handler      { return warnOnly{h.Handler.WithGroup(n)} }

@@ -7,7 +7,6 @@ import (
 	"image/png"
 	"io"
 	"math"
-	"syscall"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -16,6 +15,10 @@ import (
 	"github.com/ganstudio/ganstudio/gan"
 	"github.com/ganstudio/ganstudio/store"
 )
+
+// progressGrace is how long training goes on while its steps cannot be
+// recorded before the run fails.
+const progressGrace = 2 * time.Minute
 
 // Samples kept per snapshot for the gallery, and at the end of a run.
 const (
@@ -32,6 +35,10 @@ type trainWorker struct {
 // shown to the user) rather than the job: retrying would fail the same way.
 func (w *trainWorker) Work(ctx context.Context, job *river.Job[TrainArgs]) error {
 	q := w.q
+	// Marked active before the claim, so the reaper never takes a run
+	// this process has just claimed for one it holds but dropped.
+	q.active.Store(job.Args.RunID, struct{}{})
+	defer q.active.Delete(job.Args.RunID)
 	run, ok, err := q.st.Claim(ctx, job.Args.RunID, job.ID, q.workerID, q.opts.Device)
 	if err != nil {
 		return err
@@ -62,13 +69,18 @@ func (w *trainWorker) Work(ctx context.Context, job *river.Job[TrainArgs]) error
 		if err := t.save(bg); err != nil {
 			t.log.Error("saving on shutdown", "err", err)
 		}
-		if err := q.st.Finish(bg, run.ID, q.workerID, store.Queued, ""); err != nil {
+		state, err := q.st.Handback(bg, run.ID, q.workerID)
+		if err != nil {
 			return err
+		}
+		if state != store.Queued {
+			q.st.AddEvent(bg, run.ID, t.step(), store.EventInfo, fmt.Sprintf("Worker %s stopped at step %d; the run is %s, as asked.", q.workerID, t.step(), state))
+			return nil
 		}
 		q.st.AddEvent(bg, run.ID, t.step(), store.EventInfo,
 			fmt.Sprintf("Worker %s stopped at step %d; the run is back in the queue.", q.workerID, t.step()))
 		return river.JobSnooze(time.Second)
-	case errors.Is(err, syscall.ENOSPC):
+	case store.IsDiskFull(err):
 		// Nothing is wrong with the run: pause it, so the user can free
 		// space and resume from the last checkpoint.
 		bg := context.WithoutCancel(ctx)
@@ -76,12 +88,12 @@ func (w *trainWorker) Work(ctx context.Context, job *river.Job[TrainArgs]) error
 		msg := fmt.Sprintf("Paused at step %d: the disk is full (%v). Free some space, then resume; training goes on from the checkpoint at step %d.",
 			t.step(), err, t.run.CkptStep)
 		q.st.AddEvent(bg, run.ID, t.step(), store.EventError, msg)
-		return q.st.Finish(bg, run.ID, q.workerID, store.Paused, "the disk was full; free some space and resume")
+		return q.finish(bg, run.ID, store.Paused, "the disk was full; free some space and resume")
 	default:
 		bg := context.WithoutCancel(ctx)
 		t.log.Error("run failed", "err", err)
 		q.st.AddEvent(bg, run.ID, t.step(), store.EventError, "Training failed: "+err.Error())
-		return q.st.Finish(bg, run.ID, q.workerID, store.Failed, err.Error())
+		return q.finish(bg, run.ID, store.Failed, err.Error())
 	}
 }
 
@@ -198,10 +210,21 @@ func (t *training) train(ctx context.Context) error {
 		}
 		rateFrom, rateStep = time.Now(), s
 		control, err := st.Progress(ctx, run.ID, t.q.workerID, t.pending, t.rate)
-		if err != nil {
+		switch {
+		case errors.Is(err, store.ErrLost):
 			return err
+		case err != nil && ctx.Err() != nil:
+			return ctx.Err()
+		case err != nil:
+			// The database may be busy for a moment (a big import, a
+			// backup): keep training and record these steps next time.
+			if time.Since(lastReport) > progressGrace {
+				return err
+			}
+			t.log.Warn("recording progress; will retry", "err", err)
+		default:
+			t.pending, lastReport = t.pending[:0], time.Now()
 		}
-		t.pending, lastReport = t.pending[:0], time.Now()
 		if snap {
 			if err := t.snapshot(ctx, s == run.Steps); err != nil {
 				return err
@@ -213,20 +236,20 @@ func (t *training) train(ctx context.Context) error {
 				return err
 			}
 			st.AddEvent(ctx, run.ID, s, store.EventInfo, fmt.Sprintf("Paused at step %d.", s))
-			return st.Finish(ctx, run.ID, t.q.workerID, store.Paused, "")
+			return t.q.finish(ctx, run.ID, store.Paused, "")
 		case store.ControlCancel:
 			if err := t.checkpoint(ctx); err != nil {
 				return err
 			}
 			st.AddEvent(ctx, run.ID, s, store.EventInfo, fmt.Sprintf("Cancelled at step %d; its samples and checkpoints are kept.", s))
-			return st.Finish(ctx, run.ID, t.q.workerID, store.Cancelled, "")
+			return t.q.finish(ctx, run.ID, store.Cancelled, "")
 		}
 	}
 	if err := t.finalSamples(ctx); err != nil {
 		return err
 	}
 	st.AddEvent(ctx, run.ID, run.Steps, store.EventInfo, fmt.Sprintf("Finished %d steps.", run.Steps))
-	return st.Finish(ctx, run.ID, t.q.workerID, store.Done, "")
+	return t.q.finish(ctx, run.ID, store.Done, "")
 }
 
 func loadCheckpoint(ctx context.Context, st *store.Store, runID int64, step int, src gan.Source) (*gan.Trainer, error) {
@@ -264,15 +287,18 @@ func (t *training) snapshot(ctx context.Context, final bool) error {
 		}
 		sn.SWD, sn.SWDFloor = q.Mean, t.floor.Mean
 	}
-	if s > 0 {
-		if err := t.addSamples(ctx, SnapshotSamples, store.OriginSnapshot); err != nil {
-			return err
-		}
-	}
 	if err := st.AddSnapshot(ctx, sn); err != nil {
 		return err
 	}
-	return t.checkpoint(ctx)
+	// Checkpoint first: samples drawn after it survive a crash and a
+	// resume from it; samples drawn before it would be drawn twice.
+	if err := t.checkpoint(ctx); err != nil {
+		return err
+	}
+	if s > 0 && !final {
+		return t.addSamples(ctx, SnapshotSamples, store.OriginSnapshot)
+	}
+	return nil
 }
 
 // checkpoint saves the trainer under its step and drops the previous
@@ -310,7 +336,13 @@ func (t *training) addSamples(ctx context.Context, n int, origin string) error {
 	return err
 }
 
+// finalSamples draws the end-of-run samples, once: a worker that died
+// after drawing them and before marking the run done must not draw more.
 func (t *training) finalSamples(ctx context.Context) error {
+	_, n, err := t.q.st.Samples(ctx, store.SampleQuery{RunID: t.run.ID, Step: t.tr.Step(), Origin: store.OriginFinal, Limit: 1})
+	if err != nil || n > 0 {
+		return err
+	}
 	return t.addSamples(ctx, FinalSamples, store.OriginFinal)
 }
 
@@ -329,4 +361,22 @@ func Draw(ctx context.Context, st *store.Store, tr *gan.Trainer, runID int64, st
 	return st.AddSamples(ctx, runID, step, origin, lat, func(i int, w io.Writer) error {
 		return png.Encode(w, gan.ToImage(imgs[i], res))
 	})
+}
+
+// finish records how a run this worker holds ended, retrying for a while:
+// a run left "running" would wait for the reaper.
+func (q *Queue) finish(ctx context.Context, runID int64, state, msg string) error {
+	var err error
+	for wait := 100 * time.Millisecond; wait < 10*time.Second; wait *= 2 {
+		if err = q.st.Finish(ctx, runID, q.workerID, state, msg); err == nil {
+			return nil
+		}
+		q.log.Warn("recording the end of a run; will retry", "run", runID, "state", state, "err", err)
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(wait):
+		}
+	}
+	return err
 }

@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"image/png"
@@ -143,7 +144,13 @@ func (e *importError) Unwrap() error { return e.err }
 
 func uploadErr(err error) error {
 	var mbe *http.MaxBytesError
-	if errors.As(err, &mbe) {
+	var he *echo.HTTPError
+	switch {
+	case store.IsDiskFull(err):
+		return err // 507, from handleError
+	case errors.As(err, &he):
+		return he // the body limit's 413 on a chunked upload
+	case errors.As(err, &mbe):
 		return echo.NewHTTPError(http.StatusRequestEntityTooLarge, fmt.Sprintf("the upload is larger than the %d MB limit", mbe.Limit>>20))
 	}
 	return echo.NewHTTPError(http.StatusBadRequest, "the upload was cut short: "+err.Error())
@@ -204,25 +211,41 @@ func (s *Server) datasetPage(c echo.Context) error {
 	return s.render(c, http.StatusOK, web.DatasetPage(s.page(c, d.Name), d, c.QueryParam("error")))
 }
 
-// datasetPreview draws up to 64 of the dataset's images as a grid.
+// datasetPreview draws up to 64 of the dataset's images as a grid. Datasets
+// never change, so each preview is drawn once and kept (a few tens of KB).
 func (s *Server) datasetPreview(c echo.Context) error {
 	ctx := c.Request().Context()
 	d, err := s.datasetOf(c)
 	if err != nil {
 		return err
 	}
-	ds, err := jobs.LoadDataset(ctx, s.st, d, d.Res)
+	pic, ok := s.previews.Load(d.ID)
+	if !ok {
+		b, err := drawPreview(ctx, s.st, d)
+		if err != nil {
+			return err
+		}
+		pic, _ = s.previews.LoadOrStore(d.ID, b)
+	}
+	c.Response().Header().Set("Cache-Control", "private, max-age=3600")
+	return c.Blob(http.StatusOK, "image/png", pic.([]byte))
+}
+
+func drawPreview(ctx context.Context, st *store.Store, d *store.Dataset) ([]byte, error) {
+	ds, err := jobs.LoadDataset(ctx, st, d, d.Res)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	n := min(ds.Len(), 64)
 	imgs := make([][]float32, n)
 	for i := range imgs {
 		imgs[i] = ds.Float(i * ds.Len() / n)
 	}
-	c.Response().Header().Set("Cache-Control", "private, max-age=3600")
-	c.Response().Header().Set(echo.HeaderContentType, "image/png")
-	return png.Encode(c.Response(), gan.Grid(imgs, ds.Size, 8))
+	var b bytes.Buffer
+	if err := png.Encode(&b, gan.Grid(imgs, ds.Size, 8)); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
 }
 
 func (s *Server) datasetDelete(c echo.Context) error {

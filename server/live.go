@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/ganstudio/ganstudio/store"
 )
 
 // livePoll is how often the live stream looks at the run. It reads the
@@ -15,7 +17,8 @@ var livePoll = time.Second
 
 // runLive streams a run's progress as server-sent events: "progress" on
 // every change of step or state, "snapshot" when a new grid is kept. It
-// ends after the run reaches a final state.
+// ends after the run reaches a final state or pauses, or when the server
+// shuts down (the request's context ends).
 func (s *Server) runLive(c echo.Context) error {
 	r, err := s.runOf(c)
 	if err != nil {
@@ -61,7 +64,10 @@ func (s *Server) runLive(c echo.Context) error {
 			}
 			lastSnap = snaps[len(snaps)-1].Step
 		}
-		if r.Terminal() {
+		// A paused run changes only when someone presses Resume, which
+		// reloads the page; ending here frees the connection (browsers
+		// allow six per host).
+		if r.Terminal() || r.State == store.Paused {
 			return nil
 		}
 		select {

@@ -227,6 +227,10 @@ func (s *Server) runAction(c echo.Context) error {
 		}
 	}
 	if c.Request().Header.Get("HX-Request") != "" {
+		if action == "resume" {
+			// The live stream ended with the pause: reload to start it again.
+			c.Response().Header().Set("HX-Refresh", "true")
+		}
 		r, err = s.st.Run(c.Request().Context(), r.ID)
 		if err != nil {
 			return err
@@ -260,7 +264,7 @@ func (s *Server) dashboard(c echo.Context) error {
 		if len(snaps) > 0 {
 			card.LastGrid = snaps[len(snaps)-1].Step
 		}
-		ms, err := s.st.Metrics(ctx, r.ID)
+		ms, err := s.st.RecentMetrics(ctx, r.ID, web.HealthWindow)
 		if err != nil {
 			return err
 		}

@@ -318,14 +318,14 @@ func (s *Server) interpolatePNG(c echo.Context) error {
 		if ends[i], err = s.st.Sample(ctx, n); err != nil {
 			return err
 		}
-		if ends[i].RunID != r.ID {
+		if ends[i].RunID != r.ID || len(ends[i].Latent) != r.Config.ZDim {
 			return fieldErrors{k: fmt.Sprintf("sample %d belongs to another run", n)}
 		}
 	}
 	frames := 10
 	if v := c.QueryParam("frames"); v != "" {
-		if frames, err = strconv.Atoi(v); err != nil {
-			return fieldErrors{"frames": "a number of frames"}
+		if frames, err = strconv.Atoi(v); err != nil || frames < 2 || frames > 32 {
+			return fieldErrors{"frames": "2 to 32 frames"}
 		}
 	}
 	img, err := jobs.Interpolate(ctx, s.st, r, ends[0], ends[1], frames)

@@ -11,7 +11,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"syscall"
+	"sync"
 
 	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
@@ -46,10 +46,11 @@ func DefaultOptions() Options {
 
 // Server holds what the handlers need.
 type Server struct {
-	st   *store.Store
-	q    *jobs.Queue
-	opts Options
-	log  *slog.Logger
+	st       *store.Store
+	q        *jobs.Queue
+	opts     Options
+	log      *slog.Logger
+	previews sync.Map // dataset id → preview PNG
 }
 
 // New returns the studio's HTTP handler.
@@ -84,7 +85,13 @@ func New(st *store.Store, q *jobs.Queue, opts Options) http.Handler {
 		CookieSameSite: http.SameSiteStrictMode,
 	}))
 	s.routes(e)
-	return http.NewCrossOriginProtection().Handler(e)
+	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusForbidden)
+		w.Write([]byte(`{"error":"cross-site requests are refused; use the studio's own pages, or a script without a browser"}` + "\n"))
+	}))
+	return cop.Handler(e)
 }
 
 func (s *Server) routes(e *echo.Echo) {
@@ -179,7 +186,7 @@ func statusOf(err error) int {
 		return http.StatusConflict
 	case errors.Is(err, context.Canceled):
 		return 499
-	case errors.Is(err, syscall.ENOSPC):
+	case store.IsDiskFull(err):
 		return http.StatusInsufficientStorage
 	}
 	return http.StatusInternalServerError

@@ -63,6 +63,12 @@ func (s *studio) do(method, path, ctype string, body io.Reader, out any) int {
 	if ctype != "" {
 		req.Header.Set("Content-Type", ctype)
 	}
+	return s.doReq(req, out)
+}
+
+func (s *studio) doReq(req *http.Request, out any) int {
+	s.t.Helper()
+	method, path := req.Method, req.URL.Path
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		s.t.Fatal(err)
@@ -245,13 +251,9 @@ func TestCSRF(t *testing.T) {
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Sec-Fetch-Site", "cross-site")
 	req.Header.Set("Origin", "https://evil.example")
-	resp, err = http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusForbidden {
-		t.Errorf("cross-site API request: %d, want 403", resp.StatusCode)
+	var refused apiError
+	if code := s.doReq(req, &refused); code != http.StatusForbidden || refused.Error == "" {
+		t.Errorf("cross-site API request: %d %+v, want 403 with a JSON error", code, refused)
 	}
 	// A page on another domain that rebinds its name to 127.0.0.1.
 	req, _ = http.NewRequest("POST", s.srv.URL+"/api/runs", strings.NewReader(`{"dataset_id":1}`))
@@ -295,7 +297,7 @@ func TestTrainRateDownload(t *testing.T) {
 		Total   int          `json:"total"`
 	}
 	s.do("GET", fmt.Sprintf("/api/runs/%d/samples", run.ID), "", nil, &list)
-	if want := 2*jobs.SnapshotSamples + jobs.FinalSamples; list.Total != want {
+	if want := jobs.SnapshotSamples + jobs.FinalSamples; list.Total != want { // step 6, then the final ones at 12
 		t.Fatalf("%d samples, want %d", list.Total, want)
 	}
 	liked := list.Samples[3]
@@ -338,6 +340,15 @@ func TestTrainRateDownload(t *testing.T) {
 	json.NewDecoder(f).Decode(&manifest)
 	if len(manifest.Samples) != 1 || manifest.Samples[0].Sample != liked.ID || len(manifest.Samples[0].Latent) != 128 {
 		t.Errorf("manifest %+v, want sample %d with its 128-value latent", manifest, liked.ID)
+	}
+	sa, sb := list.Samples[0].ID, list.Samples[1].ID
+	for _, q := range []string{
+		fmt.Sprintf("a=%d&b=%d&frames=100", sa, sb), fmt.Sprintf("a=%d&b=%d&frames=x", sa, sb), fmt.Sprintf("a=999999&b=%d", sb),
+	} {
+		path := fmt.Sprintf("/runs/%d/interpolate.png?%s", run.ID, q)
+		if code := s.do("GET", path, "", nil, nil); code/100 != 4 {
+			t.Errorf("GET %s: %d, want a 4xx", path, code)
+		}
 	}
 	// PNGs, upscaled PNGs, grids, checkpoints, CSV.
 	for _, c := range []struct {

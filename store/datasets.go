@@ -55,56 +55,58 @@ func scanDataset(sc interface{ Scan(...any) error }) (*Dataset, error) {
 }
 
 // CreateDataset records d and stores its image sheet (written by
-// writeSheet) as one blob; on any error nothing is left behind.
+// writeSheet) as one blob; on any error nothing is left behind. The sheet
+// is written outside any transaction (a large one takes a while to encode,
+// and training must not wait for the database meanwhile); the dataset is
+// listed only once it is complete.
 func (s *Store) CreateDataset(ctx context.Context, d *Dataset, writeSheet func(io.Writer) error) error {
 	report, err := json.Marshal(d.Report)
 	if err != nil {
 		return err
 	}
-	var key string
-	err = s.Tx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `INSERT INTO datasets (name, builtin, res, count, bytes, report, created_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?)`, d.Name, d.Builtin, d.Res, d.Count, d.Bytes, string(report), now())
-		if err != nil {
-			return err
-		}
-		if d.ID, err = res.LastInsertId(); err != nil {
-			return err
-		}
-		if writeSheet == nil {
-			return nil
-		}
-		key = DatasetKey(d.ID)
-		return s.Blobs.Put(ctx, key, writeSheet)
-	})
+	res, err := s.DB.ExecContext(ctx, `INSERT INTO datasets (name, builtin, res, count, bytes, report, ready, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, d.Name, d.Builtin, d.Res, d.Count, d.Bytes, string(report), writeSheet == nil, now())
 	if err != nil {
-		if key != "" {
-			s.Blobs.Delete(ctx, fmt.Sprintf("datasets/%d/", d.ID))
-		}
 		return fmt.Errorf("save dataset %q: %w", d.Name, err)
 	}
+	if d.ID, err = res.LastInsertId(); err != nil {
+		return err
+	}
 	d.Created = time.Now()
+	if writeSheet == nil {
+		return nil
+	}
+	err = s.Blobs.Put(ctx, DatasetKey(d.ID), writeSheet)
+	if err == nil {
+		_, err = s.DB.ExecContext(ctx, `UPDATE datasets SET ready = 1 WHERE id = ?`, d.ID)
+	}
+	if err != nil {
+		bg := context.WithoutCancel(ctx)
+		s.Blobs.Delete(bg, fmt.Sprintf("datasets/%d/", d.ID))
+		s.DB.ExecContext(bg, `DELETE FROM datasets WHERE id = ?`, d.ID)
+		return fmt.Errorf("save dataset %q: %w", d.Name, err)
+	}
 	return nil
 }
 
 // EnsureBuiltin records a built-in dataset once, so it is listed and runs
-// can point at it.
+// can point at it. Processes starting together record it once between them.
 func (s *Store) EnsureBuiltin(ctx context.Context, name string, res, count int) (*Dataset, error) {
-	row := s.DB.QueryRowContext(ctx, `SELECT `+datasetCols+` FROM datasets WHERE builtin = ?`, name)
-	d, err := scanDataset(row)
-	if err == nil {
-		return d, nil
+	_, err := s.DB.ExecContext(ctx, `INSERT OR IGNORE INTO datasets (name, builtin, res, count, created_at)
+		VALUES (?, ?, ?, ?, ?)`, name+" (built-in)", name, res, count, now())
+	if err != nil {
+		return nil, fmt.Errorf("built-in dataset %s: %w", name, err)
 	}
-	if !errors.Is(err, sql.ErrNoRows) {
-		return nil, err
+	d, err := scanDataset(s.DB.QueryRowContext(ctx, `SELECT `+datasetCols+` FROM datasets WHERE builtin = ?`, name))
+	if err != nil {
+		return nil, fmt.Errorf("built-in dataset %s: %w", name, err)
 	}
-	d = &Dataset{Name: name + " (built-in)", Builtin: name, Res: res, Count: count}
-	return d, s.CreateDataset(ctx, d, nil)
+	return d, nil
 }
 
 // Dataset returns one dataset.
 func (s *Store) Dataset(ctx context.Context, id int64) (*Dataset, error) {
-	d, err := scanDataset(s.DB.QueryRowContext(ctx, `SELECT `+datasetCols+` FROM datasets WHERE id = ?`, id))
+	d, err := scanDataset(s.DB.QueryRowContext(ctx, `SELECT `+datasetCols+` FROM datasets WHERE id = ? AND ready = 1`, id))
 	if err != nil {
 		return nil, notFound("dataset", id, err)
 	}
@@ -113,7 +115,7 @@ func (s *Store) Dataset(ctx context.Context, id int64) (*Dataset, error) {
 
 // Datasets lists every dataset, built-in ones first, then newest first.
 func (s *Store) Datasets(ctx context.Context) ([]*Dataset, error) {
-	rows, err := s.DB.QueryContext(ctx, `SELECT `+datasetCols+` FROM datasets ORDER BY builtin = '', CASE WHEN builtin != '' THEN id END, id DESC`)
+	rows, err := s.DB.QueryContext(ctx, `SELECT `+datasetCols+` FROM datasets WHERE ready = 1 ORDER BY builtin = '', CASE WHEN builtin != '' THEN id END, id DESC`)
 	if err != nil {
 		return nil, err
 	}

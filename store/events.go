@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"os"
 	"time"
 )
 
@@ -53,20 +52,22 @@ func (s *Store) Events(ctx context.Context, runID int64, limit int) ([]Event, er
 
 // Worker is a process that trains runs.
 type Worker struct {
-	ID      string
-	Host    string
-	Device  string
+	ID     string
+	Host   string
+	Device string
+	// Proc names the process namespace (machine boot and pid namespace):
+	// only workers with the same Proc can check each other's PID.
+	Proc    string
 	PID     int
 	Started time.Time
 	Seen    time.Time
 }
 
 // Heartbeat records that a worker is alive.
-func (s *Store) Heartbeat(ctx context.Context, id, device string) error {
-	host, _ := os.Hostname()
+func (s *Store) Heartbeat(ctx context.Context, w Worker) error {
 	t := now()
-	_, err := s.DB.ExecContext(ctx, `INSERT INTO workers (id, host, device, pid, started_at, seen_at) VALUES (?, ?, ?, ?, ?, ?)
-		ON CONFLICT (id) DO UPDATE SET seen_at = excluded.seen_at`, id, host, device, os.Getpid(), t, t)
+	_, err := s.DB.ExecContext(ctx, `INSERT INTO workers (id, host, device, proc, pid, started_at, seen_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (id) DO UPDATE SET seen_at = excluded.seen_at`, w.ID, w.Host, w.Device, w.Proc, w.PID, t, t)
 	return err
 }
 
@@ -78,7 +79,7 @@ func (s *Store) RemoveWorker(ctx context.Context, id string) error {
 
 // Workers lists workers seen since.
 func (s *Store) Workers(ctx context.Context, since time.Time) ([]Worker, error) {
-	rows, err := s.DB.QueryContext(ctx, `SELECT id, host, device, pid, started_at, seen_at FROM workers WHERE seen_at >= ? ORDER BY started_at`,
+	rows, err := s.DB.QueryContext(ctx, `SELECT id, host, device, proc, pid, started_at, seen_at FROM workers WHERE seen_at >= ? ORDER BY started_at`,
 		since.UnixMilli())
 	if err != nil {
 		return nil, err
@@ -88,7 +89,7 @@ func (s *Store) Workers(ctx context.Context, since time.Time) ([]Worker, error) 
 	for rows.Next() {
 		var w Worker
 		var st, se int64
-		if err := rows.Scan(&w.ID, &w.Host, &w.Device, &w.PID, &st, &se); err != nil {
+		if err := rows.Scan(&w.ID, &w.Host, &w.Device, &w.Proc, &w.PID, &st, &se); err != nil {
 			return nil, err
 		}
 		w.Started, w.Seen = Time(st), Time(se)

@@ -235,7 +235,8 @@ func (s *Store) Control(ctx context.Context, runID int64, action string) (string
 		var q string
 		switch {
 		case state == Running:
-			q = `UPDATE runs SET control = ?2, updated_at = ?3 WHERE id = ?1`
+			// A cancel already asked for outranks a later pause.
+			q = `UPDATE runs SET control = ?2, updated_at = ?3 WHERE id = ?1 AND NOT (control = 'cancel' AND ?2 = 'pause')`
 		case action == ControlCancel && (state == Queued || state == Paused):
 			state = Cancelled
 			q = `UPDATE runs SET state = 'cancelled', control = '', finished_at = ?3, updated_at = ?3 WHERE id = ?1`
@@ -253,18 +254,33 @@ func (s *Store) Control(ctx context.Context, runID int64, action string) (string
 	return state, err
 }
 
-// Requeue puts a paused run (or, with fromRunning, a run whose worker died)
-// back in the queue under the job that enqueue inserts in the same
-// transaction.
-func (s *Store) Requeue(ctx context.Context, runID int64, from string, enqueue func(*sql.Tx) (int64, error)) error {
-	return s.Tx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE runs SET state = ?, control = '', worker_id = '', rate = 0, updated_at = ?
-			WHERE id = ? AND state = ?`, Queued, now(), runID, from)
-		if err != nil {
+// Requeue puts a paused run, or a running run whose worker died, back in
+// the queue under the job that enqueue inserts in the same transaction.
+// A dead worker's run with a pause or cancel pending goes straight to
+// Paused or Cancelled instead. It returns the state after.
+func (s *Store) Requeue(ctx context.Context, runID int64, from string, enqueue func(*sql.Tx) (int64, error)) (string, error) {
+	state := Queued
+	err := s.Tx(ctx, func(tx *sql.Tx) error {
+		var have, control string
+		if err := tx.QueryRowContext(ctx, `SELECT state, control FROM runs WHERE id = ?`, runID).Scan(&have, &control); err != nil {
+			return notFound("run", runID, err)
+		}
+		if have != from {
+			return fmt.Errorf("run %d is %s, not %s: %w", runID, have, from, ErrState)
+		}
+		if from == Running {
+			state = afterControl(control, Queued)
+		}
+		fin := int64(0)
+		if state == Cancelled {
+			fin = now()
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE runs SET state = ?, control = '', worker_id = '', rate = 0, finished_at = ?,
+			updated_at = ? WHERE id = ?`, state, fin, now(), runID); err != nil {
 			return err
 		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return fmt.Errorf("run %d is not %s: %w", runID, from, ErrState)
+		if state != Queued {
+			return nil
 		}
 		job, err := enqueue(tx)
 		if err != nil {
@@ -272,6 +288,56 @@ func (s *Store) Requeue(ctx context.Context, runID int64, from string, enqueue f
 		}
 		return s.SetJob(ctx, tx, runID, job)
 	})
+	return state, err
+}
+
+// afterControl is where a run stopped without its worker's say goes:
+// a pending cancel or pause is honoured, else it goes to otherwise.
+func afterControl(control, otherwise string) string {
+	switch control {
+	case ControlCancel:
+		return Cancelled
+	case ControlPause:
+		return Paused
+	}
+	return otherwise
+}
+
+// Handback is a worker shutting down with the run (its checkpoint saved):
+// the run goes back to the queue, or to Paused or Cancelled if the user
+// asked for that meanwhile. It returns the state after.
+func (s *Store) Handback(ctx context.Context, runID int64, workerID string) (string, error) {
+	var state string
+	err := s.Tx(ctx, func(tx *sql.Tx) error {
+		var control string
+		err := tx.QueryRowContext(ctx, `SELECT control FROM runs WHERE id = ? AND worker_id = ? AND state = ?`,
+			runID, workerID, Running).Scan(&control)
+		if err != nil {
+			return notFound("running run", runID, err)
+		}
+		state = afterControl(control, Queued)
+		fin := int64(0)
+		if state == Cancelled {
+			fin = now()
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE runs SET state = ?, control = '', rate = 0, finished_at = ?, updated_at = ?
+			WHERE id = ?`, state, fin, now(), runID)
+		return err
+	})
+	return state, err
+}
+
+// ClearPause withdraws a pause not yet acted on (the user pressed Resume
+// before the worker got to it).
+func (s *Store) ClearPause(ctx context.Context, runID int64) error {
+	_, err := s.DB.ExecContext(ctx, `UPDATE runs SET control = '' WHERE id = ? AND state = ? AND control = ?`,
+		runID, Running, ControlPause)
+	return err
+}
+
+// RunningOn lists the runs a worker holds as running.
+func (s *Store) RunningOn(ctx context.Context, workerID string) ([]*Run, error) {
+	return s.queryRuns(ctx, `SELECT `+runCols+` FROM runs WHERE state = ? AND worker_id = ?`, Running, workerID)
 }
 
 // Orphans lists running runs whose worker has not been seen since before,
@@ -287,24 +353,57 @@ func (s *Store) Orphans(ctx context.Context, before time.Time, dead []string) ([
 	return s.queryRuns(ctx, q+`)`, args...)
 }
 
-// TrimAfter forgets metrics and snapshots past step: a run resumed from the
-// checkpoint at step trains those steps again.
+// TrimAfter forgets what was recorded past step: a run resumed from the
+// checkpoint at step trains those steps again. Samples drawn past it go too,
+// unless someone rated them (they are the user's now, though no checkpoint
+// can draw them again).
 func (s *Store) TrimAfter(ctx context.Context, runID int64, step int) error {
-	return s.Tx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM metrics WHERE run_id = ? AND step > ?`, runID, step); err != nil {
+	var gone []int64
+	err := s.Tx(ctx, func(tx *sql.Tx) error {
+		for _, q := range []string{`DELETE FROM metrics WHERE run_id = ? AND step > ?`, `DELETE FROM snapshots WHERE run_id = ? AND step > ?`} {
+			if _, err := tx.ExecContext(ctx, q, runID, step); err != nil {
+				return err
+			}
+		}
+		rows, err := tx.QueryContext(ctx, `DELETE FROM samples WHERE run_id = ? AND step > ? AND rating = 0
+			AND NOT EXISTS (SELECT 1 FROM ratings WHERE sample_id = samples.id) RETURNING id`, runID, step)
+		if err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM snapshots WHERE run_id = ? AND step > ?`, runID, step); err != nil {
+		for rows.Next() {
+			var id int64
+			rows.Scan(&id)
+			gone = append(gone, id)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, `UPDATE runs SET step = ? WHERE id = ?`, step, runID)
+		_, err = tx.ExecContext(ctx, `UPDATE runs SET step = ? WHERE id = ?`, step, runID)
 		return err
 	})
+	if err != nil {
+		return err
+	}
+	for _, id := range gone {
+		s.Blobs.Delete(ctx, SampleKey(runID, id))
+	}
+	return nil
+}
+
+// RecentMetrics returns a run's last n per-step figures, in step order.
+func (s *Store) RecentMetrics(ctx context.Context, runID int64, n int) ([]gan.Stats, error) {
+	return s.metrics(ctx, `SELECT * FROM (SELECT step, loss_d, loss_g, d_real, d_fake FROM metrics WHERE run_id = ?
+		ORDER BY step DESC LIMIT ?) ORDER BY step`, runID, n)
 }
 
 // Metrics returns a run's per-step figures in step order.
 func (s *Store) Metrics(ctx context.Context, runID int64) ([]gan.Stats, error) {
-	rows, err := s.DB.QueryContext(ctx, `SELECT step, loss_d, loss_g, d_real, d_fake FROM metrics WHERE run_id = ? ORDER BY step`, runID)
+	return s.metrics(ctx, `SELECT step, loss_d, loss_g, d_real, d_fake FROM metrics WHERE run_id = ? ORDER BY step`, runID)
+}
+
+func (s *Store) metrics(ctx context.Context, q string, args ...any) ([]gan.Stats, error) {
+	rows, err := s.DB.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, err
 	}

@@ -108,6 +108,7 @@ func (s *Store) Sample(ctx context.Context, id int64) (*Sample, error) {
 type SampleQuery struct {
 	RunID  int64
 	Step   int
+	Origin string // "": any
 	Rating *int
 	IDs    []int64
 	Offset int
@@ -124,6 +125,9 @@ func (s *Store) Samples(ctx context.Context, q SampleQuery) ([]*Sample, int, err
 	}
 	if q.Rating != nil {
 		where, args = append(where, "rating = ?"), append(args, *q.Rating)
+	}
+	if q.Origin != "" {
+		where, args = append(where, "origin = ?"), append(args, q.Origin)
 	}
 	if len(q.IDs) > 0 {
 		where = append(where, "id IN (?"+strings.Repeat(",?", len(q.IDs)-1)+")")

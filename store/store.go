@@ -12,9 +12,11 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
-	_ "modernc.org/sqlite" // the pure-Go SQLite driver, registered as "sqlite"
+	"modernc.org/sqlite" // the pure-Go SQLite driver, registered as "sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 //go:embed migrations/*.sql
@@ -99,6 +101,15 @@ func (s *Store) migrate(ctx context.Context) error {
 			return err
 		}
 		err = s.Tx(ctx, func(tx *sql.Tx) error {
+			// Another process may have migrated since we looked; the
+			// transaction holds the write lock, so look again.
+			var now int
+			if err := tx.QueryRowContext(ctx, "PRAGMA user_version").Scan(&now); err != nil {
+				return err
+			}
+			if n <= now {
+				return nil
+			}
 			if _, err := tx.ExecContext(ctx, string(body)); err != nil {
 				return err
 			}
@@ -141,4 +152,14 @@ func notFound(what string, id any, err error) error {
 		return fmt.Errorf("%s %v: %w", what, id, ErrNotFound)
 	}
 	return fmt.Errorf("%s %v: %w", what, id, err)
+}
+
+// IsDiskFull reports whether err comes from a full disk, whether a file
+// write said so (ENOSPC) or SQLite did (SQLITE_FULL).
+func IsDiskFull(err error) bool {
+	var se *sqlite.Error
+	if errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_FULL {
+		return true
+	}
+	return errors.Is(err, syscall.ENOSPC)
 }

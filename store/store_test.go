@@ -152,7 +152,7 @@ func TestClaimProgressAndOrphans(t *testing.T) {
 	if _, ok, _ := s.Claim(ctx, r.ID, 7, "w2", "cpu"); ok {
 		t.Error("a running run was claimed twice")
 	}
-	s.Heartbeat(ctx, "w1", "cpu")
+	s.Heartbeat(ctx, Worker{ID: "w1", Device: "cpu"})
 	if _, err := s.Progress(ctx, r.ID, "w1", []gan.Stats{{Step: 1, LossD: 1}, {Step: 2, LossD: 0.9}}, 2); err != nil {
 		t.Fatal(err)
 	}
@@ -256,4 +256,93 @@ func TestBlobKeysRefuseEscapes(t *testing.T) {
 		t.Errorf("missing blob: %v", err)
 	}
 	_ = os.Remove
+}
+
+func TestConcurrentOpen(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	errs := make(chan error, 4)
+	stores := make(chan *Store, 4)
+	for i := 0; i < 4; i++ { // serve and workers starting together on a new folder
+		go func() {
+			s, err := Open(ctx, dir)
+			if err == nil {
+				_, err = s.EnsureBuiltin(ctx, "emoji", 64, 110)
+				stores <- s
+			}
+			errs <- err
+		}()
+	}
+	for i := 0; i < 4; i++ {
+		if err := <-errs; err != nil {
+			t.Errorf("open %d: %v", i, err)
+		}
+	}
+	close(stores)
+	for s := range stores {
+		defer s.Close()
+	}
+	s := open(t, dir)
+	list, _ := s.Datasets(ctx)
+	if len(list) != 1 {
+		t.Errorf("%d datasets, want the built-in once", len(list))
+	}
+}
+
+func TestDatasetListedOnlyWhenComplete(t *testing.T) {
+	s := open(t, t.TempDir())
+	ctx := context.Background()
+	d := &Dataset{Name: "big", Res: 64, Count: 1}
+	err := s.CreateDataset(ctx, d, func(w io.Writer) error {
+		// While the sheet is being written the dataset is not visible,
+		// and the database is free for others (training records progress).
+		if list, _ := s.Datasets(ctx); len(list) != 0 {
+			t.Errorf("a dataset being written is listed")
+		}
+		_, err := s.DB.ExecContext(ctx, `INSERT INTO workers (id, host, device, started_at, seen_at) VALUES ('w', 'h', 'cpu', 0, 0)`)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if list, _ := s.Datasets(ctx); len(list) != 1 {
+		t.Errorf("the finished dataset is not listed")
+	}
+}
+
+func TestPendingControlSurvivesHandbackAndReap(t *testing.T) {
+	s := open(t, t.TempDir())
+	ctx := context.Background()
+	d := &Dataset{Name: "d", Res: 64, Count: 1}
+	s.CreateDataset(ctx, d, nil)
+	noJob := func(*sql.Tx) (int64, error) {
+		t.Error("a run with a pending cancel or pause was enqueued")
+		return 0, nil
+	}
+	cases := []struct {
+		asks []string
+		want string
+	}{
+		{[]string{ControlCancel, ControlPause}, Cancelled}, // cancel outranks a later pause
+		{[]string{ControlPause}, Paused},
+	}
+	for _, c := range cases {
+		for _, via := range []string{"handback", "reap"} {
+			r := newRun(t, s, d.ID)
+			s.DB.Exec(`UPDATE runs SET state = 'running', worker_id = 'w1' WHERE id = ?`, r.ID)
+			for _, a := range c.asks {
+				s.Control(ctx, r.ID, a)
+			}
+			var got string
+			var err error
+			if via == "handback" {
+				got, err = s.Handback(ctx, r.ID, "w1")
+			} else {
+				got, err = s.Requeue(ctx, r.ID, Running, noJob)
+			}
+			if err != nil || got != c.want {
+				t.Errorf("%v then %s: %s, %v; want %s", c.asks, via, got, err, c.want)
+			}
+		}
+	}
 }

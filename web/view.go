@@ -95,6 +95,9 @@ type Health struct {
 	Text  string
 }
 
+// HealthWindow is how many recent steps HealthOf looks at.
+const HealthWindow = 50
+
 // HealthOf judges the balance of the two networks over the last 50 steps.
 // A discriminator that rejects every fake with near certainty gives the
 // generator no gradient to learn from; one that cannot tell real from
@@ -103,7 +106,7 @@ func HealthOf(ms []gan.Stats) Health {
 	if len(ms) < 20 {
 		return Health{"none", "too early to judge"}
 	}
-	tail := ms[max(0, len(ms)-50):]
+	tail := ms[max(0, len(ms)-HealthWindow):]
 	var fake, real float64
 	for _, m := range tail {
 		fake += m.DFake

@@ -43,7 +43,7 @@
     // Folders dropped from the desktop arrive as directory entries to walk.
     const walk = (entry, prefix) => new Promise((resolve) => {
       if (entry.isFile) {
-        entry.file((f) => { picked.push({ file: f, path: prefix + f.name }); resolve(); }, () => resolve());
+        entry.file((f) => { picked.push({ file: f, path: prefix + f.name }); resolve(); }, () => { unread.push(prefix + entry.name); resolve(); });
       } else if (entry.isDirectory) {
         const reader = entry.createReader();
         const all = [];
@@ -51,17 +51,20 @@
           if (!batch.length) {
             Promise.all(all.map((en) => walk(en, prefix + entry.name + "/"))).then(resolve);
           } else { all.push(...batch); more(); }
-        }, () => resolve());
+        }, () => { unread.push(prefix + entry.name + "/"); resolve(); });
         more();
       } else resolve();
     });
+    let unread = [];
     zone.addEventListener("drop", async (e) => {
       e.preventDefault();
+      unread = [];
       const items = Array.from(e.dataTransfer.items || []);
       const entries = items.map((it) => it.webkitGetAsEntry && it.webkitGetAsEntry()).filter(Boolean);
       if (entries.length) await Promise.all(entries.map((en) => walk(en, "")));
       else add(e.dataTransfer.files);
       show();
+      if (unread.length) $("#picked").textContent += ` — the browser could not read ${unread.join(", ")}`;
     });
     form.addEventListener("submit", (e) => {
       e.preventDefault();
@@ -90,8 +93,12 @@
           if (ev.loaded === ev.total) status.textContent = "Preparing images (decoding, cropping, resizing)…";
         }
       };
+      const reset = () => { picked = []; show(); form.elements.files.value = ""; $("#folder-input").value = ""; };
       xhr.onload = () => {
         $("#upload-button").disabled = false;
+        // Nothing was saved: start the choice again rather than sending
+        // the same files twice next time.
+        if (xhr.status !== 201) reset();
         let body = {};
         try { body = JSON.parse(xhr.responseText); } catch (_) { /* not JSON */ }
         if (xhr.status === 201) { window.location = "/datasets/" + body.id; return; }
@@ -112,7 +119,7 @@
           report.append(t);
         }
       };
-      xhr.onerror = () => { $("#upload-button").disabled = false; status.textContent = "The connection broke during the upload; nothing was saved. Try again."; status.className = "error"; };
+      xhr.onerror = () => { reset(); $("#upload-button").disabled = false; status.textContent = "The connection broke during the upload; nothing was saved. Try again."; status.className = "error"; };
       xhr.send(data);
     });
   }
@@ -120,10 +127,22 @@
   // ---- run page: live progress over SSE ----
   const run = $("#run");
   if (run && run.dataset.terminal !== "true" && window.EventSource) {
-    document.body.dataset.running = "true";
-    const es = new EventSource(run.dataset.live);
-    es.addEventListener("progress", (e) => {
+    let es = null;
+    // Browsers allow six connections per host: a hidden tab gives its
+    // stream up and opens it again when shown.
+    const connect = () => {
+      if (es || run.dataset.terminal === "true") return;
+      es = new EventSource(run.dataset.live);
+      es.addEventListener("progress", onProgress);
+      es.addEventListener("snapshot", () => htmx.trigger(document.body, "snapshot"));
+    };
+    const disconnect = () => { if (es) { es.close(); es = null; } };
+    document.addEventListener("visibilitychange", () => (document.hidden ? disconnect() : connect()));
+    let ticks = 0;
+    const onProgress = (e) => {
       const p = JSON.parse(e.data);
+      // The charts follow the losses between snapshots too, every ~10 s.
+      if (++ticks % 10 === 0) htmx.trigger(document.body, "tick");
       $("#run-step").textContent = p.step;
       $("#run-progress").value = p.steps ? (100 * p.step) / p.steps : 0;
       const badge = $("#run-state .state");
@@ -133,13 +152,15 @@
         htmx.ajax("GET", `/runs/${run.dataset.run}/panel/controls`, { target: "#controls", swap: "outerHTML" });
         htmx.trigger(document.body, "runstate");
       }
-      if (["done", "failed", "cancelled"].includes(p.state)) {
-        es.close();
-        document.body.dataset.running = "false";
+      if (["done", "failed", "cancelled", "paused"].includes(p.state)) {
+        // The server ends the stream here too; without this the browser
+        // would reconnect every few seconds.
+        disconnect();
+        run.dataset.terminal = "true";
         htmx.trigger(document.body, "snapshot");
       }
-    });
-    es.addEventListener("snapshot", () => htmx.trigger(document.body, "snapshot"));
+    };
+    connect();
   }
 
   // ---- grid timeline slider (re-bound after htmx swaps the panel) ----
@@ -170,6 +191,9 @@
     const cards = () => $$(".sample", gallery);
     document.addEventListener("keydown", (e) => {
       if (e.target.matches("input, select, textarea") && e.target.type !== "checkbox") return;
+      // Ctrl+D bookmarks, Ctrl+L goes to the address bar; a held key
+      // would flip the rating on and off.
+      if (e.ctrlKey || e.metaKey || e.altKey || e.repeat) return;
       const card = document.activeElement && document.activeElement.closest(".sample");
       const list = cards();
       if (!list.length) return;
@@ -181,9 +205,15 @@
         e.preventDefault();
       } else if (card && (key === "l" || key === "d")) {
         const id = card.id;
-        $(key === "l" ? ".like" : ".dislike", card).click();
         // Keep the focus on the card htmx puts in its place.
-        document.body.addEventListener("htmx:afterSwap", () => { const n = document.getElementById(id); if (n) n.focus(); }, { once: true });
+        const refocus = (ev) => {
+          if (ev.detail.target && ev.detail.target.id !== id) return;
+          document.body.removeEventListener("htmx:afterRequest", refocus);
+          const n = document.getElementById(id);
+          if (n) n.focus();
+        };
+        document.body.addEventListener("htmx:afterRequest", refocus);
+        $(key === "l" ? ".like" : ".dislike", card).click();
       } else if (card && key === "x") {
         const box = $("input[name=ids]", card);
         box.checked = !box.checked;

@@ -67,7 +67,13 @@ func serveCmd(ctx context.Context, args []string) error {
 	if !loopback(*addr) {
 		opts.AllowedHosts = nil // reachable by other names on purpose
 	}
-	srv := &http.Server{Handler: server.New(st, q, opts), ReadHeaderTimeout: 10 * time.Second}
+	// Requests live in base, which shutdown cancels: live streams end at
+	// once instead of holding the shutdown to its timeout.
+	base, cancelBase := context.WithCancel(context.Background())
+	defer cancelBase()
+	srv := &http.Server{Handler: server.New(st, q, opts), ReadHeaderTimeout: 10 * time.Second,
+		BaseContext: func(net.Listener) context.Context { return base }}
+	srv.RegisterOnShutdown(cancelBase)
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		q.Stop(context.Background())
@@ -83,7 +89,7 @@ func serveCmd(ctx context.Context, args []string) error {
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	srv.Shutdown(sctx) // live streams end with the timeout
+	srv.Shutdown(sctx)
 	if qerr := q.Stop(context.Background()); qerr != nil {
 		slog.Warn("stopping the worker", "err", qerr)
 	}
