@@ -240,38 +240,55 @@ func (s *Server) runAction(c echo.Context) error {
 	return c.Redirect(http.StatusSeeOther, fmt.Sprintf("/runs/%d", r.ID))
 }
 
-func (s *Server) dashboard(c echo.Context) error {
+// runCards gathers the dashboard's run list.
+func (s *Server) runCards(c echo.Context) ([]web.RunCard, []*store.Dataset, error) {
 	ctx := c.Request().Context()
 	runs, err := s.st.Runs(ctx)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	sets, err := s.st.Datasets(ctx)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	views := make([]web.RunCard, 0, len(runs))
 	names := map[int64]string{}
 	for _, d := range sets {
 		names[d.ID] = d.Name
 	}
+	cards := make([]web.RunCard, 0, len(runs))
 	for _, r := range runs {
 		card := web.RunCard{Run: r, Dataset: names[r.DatasetID], LastGrid: -1}
 		snaps, err := s.st.Snapshots(ctx, r.ID)
 		if err != nil {
-			return err
+			return nil, nil, err
 		}
 		if len(snaps) > 0 {
 			card.LastGrid = snaps[len(snaps)-1].Step
 		}
 		ms, err := s.st.RecentMetrics(ctx, r.ID, web.HealthWindow)
 		if err != nil {
-			return err
+			return nil, nil, err
 		}
 		card.Health = web.HealthOf(ms)
-		views = append(views, card)
+		cards = append(cards, card)
 	}
-	return s.render(c, http.StatusOK, web.Dashboard(s.page(c, "GAN Studio"), views, sets))
+	return cards, sets, nil
+}
+
+func (s *Server) dashboard(c echo.Context) error {
+	cards, sets, err := s.runCards(c)
+	if err != nil {
+		return err
+	}
+	return s.render(c, http.StatusOK, web.Dashboard(s.page(c, "GAN Studio"), cards, sets))
+}
+
+func (s *Server) runCardsPanel(c echo.Context) error {
+	cards, _, err := s.runCards(c)
+	if err != nil {
+		return err
+	}
+	return s.render(c, http.StatusOK, web.RunCards(cards))
 }
 
 // jsonRun is a run as the API shows it.

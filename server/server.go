@@ -99,6 +99,7 @@ func (s *Server) routes(e *echo.Echo) {
 	e.GET("/favicon.ico", func(c echo.Context) error { return c.Redirect(http.StatusMovedPermanently, "/assets/img/icon.svg") })
 
 	e.GET("/", s.dashboard)
+	e.GET("/panel/runs", s.runCardsPanel)
 	e.GET("/datasets", s.datasetsPage)
 	e.GET("/datasets/:id", s.datasetPage)
 	e.GET("/datasets/:id/preview.png", s.datasetPreview)

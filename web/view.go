@@ -354,3 +354,14 @@ func Plural(n int, noun string) string {
 	}
 	return fmt.Sprintf("%d %ss", n, noun)
 }
+
+// refreshWhileActive is the run list's htmx trigger: a poll every 5 s while
+// a run may change on its own, none otherwise.
+func refreshWhileActive(runs []RunCard) string {
+	for _, c := range runs {
+		if c.Run.State == store.Queued || c.Run.State == store.Running {
+			return "every 5s"
+		}
+	}
+	return "none"
+}

@@ -97,3 +97,17 @@ func TestRunPageRenders(t *testing.T) {
 }
 
 func fmtSscanf(p string, x, y *float64) (int, error) { return fmt.Sscanf(p, "%g,%g", x, y) }
+
+func TestRunCardsPollOnlyWhileActive(t *testing.T) {
+	for state, want := range map[string]string{store.Running: `hx-trigger="every 5s"`, store.Queued: `hx-trigger="every 5s"`,
+		store.Done: `hx-trigger="none"`, store.Paused: `hx-trigger="none"`} {
+		r := &store.Run{ID: 1, State: state, Steps: 10, Config: store.RunConfig{Config: gan.DefaultConfig()}}
+		var b bytes.Buffer
+		if err := RunCards([]RunCard{{Run: r, LastGrid: -1}}).Render(context.Background(), &b); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("a %s run: the list lacks %s", state, want)
+		}
+	}
+}
