@@ -76,6 +76,7 @@ func TestStudioInBrowser(t *testing.T) {
 	allowDownloads(t, ctx, dir)
 	checkPNGDownload(t, ctx, base, dir, sampleID)
 	checkLikedZip(t, ctx, base, dir, runID, sampleID)
+	pauseAndResume(t, ctx, base, dsID)
 
 	if ex := b.exceptions(); len(ex) > 0 {
 		t.Errorf("the pages threw %d uncaught exceptions:\n%s", len(ex), strings.Join(ex, "\n"))
@@ -374,12 +375,16 @@ func uploadDataset(t *testing.T, ctx context.Context, base, zipPath string) stri
 // startRun fills the new-run form for a run of a few seconds and returns
 // the run's id.
 func startRun(t *testing.T, ctx context.Context, base, dsID string) string {
+	return startRunSteps(t, ctx, base, dsID, "30")
+}
+
+func startRunSteps(t *testing.T, ctx context.Context, base, dsID, steps string) string {
 	t.Helper()
 	do(t, ctx, "fill the new-run form",
 		chromedp.Navigate(base+"/runs/new?dataset="+dsID),
 		chromedp.WaitVisible(chromedp.ID("start-run")),
 		chromedp.SetValue(chromedp.ID("width"), "0.25"),
-		chromedp.SetValue(chromedp.ID("steps"), "30"),
+		chromedp.SetValue(chromedp.ID("steps"), steps),
 		chromedp.SetValue(chromedp.ID("batch"), "8"),
 		chromedp.SetValue(chromedp.ID("snapshot_every"), "10"),
 	)
@@ -451,6 +456,39 @@ func likeFirstSample(t *testing.T, ctx context.Context, base, runID string) stri
 		chromedp.WaitVisible(chromedp.CSS(card+".liked "+".like.on")),
 	)
 	return attr.Value
+}
+
+// pauseAndResume starts a long run and pauses and resumes it with the run
+// page's buttons: the badge follows, and Resume reloads the page so its
+// live stream (ended by the pause) starts again.
+func pauseAndResume(t *testing.T, ctx context.Context, base, dsID string) {
+	t.Helper()
+	runID := startRunSteps(t, ctx, base, dsID, "100000")
+	wait := chromedp.WithPollingTimeout(60 * time.Second)
+	badge := func(state string) chromedp.Action[chromedp.Void] {
+		return chromedp.Poll[chromedp.Void](fmt.Sprintf(`document.querySelector("#run-state .state")?.textContent.trim() === %q`, state), wait)
+	}
+	do(t, ctx, "pause run "+runID,
+		badge("running"),
+		chromedp.Click(chromedp.ID("pause")),
+		badge("paused"),
+		chromedp.WaitVisible(chromedp.ID("resume")),
+	)
+	do(t, ctx, "resume run "+runID,
+		chromedp.Click(chromedp.ID("resume")),
+		chromedp.WaitVisible(chromedp.ID("pause")),
+		badge("running"),
+		// Live again: the step counter moves on.
+		chromedp.Poll[chromedp.Void](`(() => { const s = +document.querySelector("#run-step").textContent;
+			window.__first ??= s; return s > window.__first; })()`, wait),
+	)
+	// Leave the worker free for whatever runs next.
+	req, _ := http.NewRequest("POST", base+"/api/runs/"+runID+"/cancel", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
 }
 
 // keysAndInterpolation, on the gallery: the keyboard dislikes the focused
