@@ -91,7 +91,13 @@ func New(ctx context.Context, st *store.Store, opts Options) (*Queue, error) {
 	if err != nil {
 		return nil, fmt.Errorf("job queue migrations: %w", err)
 	}
-	if _, err := mig.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
+	// In one immediate transaction: processes starting together on a new
+	// database migrate it one after the other, not into each other.
+	err = st.RiverTx(ctx, func(tx *sql.Tx) error {
+		_, err := mig.MigrateTx(ctx, tx, rivermigrate.DirectionUp, nil)
+		return err
+	})
+	if err != nil {
 		return nil, fmt.Errorf("job queue migrations: %w", err)
 	}
 	var b [6]byte

@@ -64,6 +64,10 @@ func Open(ctx context.Context, dir string) (*Store, error) {
 		return nil, err
 	}
 	s := &Store{DB: db, RiverDB: rdb, Blobs: blobs, dir: dir}
+	if err := s.connect(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
 	if err := s.migrate(ctx); err != nil {
 		s.Close()
 		return nil, err
@@ -74,6 +78,32 @@ func Open(ctx context.Context, dir string) (*Store, error) {
 // Close closes both pools.
 func (s *Store) Close() error {
 	return errors.Join(s.DB.Close(), s.RiverDB.Close())
+}
+
+// connect opens the first connection, waiting a while for another process
+// that is creating the same database: switching a new file to WAL mode
+// answers SQLITE_BUSY at once, without SQLite's busy timeout.
+func (s *Store) connect(ctx context.Context) error {
+	var err error
+	for wait := 50 * time.Millisecond; wait < 10*time.Second; wait *= 2 {
+		if err = s.DB.PingContext(ctx); err == nil || !isBusy(err) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("open database: %w", err)
+	}
+	return nil
+}
+
+func isBusy(err error) bool {
+	var se *sqlite.Error
+	return errors.As(err, &se) && (se.Code()&0xff == sqlite3.SQLITE_BUSY || se.Code()&0xff == sqlite3.SQLITE_LOCKED)
 }
 
 // migrate applies migrations/NNNN_*.sql in order, each in a transaction,
@@ -123,9 +153,19 @@ func (s *Store) migrate(ctx context.Context) error {
 	return nil
 }
 
-// Tx runs fn in a transaction, committing if it returns nil.
+// Tx runs fn in a transaction, committing if it returns nil. Transactions
+// take the write lock when they begin (_txlock=immediate).
 func (s *Store) Tx(ctx context.Context, fn func(*sql.Tx) error) error {
-	tx, err := s.DB.BeginTx(ctx, nil)
+	return inTx(ctx, s.DB, fn)
+}
+
+// RiverTx is Tx on River's pool.
+func (s *Store) RiverTx(ctx context.Context, fn func(*sql.Tx) error) error {
+	return inTx(ctx, s.RiverDB, fn)
+}
+
+func inTx(ctx context.Context, db *sql.DB, fn func(*sql.Tx) error) error {
+	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}

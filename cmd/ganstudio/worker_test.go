@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ganstudio/ganstudio/datasets"
 	"github.com/ganstudio/ganstudio/gan"
 	"github.com/ganstudio/ganstudio/jobs"
 	"github.com/ganstudio/ganstudio/store"
@@ -124,5 +125,42 @@ func TestLoopback(t *testing.T) {
 		if got := loopback(addr); got != want {
 			t.Errorf("loopback(%q) = %v, want %v", addr, got, want)
 		}
+	}
+}
+
+// TestWorkersStartTogether starts four worker processes at once on a new
+// data folder, three times over: all of them must create, migrate (ours
+// and River's tables) and share it. Without the fixes it guards (the first
+// connection waiting for WAL mode, migrations in immediate transactions),
+// about one start in ten lost a process here.
+func TestWorkersStartTogether(t *testing.T) {
+	for round := 0; round < 3; round++ {
+		data := t.TempDir()
+		var cmds []*exec.Cmd
+		for i := 0; i < 4; i++ {
+			cmds = append(cmds, startWorker(t, data))
+		}
+		ctx := context.Background()
+		var st *store.Store
+		waitFor(t, "the data folder", func() bool {
+			var err error
+			st, err = store.Open(ctx, data)
+			return err == nil
+		})
+		waitFor(t, "four workers", func() bool {
+			ws, _ := st.Workers(ctx, time.Now().Add(-time.Minute))
+			return len(ws) == 4
+		})
+		for i, c := range cmds {
+			c.Process.Signal(syscall.SIGTERM)
+			if err := c.Wait(); err != nil {
+				t.Errorf("round %d, worker %d: %v", round, i, err)
+			}
+		}
+		sets, _ := st.Datasets(ctx)
+		if len(sets) != len(datasets.BuiltinNames) {
+			t.Errorf("round %d: %d datasets, want each built-in once", round, len(sets))
+		}
+		st.Close()
 	}
 }
