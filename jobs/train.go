@@ -110,8 +110,55 @@ type training struct {
 	ds    *datasets.Dataset
 	floor *gan.SWDResult
 
-	pending []gan.Stats // trained but not yet recorded
-	rate    float64     // steps per second, smoothed
+	pending    []gan.Stats // trained but not yet recorded
+	rate       float64     // steps per second, smoothed
+	lastReport time.Time   // when pending was last recorded
+}
+
+// report records the pending steps and returns what the user has asked of
+// the run. A database busy for a moment (a big import, a backup) is not
+// the run's fault: report says !ok and training goes on, up to
+// progressGrace without a record.
+func (t *training) report(ctx context.Context) (control string, ok bool, err error) {
+	control, err = t.q.st.Progress(ctx, t.run.ID, t.q.workerID, t.pending, t.rate)
+	switch {
+	case err == nil:
+		t.pending, t.lastReport = t.pending[:0], time.Now()
+		return control, true, nil
+	case errors.Is(err, store.ErrLost):
+		return "", false, err
+	case ctx.Err() != nil:
+		return "", false, ctx.Err()
+	case time.Since(t.lastReport) > progressGrace:
+		return "", false, err
+	}
+	t.log.Warn("recording progress; will retry", "err", err)
+	return "", false, nil
+}
+
+// obey acts on a pause or cancel, after a checkpoint. stop says the job
+// is over. A pause withdrawn (Resume pressed) meanwhile is not obeyed.
+func (t *training) obey(ctx context.Context, control string) (stop bool, err error) {
+	st, run, s := t.q.st, t.run, t.tr.Step()
+	switch control {
+	case store.ControlPause:
+		if err := t.checkpoint(ctx); err != nil {
+			return true, err
+		}
+		paused, err := st.PauseIfAsked(ctx, run.ID, t.q.workerID)
+		if err != nil || !paused {
+			return err != nil, err
+		}
+		st.AddEvent(ctx, run.ID, s, store.EventInfo, fmt.Sprintf("Paused at step %d.", s))
+		return true, nil
+	case store.ControlCancel:
+		if err := t.checkpoint(ctx); err != nil {
+			return true, err
+		}
+		st.AddEvent(ctx, run.ID, s, store.EventInfo, fmt.Sprintf("Cancelled at step %d; its samples and checkpoints are kept.", s))
+		return true, t.q.finish(ctx, run.ID, store.Cancelled, "")
+	}
+	return false, nil
 }
 
 // save records pending steps and checkpoints the trainer, if there is one.
@@ -184,8 +231,9 @@ func (t *training) train(ctx context.Context) error {
 		}
 	}
 
-	lastReport := time.Now()
+	t.lastReport = time.Now()
 	rateFrom, rateStep := time.Now(), t.tr.Step()
+	snapDue := false // a snapshot waits for its steps to be recorded
 	for t.tr.Step() < run.Steps {
 		stats, err := t.tr.TrainStep(ctx)
 		if err != nil {
@@ -196,8 +244,8 @@ func (t *training) train(ctx context.Context) error {
 		}
 		t.pending = append(t.pending, stats)
 		s := t.tr.Step()
-		snap := s%run.Config.SnapshotEvery == 0 || s == run.Steps
-		if time.Since(lastReport) < time.Second && !snap {
+		snapDue = snapDue || s%run.Config.SnapshotEvery == 0 || s == run.Steps
+		if time.Since(t.lastReport) < time.Second && !snapDue {
 			continue
 		}
 		if el := time.Since(rateFrom).Seconds(); el > 0 {
@@ -209,40 +257,33 @@ func (t *training) train(ctx context.Context) error {
 			}
 		}
 		rateFrom, rateStep = time.Now(), s
-		control, err := st.Progress(ctx, run.ID, t.q.workerID, t.pending, t.rate)
-		switch {
-		case errors.Is(err, store.ErrLost):
+		control, ok, err := t.report(ctx)
+		if err != nil {
 			return err
-		case err != nil && ctx.Err() != nil:
-			return ctx.Err()
-		case err != nil:
-			// The database may be busy for a moment (a big import, a
-			// backup): keep training and record these steps next time.
-			if time.Since(lastReport) > progressGrace {
-				return err
-			}
-			t.log.Warn("recording progress; will retry", "err", err)
-		default:
-			t.pending, lastReport = t.pending[:0], time.Now()
 		}
-		if snap {
+		if !ok {
+			continue // the database is busy: train on, record next time
+		}
+		if snapDue {
+			snapDue = false
 			if err := t.snapshot(ctx, s == run.Steps); err != nil {
 				return err
 			}
 		}
-		switch control {
-		case store.ControlPause:
-			if err := t.checkpoint(ctx); err != nil {
-				return err
-			}
-			st.AddEvent(ctx, run.ID, s, store.EventInfo, fmt.Sprintf("Paused at step %d.", s))
-			return t.q.finish(ctx, run.ID, store.Paused, "")
-		case store.ControlCancel:
-			if err := t.checkpoint(ctx); err != nil {
-				return err
-			}
-			st.AddEvent(ctx, run.ID, s, store.EventInfo, fmt.Sprintf("Cancelled at step %d; its samples and checkpoints are kept.", s))
-			return t.q.finish(ctx, run.ID, store.Cancelled, "")
+		if stop, err := t.obey(ctx, control); stop || err != nil {
+			return err
+		}
+	}
+	// The last steps and snapshot, if the database was busy at the end.
+	for len(t.pending) > 0 {
+		if _, _, err := t.report(ctx); err != nil {
+			return err
+		}
+		time.Sleep(time.Second)
+	}
+	if snapDue {
+		if err := t.snapshot(ctx, true); err != nil {
+			return err
 		}
 	}
 	if err := t.finalSamples(ctx); err != nil {

@@ -51,7 +51,7 @@ func (s *Server) runLive(c echo.Context) error {
 				eta = d.String()
 			}
 			err := send("progress", map[string]any{"step": r.Step, "steps": r.Steps, "state": r.State,
-				"eta": eta, "rate": r.Rate, "changed": lastState != "" && r.State != lastState})
+				"eta": eta, "rate": r.Rate})
 			if err != nil {
 				return nil
 			}

@@ -327,6 +327,18 @@ func (s *Store) Handback(ctx context.Context, runID int64, workerID string) (str
 	return state, err
 }
 
+// PauseIfAsked pauses a run its worker holds if the pause is still asked
+// for (the user may have pressed Resume meanwhile).
+func (s *Store) PauseIfAsked(ctx context.Context, runID int64, workerID string) (bool, error) {
+	res, err := s.DB.ExecContext(ctx, `UPDATE runs SET state = ?, control = '', rate = 0, updated_at = ?
+		WHERE id = ? AND worker_id = ? AND state = ? AND control = ?`, Paused, now(), runID, workerID, Running, ControlPause)
+	if err != nil {
+		return false, err
+	}
+	n, _ := res.RowsAffected()
+	return n > 0, nil
+}
+
 // ClearPause withdraws a pause not yet acted on (the user pressed Resume
 // before the worker got to it).
 func (s *Store) ClearPause(ctx context.Context, runID int64) error {

@@ -72,12 +72,47 @@ func Open(ctx context.Context, dir string) (*Store, error) {
 		s.Close()
 		return nil, err
 	}
+	if err := s.sweepUnfinished(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
 	return s, nil
 }
 
 // Close closes both pools.
 func (s *Store) Close() error {
 	return errors.Join(s.DB.Close(), s.RiverDB.Close())
+}
+
+// unfinishedAge is how old a dataset still being written must be before
+// Open takes it for the leftover of a killed import (and not one going on
+// in another process).
+const unfinishedAge = time.Hour
+
+// sweepUnfinished removes datasets whose import was killed mid-write: their
+// rows are never listed and their files would stay for good.
+func (s *Store) sweepUnfinished(ctx context.Context) error {
+	rows, err := s.DB.QueryContext(ctx, `SELECT id FROM datasets WHERE ready = 0 AND created_at < ?`,
+		time.Now().Add(-unfinishedAge).UnixMilli())
+	if err != nil {
+		return err
+	}
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		rows.Scan(&id)
+		ids = append(ids, id)
+	}
+	rows.Close()
+	for _, id := range ids {
+		if err := s.Blobs.Delete(ctx, fmt.Sprintf("datasets/%d/", id)); err != nil {
+			return err
+		}
+		if _, err := s.DB.ExecContext(ctx, `DELETE FROM datasets WHERE id = ? AND ready = 0`, id); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
 }
 
 // connect opens the first connection, waiting a while for another process
@@ -117,6 +152,9 @@ func (s *Store) migrate(ctx context.Context) error {
 	var have int
 	if err := s.DB.QueryRowContext(ctx, "PRAGMA user_version").Scan(&have); err != nil {
 		return fmt.Errorf("schema version: %w", err)
+	}
+	if newest := len(names); have > newest {
+		return fmt.Errorf("this data folder's database is at schema version %d, newer than this build of GAN Studio knows (%d): use a newer ganstudio", have, newest)
 	}
 	for _, name := range names {
 		n, err := strconv.Atoi(strings.SplitN(filepath.Base(name), "_", 2)[0])

@@ -346,3 +346,53 @@ func TestPendingControlSurvivesHandbackAndReap(t *testing.T) {
 		}
 	}
 }
+
+func TestUnfinishedImportsSweptAndNewerSchemaRefused(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	s := open(t, dir)
+	old := time.Now().Add(-2 * unfinishedAge).UnixMilli()
+	res, _ := s.DB.Exec(`INSERT INTO datasets (name, res, count, ready, created_at) VALUES ('killed', 64, 1, 0, ?)`, old)
+	killed, _ := res.LastInsertId()
+	s.Blobs.Put(ctx, DatasetKey(killed), func(w io.Writer) error { _, err := w.Write([]byte("half")); return err })
+	res, _ = s.DB.Exec(`INSERT INTO datasets (name, res, count, ready, created_at) VALUES ('going on', 64, 1, 0, ?)`, time.Now().UnixMilli())
+	going, _ := res.LastInsertId()
+	s.Close()
+
+	s = open(t, dir)
+	var n int
+	s.DB.QueryRow(`SELECT COUNT(*) FROM datasets WHERE id = ?`, killed).Scan(&n)
+	if n != 0 {
+		t.Error("a killed import's row was kept")
+	}
+	if _, err := s.Blobs.Open(ctx, DatasetKey(killed)); !errors.Is(err, ErrNotFound) {
+		t.Errorf("a killed import's file was kept: %v", err)
+	}
+	s.DB.QueryRow(`SELECT COUNT(*) FROM datasets WHERE id = ?`, going).Scan(&n)
+	if n != 1 {
+		t.Error("a recent import (maybe going on in another process) was swept")
+	}
+	s.DB.Exec(`PRAGMA user_version = 99`)
+	s.Close()
+	if _, err := Open(ctx, dir); err == nil || !strings.Contains(err.Error(), "newer") {
+		t.Errorf("opening a newer schema: %v", err)
+	}
+}
+
+func TestPauseWithdrawn(t *testing.T) {
+	s := open(t, t.TempDir())
+	ctx := context.Background()
+	d := &Dataset{Name: "d", Res: 64, Count: 1}
+	s.CreateDataset(ctx, d, nil)
+	r := newRun(t, s, d.ID)
+	s.DB.Exec(`UPDATE runs SET state = 'running', worker_id = 'w1' WHERE id = ?`, r.ID)
+	s.Control(ctx, r.ID, ControlPause)
+	s.ClearPause(ctx, r.ID) // Resume pressed before the worker acted
+	if paused, err := s.PauseIfAsked(ctx, r.ID, "w1"); paused || err != nil {
+		t.Errorf("a withdrawn pause paused the run (%v)", err)
+	}
+	s.Control(ctx, r.ID, ControlPause)
+	if paused, err := s.PauseIfAsked(ctx, r.ID, "w1"); !paused || err != nil {
+		t.Errorf("a pause still asked for did not pause the run (%v)", err)
+	}
+}

@@ -146,9 +146,12 @@
       $("#run-step").textContent = p.step;
       $("#run-progress").value = p.steps ? (100 * p.step) / p.steps : 0;
       const badge = $("#run-state .state");
+      // Compared with what the page shows, not with the last event: after
+      // a reconnect (hidden tab, dropped connection) a change is still seen.
+      const changed = badge.dataset.state !== p.state;
       badge.textContent = p.state; badge.className = "state state-" + p.state; badge.dataset.state = p.state;
       $("#run-eta").textContent = p.state === "running" ? (p.eta ? "about " + p.eta + " left" : "estimating…") : p.state;
-      if (p.changed) {
+      if (changed) {
         htmx.ajax("GET", `/runs/${run.dataset.run}/panel/controls`, { target: "#controls", swap: "outerHTML" });
         htmx.trigger(document.body, "runstate");
       }
