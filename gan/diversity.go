@@ -1,0 +1,198 @@
+package gan
+
+import (
+	"math"
+	"math/rand/v2"
+	"slices"
+
+	"gonum.org/v1/gonum/blas"
+)
+
+// Diversity measures for mode-collapse detection: how alike generated
+// images are, against the same figure for real images. All take images as
+// flat vectors (planar RGB in [-1, 1], as Generate returns them) and need
+// no pretrained network.
+
+// distances returns the n×m matrix of Euclidean distances between the rows
+// of a and b, through one matrix product (‖a‖² + ‖b‖² − 2a·b).
+func distances(a, b [][]float32) [][]float64 {
+	n, m, dim := len(a), len(b), len(a[0])
+	fa, fb := make([]float32, n*dim), make([]float32, m*dim)
+	for i, v := range a {
+		copy(fa[i*dim:], v)
+	}
+	for j, v := range b {
+		copy(fb[j*dim:], v)
+	}
+	dot := make([]float32, n*m)
+	sgemm.Sgemm(blas.NoTrans, blas.Trans, n, m, dim, 1, fa, dim, fb, dim, 0, dot, m)
+	sq := func(v []float32) float64 {
+		var s float64
+		for _, x := range v {
+			s += float64(x) * float64(x)
+		}
+		return s
+	}
+	na, nb := make([]float64, n), make([]float64, m)
+	for i := range a {
+		na[i] = sq(a[i])
+	}
+	for j := range b {
+		nb[j] = sq(b[j])
+	}
+	out := make([][]float64, n)
+	for i := range out {
+		out[i] = make([]float64, m)
+		for j := range out[i] {
+			out[i][j] = math.Sqrt(math.Max(0, na[i]+nb[j]-2*float64(dot[i*m+j])))
+		}
+	}
+	return out
+}
+
+// MeanPairwiseDistance is the mean distance between two different images
+// of the set: it falls towards 0 as a generator collapses.
+func MeanPairwiseDistance(x [][]float32) float64 {
+	if len(x) < 2 {
+		return 0
+	}
+	d := distances(x, x)
+	var sum float64
+	for i := range d {
+		for j := i + 1; j < len(d); j++ {
+			sum += d[i][j]
+		}
+	}
+	return sum / float64(len(x)*(len(x)-1)/2)
+}
+
+// NearestNeighbourDistances gives, for each image, the distance to the
+// closest other image of the same set.
+func NearestNeighbourDistances(x [][]float32) []float64 {
+	d := distances(x, x)
+	out := make([]float64, len(x))
+	for i := range d {
+		out[i] = math.Inf(1)
+		for j, v := range d[i] {
+			if j != i && v < out[i] {
+				out[i] = v
+			}
+		}
+	}
+	return out
+}
+
+// NearDuplicateRate is the share of images whose nearest neighbour in the
+// set is closer than threshold: the birthday-paradox test of Arora & Zhang
+// (2017), with the threshold taken from the real data (DuplicateThreshold).
+func NearDuplicateRate(x [][]float32, threshold float64) float64 {
+	nn := NearestNeighbourDistances(x)
+	dup := 0
+	for _, v := range nn {
+		if v < threshold {
+			dup++
+		}
+	}
+	return float64(dup) / float64(len(x))
+}
+
+// DuplicateThreshold is the distance below which two images count as the
+// same: half the smallest nearest-neighbour distance among real images, so
+// no two real images are duplicates of each other.
+func DuplicateThreshold(real [][]float32) float64 {
+	nn := NearestNeighbourDistances(real)
+	return slices.Min(nn) / 2
+}
+
+// Bins are k-means cells of the real data, for the number-of-statistically-
+// different-bins test (NDB, Richardson & Weiss 2018): a generator that
+// covers the data fills each cell in about the same proportion.
+type Bins struct {
+	centres [][]float32
+	share   []float64 // of the real images, per cell
+	n       int       // real images
+}
+
+// NewBins clusters real images into k cells (k-means++ start, 15 rounds).
+func NewBins(real [][]float32, k int, seed uint64) *Bins {
+	k = min(k, len(real))
+	r := rand.New(rand.NewPCG(seed, 17))
+	centres := [][]float32{slices.Clone(real[r.IntN(len(real))])}
+	for len(centres) < k {
+		d := distances(real, centres)
+		w := make([]float64, len(real))
+		var total float64
+		for i := range d {
+			w[i] = slices.Min(d[i])
+			w[i] *= w[i]
+			total += w[i]
+		}
+		pick, u := 0, r.Float64()*total
+		for i := range w {
+			if u -= w[i]; u <= 0 {
+				pick = i
+				break
+			}
+		}
+		centres = append(centres, slices.Clone(real[pick]))
+	}
+	b := &Bins{centres: centres, n: len(real)}
+	for round := 0; round < 15; round++ {
+		assign := b.assign(real)
+		sums := make([][]float64, k)
+		counts := make([]int, k)
+		for i, c := range assign {
+			if sums[c] == nil {
+				sums[c] = make([]float64, len(real[i]))
+			}
+			for j, v := range real[i] {
+				sums[c][j] += float64(v)
+			}
+			counts[c]++
+		}
+		for c := range centres {
+			if counts[c] == 0 {
+				continue
+			}
+			for j := range centres[c] {
+				centres[c][j] = float32(sums[c][j] / float64(counts[c]))
+			}
+		}
+	}
+	b.share = b.shares(real)
+	return b
+}
+
+func (b *Bins) assign(x [][]float32) []int {
+	d := distances(x, b.centres)
+	out := make([]int, len(x))
+	for i := range d {
+		out[i] = slices.Index(d[i], slices.Min(d[i]))
+	}
+	return out
+}
+
+func (b *Bins) shares(x [][]float32) []float64 {
+	out := make([]float64, len(b.centres))
+	for _, c := range b.assign(x) {
+		out[c] += 1 / float64(len(x))
+	}
+	return out
+}
+
+// NDB returns the share of cells whose proportion of generated images
+// differs from the real one by a two-proportion z-test at α = 0.05.
+func (b *Bins) NDB(fake [][]float32) float64 {
+	fs := b.shares(fake)
+	nf := float64(len(fake))
+	nr := float64(b.n)
+	diff := 0
+	for c := range fs {
+		p := (fs[c]*nf + b.share[c]*nr) / (nf + nr)
+		se := math.Sqrt(p * (1 - p) * (1/nf + 1/nr))
+		if se > 0 && math.Abs(fs[c]-b.share[c])/se > 1.96 {
+			diff++
+		}
+	}
+	return float64(diff) / float64(len(fs))
+}

@@ -1,0 +1,115 @@
+package gan
+
+import (
+	"math"
+	"math/rand/v2"
+	"strings"
+	"testing"
+
+	"github.com/ganstudio/ganstudio/datasets"
+)
+
+func shapesImages(t *testing.T, n int, seed uint64) [][]float32 {
+	t.Helper()
+	ds := datasets.Shapes(n, 32, seed)
+	out := make([][]float32, n)
+	for i := range out {
+		out[i] = ds.Float(i)
+	}
+	return out
+}
+
+func TestDistancesMatchDirectSums(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	a, b := make([][]float32, 5), make([][]float32, 7)
+	for _, set := range [][][]float32{a, b} {
+		for i := range set {
+			set[i] = make([]float32, 300)
+			for j := range set[i] {
+				set[i][j] = float32(r.NormFloat64())
+			}
+		}
+	}
+	d := distances(a, b)
+	for i := range a {
+		for j := range b {
+			var s float64
+			for k := range a[i] {
+				x := float64(a[i][k] - b[j][k])
+				s += x * x
+			}
+			if math.Abs(d[i][j]-math.Sqrt(s)) > 1e-3*math.Sqrt(s) {
+				t.Fatalf("d[%d][%d] = %g, want %g", i, j, d[i][j], math.Sqrt(s))
+			}
+		}
+	}
+}
+
+func TestDiversityOnConstructedSets(t *testing.T) {
+	real := shapesImages(t, 300, 1)
+	other := shapesImages(t, 300, 2) // the same distribution, other draws
+	same := make([][]float32, 300)   // a generator that found one image
+	for i := range same {
+		same[i] = real[0]
+	}
+	few := make([][]float32, 300) // ... or three
+	for i := range few {
+		few[i] = real[i%3]
+	}
+	thr := DuplicateThreshold(real)
+	bins := NewBins(real, 10, 1)
+	realMPD := MeanPairwiseDistance(real)
+	cases := []struct {
+		name         string
+		set          [][]float32
+		divLo, divHi float64
+		dupLo, dupHi float64
+		ndbLo, ndbHi float64
+	}{
+		{"real data, other draws", other, 0.9, 1.1, 0, 0.05, 0, 0.3},
+		{"one image", same, 0, 0.01, 1, 1, 0.5, 1},
+		{"three images", few, 0, 0.8, 1, 1, 0.5, 1},
+	}
+	for _, c := range cases {
+		div := MeanPairwiseDistance(c.set) / realMPD
+		dup := NearDuplicateRate(c.set, thr)
+		ndb := bins.NDB(c.set)
+		if div < c.divLo || div > c.divHi || dup < c.dupLo || dup > c.dupHi || ndb < c.ndbLo || ndb > c.ndbHi {
+			t.Errorf("%s: diversity %.3f (want %g–%g), duplicates %.3f (want %g–%g), NDB %.2f (want %g–%g)",
+				c.name, div, c.divLo, c.divHi, dup, c.dupLo, c.dupHi, ndb, c.ndbLo, c.ndbHi)
+		}
+	}
+	if nn := NearestNeighbourDistances(real); thr <= 0 || thr >= minOf(nn) {
+		t.Errorf("duplicate threshold %g must be positive and below every real nearest-neighbour distance", thr)
+	}
+}
+
+func minOf(v []float64) float64 {
+	m := math.Inf(1)
+	for _, x := range v {
+		m = math.Min(m, x)
+	}
+	return m
+}
+
+func TestAssessLevels(t *testing.T) {
+	real := shapesImages(t, 300, 1)
+	ref := NewReference(real, 1)
+	same := make([][]float32, 200)
+	for i := range same {
+		same[i] = real[7]
+	}
+	cases := []struct {
+		name, level, says string
+		set               [][]float32
+	}{
+		{"real data", Healthy, "", shapesImages(t, 200, 3)},
+		{"one image", Collapsed, "more alike than the training images", same},
+	}
+	for _, c := range cases {
+		h := ref.Assess(c.set)
+		if h.Level != c.level || !strings.Contains(h.Reason, c.says) {
+			t.Errorf("%s: %s (%q), want %s saying %q; %+v", c.name, h.Level, h.Reason, c.level, c.says, h)
+		}
+	}
+}
