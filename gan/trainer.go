@@ -307,12 +307,14 @@ func (t *Trainer) TrainStep(ctx context.Context) (Stats, error) {
 // process that loads many trainers (the studio, for each "generate") must
 // Close them.
 func (t *Trainer) Close() {
-	for _, vm := range []gorgonia.VM{t.dStep.vm, t.gStep.vm} {
-		vm.Close()
-		runtime.SetFinalizer(vm, nil)
-	}
+	closeVM(t.dStep.vm)
+	closeVM(t.gStep.vm)
 	if t.sampler != nil {
-		t.sampler.vm.Close()
-		runtime.SetFinalizer(t.sampler.vm, nil)
+		closeVM(t.sampler.vm)
 	}
+}
+
+func closeVM(vm gorgonia.VM) {
+	vm.Close()
+	runtime.SetFinalizer(vm, nil)
 }
