@@ -131,6 +131,17 @@ func (s *Server) apiRun(c echo.Context) error {
 	return c.JSON(http.StatusOK, j)
 }
 
+func (s *Server) apiDeleteRun(c echo.Context) error {
+	rid, err := id(c, "id")
+	if err != nil {
+		return err
+	}
+	if err := s.st.DeleteRun(c.Request().Context(), rid); err != nil {
+		return err
+	}
+	return c.NoContent(http.StatusNoContent)
+}
+
 func (s *Server) apiRunAction(c echo.Context) error {
 	r, err := s.runOf(c)
 	if err != nil {

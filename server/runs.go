@@ -275,6 +275,17 @@ func (s *Server) runCards(c echo.Context) ([]web.RunCard, []*store.Dataset, erro
 	return cards, sets, nil
 }
 
+func (s *Server) runDelete(c echo.Context) error {
+	rid, err := id(c, "id")
+	if err != nil {
+		return err
+	}
+	if err := s.st.DeleteRun(c.Request().Context(), rid); err != nil {
+		return err
+	}
+	return c.Redirect(http.StatusSeeOther, "/")
+}
+
 func (s *Server) dashboard(c echo.Context) error {
 	cards, sets, err := s.runCards(c)
 	if err != nil {

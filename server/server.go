@@ -109,6 +109,7 @@ func (s *Server) routes(e *echo.Echo) {
 	e.GET("/runs/:id", s.runPage)
 	e.GET("/runs/:id/live", s.runLive)
 	e.GET("/runs/:id/panel/:part", s.runPanel)
+	e.POST("/runs/:id/delete", s.runDelete)
 	e.POST("/runs/:id/:action", s.runAction) // pause, resume, cancel, generate
 	e.GET("/runs/:id/samples", s.samplesPage)
 	e.GET("/runs/:id/interpolate.png", s.interpolatePNG)
@@ -128,6 +129,7 @@ func (s *Server) routes(e *echo.Echo) {
 	api.GET("/runs", s.apiRuns)
 	api.POST("/runs", s.apiCreateRun)
 	api.GET("/runs/:id", s.apiRun)
+	api.DELETE("/runs/:id", s.apiDeleteRun)
 	api.POST("/runs/:id/:action", s.apiRunAction) // pause, resume, cancel, generate
 	api.GET("/runs/:id/samples", s.apiSamples)
 	api.GET("/runs/:id/samples.zip", s.samplesZip)
@@ -212,7 +214,7 @@ func (s *Server) handleError(err error, c echo.Context) {
 	switch {
 	case code == http.StatusInsufficientStorage:
 		s.log.Error("disk full", "method", c.Request().Method, "path", c.Request().URL.Path, "err", err)
-		msg = "the studio's disk is full; nothing was saved. Free some space (old runs' checkpoints are the largest files) and try again"
+		msg = "the studio's disk is full; nothing was saved. Free some space (deleting old runs frees their checkpoints, the largest files) and try again"
 	case code >= 500:
 		s.log.Error("request failed", "method", c.Request().Method, "path", c.Request().URL.Path, "err", err)
 		msg = "something went wrong on the server: " + msg

@@ -405,6 +405,23 @@ func TestTrainRateDownload(t *testing.T) {
 	}
 }
 
+func TestDeleteRunAPI(t *testing.T) {
+	s := newStudio(t, false, DefaultOptions())
+	var run jsonRun
+	s.do("POST", "/api/runs", "application/json", strings.NewReader(`{"dataset_id": 1, "steps": 5}`), &run)
+	var a apiError
+	if code := s.do("DELETE", fmt.Sprintf("/api/runs/%d", run.ID), "", nil, &a); code != http.StatusConflict {
+		t.Errorf("deleting a queued run: %d %s, want 409", code, a.Error)
+	}
+	s.do("POST", fmt.Sprintf("/api/runs/%d/cancel", run.ID), "", nil, &run)
+	if code := s.do("DELETE", fmt.Sprintf("/api/runs/%d", run.ID), "", nil, nil); code != http.StatusNoContent {
+		t.Errorf("deleting a cancelled run: %d, want 204", code)
+	}
+	if code := s.do("GET", fmt.Sprintf("/api/runs/%d", run.ID), "", nil, &a); code != http.StatusNotFound {
+		t.Errorf("a deleted run: %d, want 404", code)
+	}
+}
+
 func TestNewRunFormShowsFieldErrors(t *testing.T) {
 	s := newStudio(t, false, DefaultOptions())
 	jar := &cookieJar{}
@@ -446,6 +463,24 @@ func TestNewRunFormShowsFieldErrors(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/runs/1" {
 		t.Errorf("good form: %d to %q, want 303 to /runs/1", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	// The run page's delete form: refused while queued, done once cancelled.
+	del := url.Values{"_csrf": {tok}}
+	for _, c := range []struct {
+		cancel bool
+		code   int
+	}{{false, http.StatusConflict}, {true, http.StatusSeeOther}} {
+		if c.cancel {
+			s.do("POST", "/api/runs/1/cancel", "", nil, nil)
+		}
+		resp, err = client.PostForm(s.srv.URL+"/runs/1/delete", del)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != c.code {
+			t.Errorf("delete form (cancelled first: %v): %d, want %d", c.cancel, resp.StatusCode, c.code)
+		}
 	}
 }
 

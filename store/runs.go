@@ -347,6 +347,27 @@ func (s *Store) ClearPause(ctx context.Context, runID int64) error {
 	return err
 }
 
+// DeleteRun removes a run that is not training (done, failed, cancelled or
+// paused) with everything it made: metrics, snapshots, samples, ratings,
+// events, grids, checkpoints.
+func (s *Store) DeleteRun(ctx context.Context, runID int64) error {
+	err := s.Tx(ctx, func(tx *sql.Tx) error {
+		var state string
+		if err := tx.QueryRowContext(ctx, `SELECT state FROM runs WHERE id = ?`, runID).Scan(&state); err != nil {
+			return notFound("run", runID, err)
+		}
+		if state == Running || state == Queued {
+			return fmt.Errorf("run %d is %s: pause or cancel it first: %w", runID, state, ErrState)
+		}
+		_, err := tx.ExecContext(ctx, `DELETE FROM runs WHERE id = ?`, runID) // the rest cascades
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return s.Blobs.Delete(ctx, RunKey(runID))
+}
+
 // RunningOn lists the runs a worker holds as running.
 func (s *Store) RunningOn(ctx context.Context, workerID string) ([]*Run, error) {
 	return s.queryRuns(ctx, `SELECT `+runCols+` FROM runs WHERE state = ? AND worker_id = ?`, Running, workerID)

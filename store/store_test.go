@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -394,5 +395,39 @@ func TestPauseWithdrawn(t *testing.T) {
 	s.Control(ctx, r.ID, ControlPause)
 	if paused, err := s.PauseIfAsked(ctx, r.ID, "w1"); !paused || err != nil {
 		t.Errorf("a pause still asked for did not pause the run (%v)", err)
+	}
+}
+
+func TestDeleteRun(t *testing.T) {
+	s := open(t, t.TempDir())
+	ctx := context.Background()
+	d := &Dataset{Name: "d", Res: 64, Count: 1}
+	s.CreateDataset(ctx, d, nil)
+	r := newRun(t, s, d.ID)
+	if err := s.DeleteRun(ctx, r.ID); !errors.Is(err, ErrState) {
+		t.Errorf("deleting a queued run: %v", err)
+	}
+	s.DB.Exec(`UPDATE runs SET state = 'done' WHERE id = ?`, r.ID)
+	s.Progress(ctx, r.ID, "", nil, 0)
+	s.DB.Exec(`INSERT INTO metrics (run_id, step, loss_d, loss_g, d_real, d_fake) VALUES (?, 1, 1, 1, 1, 1)`, r.ID)
+	s.AddEvent(ctx, r.ID, 1, EventInfo, "x")
+	got, _ := s.AddSamples(ctx, r.ID, 1, OriginFinal, [][]float32{{1}}, func(int, io.Writer) error { return nil })
+	s.Rate(ctx, got[0].ID, 1)
+	s.Blobs.Put(ctx, GridKey(r.ID, 1), func(w io.Writer) error { return nil })
+	if err := s.DeleteRun(ctx, r.ID); err != nil {
+		t.Fatal(err)
+	}
+	for _, table := range []string{"runs", "metrics", "events", "samples", "ratings", "snapshots"} {
+		var n int
+		s.DB.QueryRow(`SELECT COUNT(*) FROM ` + table).Scan(&n)
+		if n != 0 {
+			t.Errorf("%d rows left in %s", n, table)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(s.dir, "blobs", "runs", fmt.Sprint(r.ID))); !os.IsNotExist(err) {
+		t.Errorf("the run's files are still there: %v", err)
+	}
+	if err := s.DeleteRun(ctx, r.ID); !errors.Is(err, ErrNotFound) {
+		t.Errorf("deleting it again: %v", err)
 	}
 }
