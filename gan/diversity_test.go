@@ -94,7 +94,7 @@ func minOf(v []float64) float64 {
 
 func TestAssessLevels(t *testing.T) {
 	real := shapesImages(t, 300, 1)
-	ref := NewReference(real, 1)
+	ref := NewReference(real, 0, 1)
 	same := make([][]float32, 200)
 	for i := range same {
 		same[i] = real[7]
@@ -111,5 +111,39 @@ func TestAssessLevels(t *testing.T) {
 		if h.Level != c.level || !strings.Contains(h.Reason, c.says) {
 			t.Errorf("%s: %s (%q), want %s saying %q; %+v", c.name, h.Level, h.Reason, c.level, c.says, h)
 		}
+	}
+}
+
+func TestPrecisionOnConstructedSets(t *testing.T) {
+	real := shapesImages(t, 300, 1)
+	sup := NewSupport(real, 3)
+	blend := make([][]float32, 100) // halfway between two real images: off the data
+	noise := make([][]float32, 100)
+	r := rand.New(rand.NewPCG(5, 5))
+	for i := range blend {
+		a, b := real[2*i], real[2*i+1]
+		blend[i] = make([]float32, len(a))
+		noise[i] = make([]float32, len(a))
+		for j := range a {
+			blend[i][j] = (a[j] + b[j]) / 2
+			noise[i][j] = float32(r.NormFloat64())
+		}
+	}
+	cases := []struct {
+		name   string
+		set    [][]float32
+		lo, hi float64
+	}{
+		{"the real images themselves", real, 1, 1},
+		{"real data, other draws", shapesImages(t, 300, 2), 0.6, 1},
+		{"noise", noise, 0, 0.02},
+	}
+	for _, c := range cases {
+		if p := sup.Precision(c.set); p < c.lo || p > c.hi {
+			t.Errorf("%s: precision %.3f, want %g–%g", c.name, p, c.lo, c.hi)
+		}
+	}
+	if pb, po := sup.Precision(blend), sup.Precision(shapesImages(t, 300, 2)); pb >= po {
+		t.Errorf("blends of two images score %.3f, no lower than real images (%.3f)", pb, po)
 	}
 }

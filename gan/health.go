@@ -25,6 +25,14 @@ type HealthReport struct {
 	// NDB is the share of k-means cells of the real data that generated
 	// images fill in a significantly different proportion.
 	NDB float64 `json:"ndb"`
+	// Precision is the share of generated images inside the real data's
+	// support (3-nearest-neighbour balls). Reported, not judged: early in
+	// training every generated image is off the data without any collapse.
+	Precision float64 `json:"precision"`
+	// DFakeSpread is the standard deviation of the discriminator's logits
+	// on the last training batch of fakes: near 0 when they all look alike
+	// to it. Reported, not judged.
+	DFakeSpread float64 `json:"d_fake_spread"`
 }
 
 // Thresholds of the judgement. A collapsed generator makes images far more
@@ -50,14 +58,20 @@ type Reference struct {
 	MeanDistance float64
 	DupThreshold float64
 	Bins         *Bins
+	Support      *Support
 }
 
-// NewReference measures the real images (at least 2) once.
-func NewReference(real [][]float32, seed uint64) Reference {
+// NewReference measures the real images (at least 2) once, with k k-means
+// cells for NDB (k ≤ 0: one per ten images, 2 to 16).
+func NewReference(real [][]float32, k int, seed uint64) Reference {
+	if k <= 0 {
+		k = min(16, max(2, len(real)/10))
+	}
 	return Reference{
 		MeanDistance: MeanPairwiseDistance(real),
 		DupThreshold: DuplicateThreshold(real),
-		Bins:         NewBins(real, min(16, max(2, len(real)/10)), seed),
+		Bins:         NewBins(real, k, seed),
+		Support:      NewSupport(real, 3),
 	}
 }
 
@@ -67,6 +81,7 @@ func (ref Reference) Assess(fake [][]float32) HealthReport {
 		Diversity:  MeanPairwiseDistance(fake) / ref.MeanDistance,
 		Duplicates: NearDuplicateRate(fake, ref.DupThreshold),
 		NDB:        ref.Bins.NDB(fake),
+		Precision:  ref.Support.Precision(fake),
 		Level:      Healthy,
 	}
 	var why []string

@@ -53,6 +53,8 @@ type Trainer struct {
 	// them. Outside TrainStep it is even and every graph computes in full.
 	stamp   uint64
 	noShare bool // compute every layer in both graphs (tests compare the two)
+
+	dFakeSpread float64 // std of D's logits on the last batch of fakes
 }
 
 // graphStep is one compiled graph with its loss, logits and learnables.
@@ -287,6 +289,7 @@ func (t *Trainer) TrainStep(ctx context.Context) (Stats, error) {
 	st.LossD = scalar(t.dStep.loss)
 	st.DReal = meanSigmoid(t.dStep.logitsA)
 	st.DFake = meanSigmoid(t.dStep.logitsB)
+	t.dFakeSpread = spread(f32(t.dStep.logitsB))
 	t.optD.step(t.D.Params, grads)
 
 	if grads, err = t.gStep.run(); err != nil {

@@ -109,6 +109,7 @@ type training struct {
 	tr    *gan.Trainer
 	ds    *datasets.Dataset
 	floor *gan.SWDResult
+	mon   *monitor // the collapse monitor; nil with the policy off
 
 	pending    []gan.Stats // trained but not yet recorded
 	rate       float64     // steps per second, smoothed
@@ -208,6 +209,11 @@ func (t *training) train(ctx context.Context) error {
 	if t.ds, err = LoadDataset(ctx, st, d, run.Config.Res); err != nil {
 		return err
 	}
+	if run.Config.CollapsePolicy().Mode != gan.PolicyOff {
+		if t.mon, err = newMonitor(ctx, st, run, t.ds); err != nil {
+			return err
+		}
+	}
 	if run.CkptStep >= 0 {
 		if t.tr, err = loadCheckpoint(ctx, st, run.ID, run.CkptStep, t.ds); err != nil {
 			return err
@@ -234,56 +240,64 @@ func (t *training) train(ctx context.Context) error {
 	t.lastReport = time.Now()
 	rateFrom, rateStep := time.Now(), t.tr.Step()
 	snapDue := false // a snapshot waits for its steps to be recorded
+	// The outer loop goes round again only when the last snapshot, taken
+	// after the database was busy at the end, rolled the run back.
 	for t.tr.Step() < run.Steps {
-		stats, err := t.tr.TrainStep(ctx)
-		if err != nil {
-			return err
-		}
-		if math.IsNaN(stats.LossD) || math.IsNaN(stats.LossG) {
-			return fmt.Errorf("training diverged at step %d (the loss is not a number); try lower learning rates", stats.Step)
-		}
-		t.pending = append(t.pending, stats)
-		s := t.tr.Step()
-		snapDue = snapDue || s%run.Config.SnapshotEvery == 0 || s == run.Steps
-		if time.Since(t.lastReport) < time.Second && !snapDue {
-			continue
-		}
-		if el := time.Since(rateFrom).Seconds(); el > 0 {
-			r := float64(s-rateStep) / el
-			if t.rate == 0 {
-				t.rate = r
-			} else {
-				t.rate = 0.7*t.rate + 0.3*r
+		for t.tr.Step() < run.Steps {
+			stats, err := t.tr.TrainStep(ctx)
+			if err != nil {
+				return err
 			}
-		}
-		rateFrom, rateStep = time.Now(), s
-		control, ok, err := t.report(ctx)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			continue // the database is busy: train on, record next time
-		}
-		if snapDue {
-			snapDue = false
-			if err := t.snapshot(ctx, s == run.Steps); err != nil {
+			if math.IsNaN(stats.LossD) || math.IsNaN(stats.LossG) {
+				return fmt.Errorf("training diverged at step %d (the loss is not a number); try lower learning rates", stats.Step)
+			}
+			t.pending = append(t.pending, stats)
+			s := t.tr.Step()
+			snapDue = snapDue || s%run.Config.SnapshotEvery == 0 || s == run.Steps
+			if time.Since(t.lastReport) < time.Second && !snapDue {
+				continue
+			}
+			if el := time.Since(rateFrom).Seconds(); el > 0 {
+				r := float64(s-rateStep) / el
+				if t.rate == 0 {
+					t.rate = r
+				} else {
+					t.rate = 0.7*t.rate + 0.3*r
+				}
+			}
+			rateFrom, rateStep = time.Now(), s
+			control, ok, err := t.report(ctx)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				continue // the database is busy: train on, record next time
+			}
+			if snapDue {
+				snapDue = false
+				if err := t.snapshot(ctx, s == run.Steps); err != nil {
+					return err
+				}
+				if t.tr.Step() < s { // rolled back: the rate starts again
+					rateFrom, rateStep = time.Now(), t.tr.Step()
+				}
+			}
+			if stop, err := t.obey(ctx, control); stop || err != nil {
 				return err
 			}
 		}
-		if stop, err := t.obey(ctx, control); stop || err != nil {
-			return err
+		// The last steps and snapshot, if the database was busy at the end.
+		for len(t.pending) > 0 {
+			if _, _, err := t.report(ctx); err != nil {
+				return err
+			}
+			time.Sleep(time.Second)
 		}
-	}
-	// The last steps and snapshot, if the database was busy at the end.
-	for len(t.pending) > 0 {
-		if _, _, err := t.report(ctx); err != nil {
-			return err
-		}
-		time.Sleep(time.Second)
-	}
-	if snapDue {
-		if err := t.snapshot(ctx, true); err != nil {
-			return err
+		if snapDue {
+			snapDue = false
+			if err := t.snapshot(ctx, true); err != nil {
+				return err
+			}
 		}
 	}
 	if err := t.finalSamples(ctx); err != nil {
@@ -328,13 +342,28 @@ func (t *training) snapshot(ctx context.Context, final bool) error {
 		}
 		sn.SWD, sn.SWDFloor = q.Mean, t.floor.Mean
 	}
+	sn.Health = store.NoHealth
+	var d gan.Decision
+	if t.mon != nil && s > 0 {
+		if sn.Health, d, err = t.mon.check(ctx, t); err != nil {
+			return err
+		}
+	}
 	if err := st.AddSnapshot(ctx, sn); err != nil {
 		return err
+	}
+	if d.Rollback {
+		return t.rollback(ctx, d)
 	}
 	// Checkpoint first: samples drawn after it survive a crash and a
 	// resume from it; samples drawn before it would be drawn twice.
 	if err := t.checkpoint(ctx); err != nil {
 		return err
+	}
+	if d.Judged {
+		if err := t.mon.settle(ctx, t); err != nil {
+			return err
+		}
 	}
 	if s > 0 && !final {
 		return t.addSamples(ctx, SnapshotSamples, store.OriginSnapshot)
@@ -358,13 +387,25 @@ func (t *training) checkpoint(ctx context.Context) error {
 	st.AddSnapshotCheckpoint(ctx, run.ID, s)
 	prev := run.CkptStep
 	run.CkptStep = s
-	if prev >= 0 && (run.Config.KeepEvery <= 0 || prev%run.Config.KeepEvery != 0) {
-		if err := st.Blobs.Delete(ctx, store.CheckpointKey(run.ID, prev)); err != nil {
-			return err
-		}
-		return st.DropCheckpointFlag(ctx, run.ID, prev)
+	return t.dropCheckpoint(ctx, prev)
+}
+
+// dropCheckpoint deletes the checkpoint at step unless it is the latest,
+// one kept for sampling, or the collapse guard's way back.
+func (t *training) dropCheckpoint(ctx context.Context, step int) error {
+	run := t.run
+	switch {
+	case step < 0 || step == run.CkptStep:
+		return nil
+	case run.Config.KeepEvery > 0 && step%run.Config.KeepEvery == 0:
+		return nil
+	case t.mon != nil && step == t.mon.guard.LastHealthy:
+		return nil
 	}
-	return nil
+	if err := t.q.st.Blobs.Delete(ctx, store.CheckpointKey(run.ID, step)); err != nil {
+		return err
+	}
+	return t.q.st.DropCheckpointFlag(ctx, run.ID, step)
 }
 
 func (t *training) addSamples(ctx context.Context, n int, origin string) error {

@@ -102,6 +102,7 @@ func (s *Server) apiCreateRun(c echo.Context) error {
 	set("seed", body.Seed, body.Seed == 0)
 	set("feedback_weight", body.FeedbackWeight, body.FeedbackWeight == 0)
 	set("snapshot_every", body.SnapshotEvery, body.SnapshotEvery == 0)
+	set("collapse_policy", body.CollapsePolicy, body.CollapsePolicy == "")
 	if body.SnapshotEvery == 0 && body.Steps > 0 {
 		f["snapshot_every"] = fmt.Sprint(max(1, min(50, body.Steps/10)))
 	}
@@ -173,7 +174,20 @@ func (s *Server) apiRunAction(c echo.Context) error {
 		}
 		return c.JSON(http.StatusCreated, map[string]any{"samples": jsonSamples(got)})
 	}
-	if err := s.control(c, r, c.Param("action")); err != nil {
+	step := -1
+	if c.Param("action") == "rollback" {
+		var body struct {
+			Step *int `json:"step"`
+		}
+		if err := decodeJSON(c, &body); err != nil {
+			return err
+		}
+		if body.Step == nil {
+			return fieldErrors{"step": "the step of a snapshot with a checkpoint"}
+		}
+		step = *body.Step
+	}
+	if err := s.control(c, r, c.Param("action"), step); err != nil {
 		return err
 	}
 	if r, err = s.st.Run(c.Request().Context(), r.ID); err != nil {

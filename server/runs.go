@@ -32,6 +32,7 @@ type runForm struct {
 	Seed           uint64  `json:"seed"`
 	FeedbackWeight float64 `json:"feedback_weight"`
 	SnapshotEvery  int     `json:"snapshot_every"`
+	CollapsePolicy string  `json:"collapse_policy"`
 }
 
 func defaultRunForm(datasetID int64) web.RunForm { return web.DefaultRunForm(datasetID) }
@@ -40,7 +41,7 @@ func defaultRunForm(datasetID int64) web.RunForm { return web.DefaultRunForm(dat
 // back with its message next to it.
 func parseRunForm(c echo.Context) (web.RunForm, error) {
 	f := web.RunForm{}
-	for _, k := range []string{"dataset_id", "res", "width", "steps", "batch", "lr_g", "lr_d", "seed", "feedback_weight", "snapshot_every"} {
+	for _, k := range []string{"dataset_id", "res", "width", "steps", "batch", "lr_g", "lr_d", "seed", "feedback_weight", "snapshot_every", "collapse_policy"} {
 		f[k] = strings.TrimSpace(c.FormValue(k))
 	}
 	return f, nil
@@ -79,6 +80,13 @@ func toRun(c echo.Context, s *Server, f web.RunForm) (*store.Run, fieldErrors) {
 	cfg.Seed = uint64(integer("seed", 0, 1<<53, "a whole number from 0"))
 	fw := num("feedback_weight", 0, 1, "between 0 (off) and 1")
 	every := int(integer("snapshot_every", 1, 100000, "a whole number of steps from 1"))
+	policy := gan.DefaultPolicy()
+	if f["collapse_policy"] != "" {
+		policy.Mode = f["collapse_policy"]
+	}
+	if policy.Validate() != nil {
+		errs["collapse_policy"] = "repair, warn or off"
+	}
 	if len(errs) == 0 {
 		if err := cfg.Validate(); err != nil {
 			errs["config"] = err.Error()
@@ -95,7 +103,7 @@ func toRun(c echo.Context, s *Server, f web.RunForm) (*store.Run, fieldErrors) {
 	}
 	return &store.Run{DatasetID: did, Steps: steps, Config: store.RunConfig{
 		Config: cfg, SnapshotEvery: min(every, steps), EvalEvery: max(every*2, 100), KeepEvery: max(every*5, 250),
-		FeedbackWeight: fw,
+		FeedbackWeight: fw, Policy: policy,
 	}}, nil
 }
 
@@ -180,10 +188,12 @@ func (s *Server) runPanel(c echo.Context) error {
 	return echo.NewHTTPError(http.StatusNotFound, "no such panel")
 }
 
-// control applies pause, resume or cancel.
-func (s *Server) control(c echo.Context, r *store.Run, action string) error {
+// control applies pause, resume, cancel or rollback (to step).
+func (s *Server) control(c echo.Context, r *store.Run, action string, step int) error {
 	ctx := c.Request().Context()
 	switch action {
+	case "rollback":
+		return s.st.Rollback(ctx, r.ID, step)
 	case "pause":
 		_, err := s.st.Control(ctx, r.ID, store.ControlPause)
 		return err
@@ -193,7 +203,7 @@ func (s *Server) control(c echo.Context, r *store.Run, action string) error {
 	case "resume":
 		return s.q.Resume(ctx, r.ID)
 	}
-	return echo.NewHTTPError(http.StatusNotFound, fmt.Sprintf("no action %q (have pause, resume, cancel, generate)", action))
+	return echo.NewHTTPError(http.StatusNotFound, fmt.Sprintf("no action %q (have pause, resume, cancel, rollback, generate)", action))
 }
 
 func (s *Server) runAction(c echo.Context) error {
@@ -219,7 +229,13 @@ func (s *Server) runAction(c echo.Context) error {
 		}
 		return c.Redirect(http.StatusSeeOther, fmt.Sprintf("/runs/%d/samples?step=%d", r.ID, got[0].Step))
 	}
-	if err := s.control(c, r, action); err != nil {
+	step := -1
+	if action == "rollback" {
+		if step, err = strconv.Atoi(c.FormValue("step")); err != nil {
+			return fieldErrors{"step": "the step of a snapshot with a checkpoint"}
+		}
+	}
+	if err := s.control(c, r, action, step); err != nil {
 		if errors.Is(err, store.ErrState) && c.Request().Header.Get("HX-Request") != "" {
 			// The page was stale (say, the run finished meanwhile): show the truth.
 		} else if err != nil {
@@ -227,7 +243,7 @@ func (s *Server) runAction(c echo.Context) error {
 		}
 	}
 	if c.Request().Header.Get("HX-Request") != "" {
-		if action == "resume" {
+		if action == "resume" || action == "rollback" {
 			// The live stream ended with the pause: reload to start it again.
 			c.Response().Header().Set("HX-Refresh", "true")
 		}
@@ -265,11 +281,7 @@ func (s *Server) runCards(c echo.Context) ([]web.RunCard, []*store.Dataset, erro
 		if len(snaps) > 0 {
 			card.LastGrid = snaps[len(snaps)-1].Step
 		}
-		ms, err := s.st.RecentMetrics(ctx, r.ID, web.HealthWindow)
-		if err != nil {
-			return nil, nil, err
-		}
-		card.Health = web.HealthOf(ms)
+		card.Health = web.HealthOf(r, snaps)
 		cards = append(cards, card)
 	}
 	return cards, sets, nil
@@ -315,7 +327,9 @@ type jsonRun struct {
 	Config    jsonConfig       `json:"config"`
 	Metrics   *jsonMetrics     `json:"metrics"`
 	Snapshots []store.Snapshot `json:"snapshots,omitempty"`
-	Created   string           `json:"created"`
+	// Health is the latest judged collapse check (full view only).
+	Health  *gan.HealthReport `json:"health,omitempty"`
+	Created string            `json:"created"`
 }
 
 // jsonConfig is a run's settings with the API's field names.
@@ -333,12 +347,13 @@ type jsonConfig struct {
 	EvalEvery      int     `json:"eval_every"`
 	KeepEvery      int     `json:"keep_every"`
 	FeedbackWeight float64 `json:"feedback_weight"`
+	CollapsePolicy string  `json:"collapse_policy"`
 }
 
 func toJSONConfig(c store.RunConfig) jsonConfig {
 	return jsonConfig{Res: c.Res, Width: c.Width, ZDim: c.ZDim, Batch: c.Batch, LRG: c.LRG, LRD: c.LRD, Beta1: c.Beta1,
 		Beta2: c.Beta2, Seed: c.Seed, SnapshotEvery: c.SnapshotEvery, EvalEvery: c.EvalEvery, KeepEvery: c.KeepEvery,
-		FeedbackWeight: c.FeedbackWeight}
+		FeedbackWeight: c.FeedbackWeight, CollapsePolicy: c.CollapsePolicy().Mode}
 }
 
 type jsonMetrics struct {
@@ -371,6 +386,12 @@ func (s *Server) jsonRun(c echo.Context, r *store.Run, full bool) (jsonRun, erro
 			if sn.SWD >= 0 {
 				j.Metrics.SWD = sn.SWD
 			}
+		}
+	}
+	for _, sn := range j.Snapshots {
+		if sn.Health.Level != "" {
+			h := sn.Health
+			j.Health = &h
 		}
 	}
 	return j, nil

@@ -183,7 +183,7 @@ func statusOf(err error) int {
 		return he.Code
 	case errors.As(err, &fe):
 		return http.StatusUnprocessableEntity
-	case errors.Is(err, store.ErrNotFound):
+	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrNoCheckpoint):
 		return http.StatusNotFound
 	case errors.Is(err, store.ErrInUse), errors.Is(err, store.ErrState):
 		return http.StatusConflict

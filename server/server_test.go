@@ -500,3 +500,51 @@ func (j *cookieJar) SetCookies(_ *url.URL, cs []*http.Cookie) { j.cookies = appe
 func (j *cookieJar) Cookies(*url.URL) []*http.Cookie          { return j.cookies }
 
 var _ = datasets.DefaultLimits
+
+func TestRollbackAPI(t *testing.T) {
+	s := newStudio(t, true, DefaultOptions())
+	var a apiError
+	if code := s.do("POST", "/api/runs", "application/json", strings.NewReader(`{"dataset_id": 1, "collapse_policy": "fix"}`), &a); code != 422 || a.Fields["collapse_policy"] == "" {
+		t.Errorf("a bad collapse policy: %d %+v", code, a)
+	}
+	var run jsonRun
+	s.do("POST", "/api/runs", "application/json", strings.NewReader(`{"dataset_id": 1, "steps": 20, "snapshot_every": 10, "width": 0.25, "batch": 4, "collapse_policy": "warn"}`), &run)
+	path := fmt.Sprintf("/api/runs/%d", run.ID)
+	rollback := func(body string, out any) int {
+		return s.do("POST", path+"/rollback", "application/json", strings.NewReader(body), out)
+	}
+	if code := rollback(`{"step": 0}`, &a); code != http.StatusConflict && code != http.StatusNotFound {
+		t.Errorf("rolling back a queued or running run: %d %s, want 409", code, a.Error)
+	}
+	deadline := time.Now().Add(time.Minute)
+	for run.State != store.Done {
+		if time.Now().After(deadline) || run.State == store.Failed {
+			t.Fatalf("run is %s at step %d", run.State, run.Step)
+		}
+		time.Sleep(50 * time.Millisecond)
+		s.do("GET", path, "", nil, &run)
+	}
+	if run.Config.CollapsePolicy != "warn" || len(run.Snapshots) != 3 || run.Snapshots[1].Health.Diversity < 0 {
+		t.Errorf("policy %q, snapshots %+v", run.Config.CollapsePolicy, run.Snapshots)
+	}
+	if code := rollback(`{}`, &a); code != 422 || a.Fields["step"] == "" {
+		t.Errorf("no step: %d %+v", code, a)
+	}
+	if code := rollback(`{"step": 10}`, &a); code != http.StatusNotFound || !strings.Contains(a.Error, "no checkpoint") {
+		t.Errorf("a step whose checkpoint was not kept: %d %s, want 404", code, a.Error)
+	}
+	if code := rollback(`{"step": 0}`, &run); code != 200 || run.State != store.Paused || run.Step != 0 {
+		t.Fatalf("rollback to 0: %d, %s at step %d", code, run.State, run.Step)
+	}
+	s.do("POST", path+"/resume", "", nil, &run)
+	for deadline = time.Now().Add(time.Minute); run.State != store.Done; {
+		if time.Now().After(deadline) || run.State == store.Failed {
+			t.Fatalf("after resuming, the run is %s at step %d (%s)", run.State, run.Step, run.Error)
+		}
+		time.Sleep(50 * time.Millisecond)
+		s.do("GET", path, "", nil, &run)
+	}
+	if run.Step != 20 || len(run.Snapshots) != 3 {
+		t.Errorf("retrained to step %d with %d snapshots, want 20 and 3", run.Step, len(run.Snapshots))
+	}
+}

@@ -10,6 +10,8 @@ const (
 	EventInfo    = "info"
 	EventResumed = "resumed"
 	EventError   = "error"
+	EventHealth  = "health" // the collapse monitor's judgement changed
+	EventRepair  = "repair" // a rollback and remedy, or giving up on them
 )
 
 // Event is something that happened to a run, in words.

@@ -37,6 +37,17 @@ type RunConfig struct {
 	EvalEvery      int     `json:"eval_every"`      // SWD quality every N steps (0: never)
 	KeepEvery      int     `json:"keep_every"`      // keep the checkpoint of every N-th step for later sampling
 	FeedbackWeight float64 `json:"feedback_weight"` // how much ratings steer training (0: not at all)
+	// Policy is what the run does about mode collapse; runs made before
+	// there was one have the zero value and get gan.DefaultPolicy.
+	Policy gan.Policy `json:"policy"`
+}
+
+// CollapsePolicy is the run's policy, the default for runs without one.
+func (c RunConfig) CollapsePolicy() gan.Policy {
+	if c.Policy.Mode == "" {
+		return gan.DefaultPolicy()
+	}
+	return c.Policy
 }
 
 // Run is one training run.
@@ -58,6 +69,9 @@ type Run struct {
 	Started   time.Time
 	Finished  time.Time
 	Updated   time.Time
+	// Guard is the state of the run's collapse guard (zero before the
+	// first judged check).
+	Guard gan.Guard
 }
 
 // Terminal reports whether the run has stopped for good.
@@ -72,19 +86,25 @@ func (r *Run) ETA() time.Duration {
 }
 
 const runCols = `id, dataset_id, config, steps, state, control, step, ckpt_step, job_id, worker_id, device, rate, error,
-	created_at, started_at, finished_at, updated_at`
+	created_at, started_at, finished_at, updated_at, guard`
 
 func scanRun(sc interface{ Scan(...any) error }) (*Run, error) {
 	var r Run
-	var cfg string
+	var cfg, guard string
 	var c, s, f, u int64
 	err := sc.Scan(&r.ID, &r.DatasetID, &cfg, &r.Steps, &r.State, &r.Control, &r.Step, &r.CkptStep, &r.JobID,
-		&r.WorkerID, &r.Device, &r.Rate, &r.Error, &c, &s, &f, &u)
+		&r.WorkerID, &r.Device, &r.Rate, &r.Error, &c, &s, &f, &u, &guard)
 	if err != nil {
 		return nil, err
 	}
 	if err := json.Unmarshal([]byte(cfg), &r.Config); err != nil {
 		return nil, fmt.Errorf("run %d config: %w", r.ID, err)
+	}
+	r.Guard.P = r.Config.CollapsePolicy()
+	if guard != "" {
+		if err := json.Unmarshal([]byte(guard), &r.Guard); err != nil {
+			return nil, fmt.Errorf("run %d collapse guard: %w", r.ID, err)
+		}
 	}
 	r.Created, r.Started, r.Finished, r.Updated = Time(c), Time(s), Time(f), Time(u)
 	return &r, nil
@@ -384,50 +404,6 @@ func (s *Store) Orphans(ctx context.Context, before time.Time, dead []string) ([
 		args = append(args, d)
 	}
 	return s.queryRuns(ctx, q+`)`, args...)
-}
-
-// TrimAfter forgets what was recorded past step: a run resumed from the
-// checkpoint at step trains those steps again. Samples drawn past it go too,
-// unless someone rated them (they are the user's now, though no checkpoint
-// can draw them again).
-func (s *Store) TrimAfter(ctx context.Context, runID int64, step int) error {
-	var gone []int64
-	err := s.Tx(ctx, func(tx *sql.Tx) error {
-		for _, q := range []string{`DELETE FROM metrics WHERE run_id = ? AND step > ?`, `DELETE FROM snapshots WHERE run_id = ? AND step > ?`} {
-			if _, err := tx.ExecContext(ctx, q, runID, step); err != nil {
-				return err
-			}
-		}
-		rows, err := tx.QueryContext(ctx, `DELETE FROM samples WHERE run_id = ? AND step > ? AND rating = 0
-			AND NOT EXISTS (SELECT 1 FROM ratings WHERE sample_id = samples.id) RETURNING id`, runID, step)
-		if err != nil {
-			return err
-		}
-		for rows.Next() {
-			var id int64
-			rows.Scan(&id)
-			gone = append(gone, id)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		_, err = tx.ExecContext(ctx, `UPDATE runs SET step = ? WHERE id = ?`, step, runID)
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	for _, id := range gone {
-		s.Blobs.Delete(ctx, SampleKey(runID, id))
-	}
-	return nil
-}
-
-// RecentMetrics returns a run's last n per-step figures, in step order.
-func (s *Store) RecentMetrics(ctx context.Context, runID int64, n int) ([]gan.Stats, error) {
-	return s.metrics(ctx, `SELECT * FROM (SELECT step, loss_d, loss_g, d_real, d_fake FROM metrics WHERE run_id = ?
-		ORDER BY step DESC LIMIT ?) ORDER BY step`, runID, n)
 }
 
 // Metrics returns a run's per-step figures in step order.

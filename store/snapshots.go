@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"time"
+
+	"github.com/ganstudio/ganstudio/gan"
 )
 
 // Snapshot is what a run kept at one step: a grid, figures, maybe a checkpoint.
@@ -13,19 +15,28 @@ type Snapshot struct {
 	SWDFloor   float64   `json:"swd_floor"` // the same figure between real images
 	Checkpoint bool      `json:"checkpoint"`
 	Created    time.Time `json:"created"`
+	// Health is the mode-collapse check of this step: Level "" when the
+	// step was not judged (warm-up, or the policy is off); figures -1
+	// when not measured.
+	Health gan.HealthReport `json:"health"`
 }
+
+// NoHealth is the health of a snapshot with nothing measured.
+var NoHealth = gan.HealthReport{Diversity: -1, Duplicates: -1, NDB: -1, Precision: -1, DFakeSpread: -1}
 
 // AddSnapshot records (or replaces) the snapshot at its step.
 func (s *Store) AddSnapshot(ctx context.Context, sn Snapshot) error {
-	_, err := s.DB.ExecContext(ctx, `INSERT OR REPLACE INTO snapshots (run_id, step, swd, swd_floor, checkpoint, created_at)
-		VALUES (?, ?, ?, ?, ?, ?)`, sn.RunID, sn.Step, sn.SWD, sn.SWDFloor, sn.Checkpoint, now())
+	h := sn.Health
+	_, err := s.DB.ExecContext(ctx, `INSERT OR REPLACE INTO snapshots (run_id, step, swd, swd_floor, checkpoint, created_at,
+		health, health_reason, diversity, duplicates, ndb, precision, d_fake_spread) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		sn.RunID, sn.Step, sn.SWD, sn.SWDFloor, sn.Checkpoint, now(), h.Level, h.Reason, h.Diversity, h.Duplicates, h.NDB, h.Precision, h.DFakeSpread)
 	return err
 }
 
 // Snapshots lists a run's snapshots in step order.
 func (s *Store) Snapshots(ctx context.Context, runID int64) ([]Snapshot, error) {
-	rows, err := s.DB.QueryContext(ctx, `SELECT step, swd, swd_floor, checkpoint, created_at FROM snapshots
-		WHERE run_id = ? ORDER BY step`, runID)
+	rows, err := s.DB.QueryContext(ctx, `SELECT step, swd, swd_floor, checkpoint, created_at,
+		health, health_reason, diversity, duplicates, ndb, precision, d_fake_spread FROM snapshots WHERE run_id = ? ORDER BY step`, runID)
 	if err != nil {
 		return nil, err
 	}
@@ -34,7 +45,9 @@ func (s *Store) Snapshots(ctx context.Context, runID int64) ([]Snapshot, error) 
 	for rows.Next() {
 		sn := Snapshot{RunID: runID}
 		var c int64
-		if err := rows.Scan(&sn.Step, &sn.SWD, &sn.SWDFloor, &sn.Checkpoint, &c); err != nil {
+		h := &sn.Health
+		if err := rows.Scan(&sn.Step, &sn.SWD, &sn.SWDFloor, &sn.Checkpoint, &c,
+			&h.Level, &h.Reason, &h.Diversity, &h.Duplicates, &h.NDB, &h.Precision, &h.DFakeSpread); err != nil {
 			return nil, err
 		}
 		sn.Created = Time(c)

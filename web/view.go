@@ -91,36 +91,48 @@ func (g GalleryView) PageURL(page int) string {
 
 // Health is a short judgement of how training goes, for a badge.
 type Health struct {
-	Level string // ok, warn, none
+	Level string // ok, warn, bad, none
 	Text  string
 }
 
-// HealthWindow is how many recent steps HealthOf looks at.
-const HealthWindow = 50
+// HealthOf is the run's latest mode-collapse judgement.
+func HealthOf(r *store.Run, snaps []store.Snapshot) Health {
+	p := r.Config.CollapsePolicy()
+	if p.Mode == gan.PolicyOff {
+		return Health{"none", "the collapse monitor is off for this run"}
+	}
+	for i := len(snaps) - 1; i >= 0; i-- {
+		h, step := snaps[i].Health, snaps[i].Step
+		switch h.Level {
+		case gan.Healthy:
+			return Health{"ok", fmt.Sprintf("step %d: samples %.0f%% as varied as the training images, no near-copies to speak of", step, 100*h.Diversity)}
+		case gan.Warning:
+			return Health{"warn", fmt.Sprintf("step %d: %s", step, h.Reason)}
+		case gan.Collapsed:
+			return Health{"bad", fmt.Sprintf("step %d: %s", step, h.Reason)}
+		}
+	}
+	return Health{"none", fmt.Sprintf("judged from step %d on: an untrained generator makes one image for every latent", p.WarmUp)}
+}
 
-// HealthOf judges the balance of the two networks over the last 50 steps.
-// A discriminator that rejects every fake with near certainty gives the
-// generator no gradient to learn from; one that cannot tell real from
-// fake at all has collapsed too.
-func HealthOf(ms []gan.Stats) Health {
-	if len(ms) < 20 {
-		return Health{"none", "too early to judge"}
+// Health is the run's latest mode-collapse judgement.
+func (v RunView) Health() Health { return HealthOf(v.Run, v.Snapshots) }
+
+// CheckpointSteps lists the steps a run can be rolled back to.
+func (v RunView) CheckpointSteps() string {
+	steps := []int{}
+	for _, s := range v.Snapshots {
+		if s.Checkpoint {
+			steps = append(steps, s.Step)
+		}
 	}
-	tail := ms[max(0, len(ms)-HealthWindow):]
-	var fake, real float64
-	for _, m := range tail {
-		fake += m.DFake
-		real += m.DReal
-	}
-	fake /= float64(len(tail))
-	real /= float64(len(tail))
-	switch {
-	case fake < 0.02 && real > 0.9:
-		return Health{"warn", fmt.Sprintf("D wins easily: D(G(z)) ≈ %.2f — samples may stop improving", fake)}
-	case math.Abs(real-0.5) < 0.02 && math.Abs(fake-0.5) < 0.02:
-		return Health{"warn", "D cannot tell real from fake at all — check the samples"}
-	}
-	return Health{"ok", fmt.Sprintf("balanced: D(x) ≈ %.2f, D(G(z)) ≈ %.2f", real, fake)}
+	b, _ := json.Marshal(steps)
+	return string(b)
+}
+
+// CanRollback says whether the run is still enough to roll back now.
+func (v RunView) CanRollback() bool {
+	return v.Run.State != store.Running && v.Run.State != store.Queued
 }
 
 // Progress is the share of steps done, 0 to 100.
@@ -296,7 +308,15 @@ func (v RunView) Charts() []Chart {
 			qx, qy, fy = append(qx, float64(s.Step)), append(qy, s.SWD), append(fy, s.SWDFloor)
 		}
 	}
+	var hx, div, dup, ndb []float64
+	for _, s := range v.Snapshots {
+		if h := s.Health; h.Diversity >= 0 {
+			hx, div, dup, ndb = append(hx, float64(s.Step)), append(div, h.Diversity), append(dup, h.Duplicates), append(ndb, h.NDB)
+		}
+	}
 	return []Chart{
+		LineChart("Diversity (1 = as varied as the training images)", []string{"diversity", "near-copies", "regions off (NDB)"},
+			[]string{"s3", "s2", "s1"}, [][]float64{hx, hx, hx}, [][]float64{div, dup, ndb}, &zero, nil),
 		LineChart("Losses", []string{"D loss", "G loss"}, []string{"s1", "s2"}, [][]float64{x, x}, [][]float64{ld, lg}, &zero, nil),
 		LineChart("Discriminator outputs", []string{"D(x)", "D(G(z))"}, []string{"s1", "s2"}, [][]float64{x, x}, [][]float64{dr, df}, &zero, &one),
 		LineChart("Quality (SWD, lower is better)", []string{"SWD", "real-vs-real floor"}, []string{"s3", "floor"},
@@ -311,12 +331,22 @@ func PrettyConfig(r *store.Run) [][2]string {
 		{"Resolution", fmt.Sprintf("%d×%d", c.Res, c.Res)},
 		{"Model size", fmt.Sprintf("%g×", c.Width)},
 		{"Batch", fmt.Sprint(c.Batch)},
-		{"Learning rates", fmt.Sprintf("G %g · D %g", c.LRG, c.LRD)},
+		{"Learning rates", fmt.Sprintf("G %g · D %g", c.LRG, c.LRD) + repaired(r)},
 		{"Seed", fmt.Sprint(c.Seed)},
 		{"Snapshots", fmt.Sprintf("every %d steps", c.SnapshotEvery)},
 		{"Feedback weight", fmt.Sprint(c.FeedbackWeight)},
+		{"Collapse policy", c.CollapsePolicy().Mode},
 		{"Device", deviceName(r.Device)},
 	}
+}
+
+// repaired notes that collapse repairs changed the run's settings since it
+// started (the events say how).
+func repaired(r *store.Run) string {
+	if r.Guard.Tries == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" at the start; %s since (see events)", Plural(r.Guard.Tries, "repair"))
 }
 
 func deviceName(d string) string {
@@ -333,7 +363,7 @@ func DefaultRunForm(datasetID int64) RunForm {
 	return RunForm{
 		"dataset_id": fmt.Sprint(datasetID), "res": "32", "width": "1", "steps": "500", "batch": "64",
 		"lr_g": "0.0002", "lr_d": "0.0002", "seed": fmt.Sprint(time.Now().UnixNano() % 1_000_000), "feedback_weight": "0",
-		"snapshot_every": "50",
+		"snapshot_every": "50", "collapse_policy": gan.PolicyRepair,
 	}
 }
 

@@ -21,18 +21,32 @@ func stats(n int, dReal, dFake float64) []gan.Stats {
 }
 
 func TestHealthOf(t *testing.T) {
+	judged := func(step int, level string) store.Snapshot {
+		h := store.NoHealth
+		h.Level, h.Diversity, h.Reason = level, 0.8, "some reason"
+		return store.Snapshot{Step: step, Health: h}
+	}
+	warmUp := store.Snapshot{Step: 50, Health: store.NoHealth}
+	run := func(mode string) *store.Run {
+		r := &store.Run{}
+		r.Config.Policy.Mode = mode
+		return r
+	}
 	cases := []struct {
 		name  string
-		ms    []gan.Stats
+		run   *store.Run
+		snaps []store.Snapshot
 		level string
 	}{
-		{"too early", stats(5, 0.9, 0.01), "none"},
-		{"balanced", stats(100, 0.7, 0.3), "ok"},
-		{"D wins", stats(100, 0.97, 0.005), "warn"},
-		{"D blind", stats(100, 0.5, 0.5), "warn"},
+		{"nothing yet", run(""), nil, "none"},
+		{"warming up", run(""), []store.Snapshot{warmUp}, "none"},
+		{"healthy", run("repair"), []store.Snapshot{warmUp, judged(250, gan.Healthy)}, "ok"},
+		{"latest judged wins", run("warn"), []store.Snapshot{judged(250, gan.Healthy), judged(300, gan.Collapsed), {Step: 301, Health: store.NoHealth}}, "bad"},
+		{"warning", run("repair"), []store.Snapshot{judged(250, gan.Warning)}, "warn"},
+		{"monitor off", run("off"), []store.Snapshot{judged(250, gan.Collapsed)}, "none"},
 	}
 	for _, c := range cases {
-		if h := HealthOf(c.ms); h.Level != c.level {
+		if h := HealthOf(c.run, c.snaps); h.Level != c.level {
 			t.Errorf("%s: %s (%s), want %s", c.name, h.Level, h.Text, c.level)
 		}
 	}

@@ -177,6 +177,16 @@
       $("#grid-img").src = `/runs/${s.dataset.run}/grids/${step}.png`;
       $("#grid-step").textContent = step;
       $("#grid-download").href = `/runs/${s.dataset.run}/grids/${step}.png?download=1`;
+      // Only snapshots that kept a checkpoint can be rolled back to, and
+      // only while the run is not training.
+      const rb = $("#rollback");
+      if (rb) {
+        rb.setAttribute("hx-vals", JSON.stringify({ step }));
+        const ok = JSON.parse(rb.dataset.ckpts).includes(step);
+        rb.disabled = !(ok && rb.dataset.idle === "true");
+        rb.title = rb.dataset.idle !== "true" ? "Pause the run to roll back"
+          : ok ? "Go back to the checkpoint of this step" : "No checkpoint was kept at this step";
+      }
     });
   };
   bindSlider();

@@ -36,6 +36,12 @@ type benchResult struct {
 }
 
 func benchCmd(ctx context.Context, args []string) error {
+	if len(args) > 0 && args[0] == "modes" {
+		return modesCmd(ctx, args[1:]) // the 2-D mixture benchmarks, modes.go
+	}
+	if len(args) > 0 && args[0] == "health" {
+		return healthCmd(ctx, args[1:]) // the collapse monitor on images, health.go
+	}
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	preset := fs.String("preset", "ref32", "network preset")
 	batch := fs.Int("batch", 0, "batch size (default: the preset's)")

@@ -1,0 +1,197 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/ganstudio/ganstudio/datasets"
+	"github.com/ganstudio/ganstudio/gan"
+)
+
+// healthCase is one image run the collapse monitor is tried on.
+type healthCase struct {
+	Name     string  `json:"name"`
+	LRG      float64 `json:"lr_g"`
+	LRD      float64 `json:"lr_d"`
+	Collapse bool    `json:"made_to_collapse"`
+}
+
+// healthCases: the studio's default run, and the same run with learning
+// rates a designer might type by mistake (G 10× too high, D 200× too low),
+// which collapses within 50 steps here.
+var healthCases = []healthCase{
+	{Name: "healthy", LRG: 2e-4, LRD: 2e-4},
+	{Name: "collapse", LRG: 2e-3, LRD: 1e-6, Collapse: true},
+}
+
+// healthCheck is one health check of a run.
+type healthCheck struct {
+	Step       int     `json:"step"`
+	Level      string  `json:"level"` // "" before the warm-up ends
+	Diversity  float64 `json:"diversity"`
+	Duplicates float64 `json:"duplicates"`
+	NDB        float64 `json:"ndb"`
+	Precision  float64 `json:"precision"`
+	Action     string  `json:"action,omitempty"`
+}
+
+// healthResult is what 'ganstudio bench health' reports per run.
+type healthResult struct {
+	Case       healthCase    `json:"case"`
+	Seed       uint64        `json:"seed"`
+	Steps      int           `json:"steps"`
+	Trained    int           `json:"trained"`     // steps trained, counting those trained again
+	FirstAlarm int           `json:"first_alarm"` // step of the first confirmed collapse, -1 if none
+	Alarms     int           `json:"alarms"`      // confirmed collapses
+	Warnings   int           `json:"warnings"`    // checks judged "warning"
+	Rollbacks  int           `json:"rollbacks"`   // repairs applied
+	FinalLevel string        `json:"final_level"` // the last check's judgement
+	FinalSWD   float64       `json:"final_swd"`   // quality at the end
+	Checks     []healthCheck `json:"checks"`
+}
+
+// healthCmd trains the cases with GAN Studio's collapse policy, as the
+// worker does (health check at every snapshot, rollback to the last
+// healthy checkpoint with a remedy), and reports alarms and repairs.
+func healthCmd(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("bench health", flag.ContinueOnError)
+	steps := fs.Int("steps", 500, "train each run to this step")
+	every := fs.Int("every", 50, "health check every N steps (the studio's snapshot interval)")
+	seeds := fs.Int("seeds", 1, "seeds per case")
+	first := fs.Uint64("first-seed", 1, "the first seed (then first+1, …)")
+	cases := fs.String("cases", "healthy,collapse", "which cases: healthy, collapse")
+	asJSON := fs.Bool("json", false, "print JSON instead of a table")
+	if err := fs.Parse(args); err != nil {
+		return errUsage
+	}
+	if *steps < 1 || *every < 1 || *seeds < 1 {
+		return fmt.Errorf("--steps, --every and --seeds must be at least 1")
+	}
+	ds, err := datasets.Builtin("emoji", 32)
+	if err != nil {
+		return err
+	}
+	var out []healthResult
+	for _, name := range strings.Split(*cases, ",") {
+		var hc *healthCase
+		for i := range healthCases {
+			if healthCases[i].Name == strings.TrimSpace(name) {
+				hc = &healthCases[i]
+			}
+		}
+		if hc == nil {
+			return fmt.Errorf("unknown case %q (have healthy, collapse)", name)
+		}
+		for seed := *first; seed < *first+uint64(*seeds); seed++ {
+			r, err := watchRun(ctx, ds, *hc, seed, *steps, *every)
+			if err != nil {
+				return fmt.Errorf("%s, seed %d: %w", hc.Name, seed, err)
+			}
+			out = append(out, r)
+		}
+	}
+	if *asJSON {
+		return json.NewEncoder(os.Stdout).Encode(out)
+	}
+	fmt.Printf("%-9s %4s %6s %8s %12s %7s %9s %9s %9s %6s\n", "case", "seed", "steps", "trained", "first alarm", "alarms", "warnings", "rollbacks", "final", "SWD")
+	for _, r := range out {
+		alarm := "none"
+		if r.FirstAlarm >= 0 {
+			alarm = fmt.Sprintf("step %d", r.FirstAlarm)
+		}
+		fmt.Printf("%-9s %4d %6d %8d %12s %7d %9d %9d %9s %6.1f\n", r.Case.Name, r.Seed, r.Steps, r.Trained, alarm, r.Alarms, r.Warnings, r.Rollbacks, r.FinalLevel, r.FinalSWD)
+	}
+	return nil
+}
+
+func watchRun(ctx context.Context, ds *datasets.Dataset, hc healthCase, seed uint64, steps, every int) (healthResult, error) {
+	cfg := gan.DefaultConfig()
+	cfg.LRG, cfg.LRD, cfg.Seed = hc.LRG, hc.LRD, seed
+	res := healthResult{Case: hc, Seed: seed, Steps: steps, FirstAlarm: -1}
+	tr, err := gan.NewTrainer(cfg, ds)
+	if err != nil {
+		return res, err
+	}
+	defer func() { tr.Close() }()
+	ref := gan.HealthReference(ds, seed)
+	guard := gan.NewGuard(gan.DefaultPolicy())
+	// The way back: the checkpoint of the guard's last healthy step.
+	var back bytes.Buffer
+	if err := tr.WriteCheckpoint(&back); err != nil {
+		return res, err
+	}
+	for tr.Step() < steps {
+		if _, err := tr.TrainStep(ctx); err != nil {
+			return res, err
+		}
+		res.Trained++
+		s := tr.Step()
+		if s%every != 0 && s != steps {
+			continue
+		}
+		h, err := tr.Health(ref)
+		if err != nil {
+			return res, err
+		}
+		d := guard.Observe(s, h)
+		c := healthCheck{Step: s, Diversity: h.Diversity, Duplicates: h.Duplicates, NDB: h.NDB, Precision: h.Precision}
+		if d.Judged {
+			c.Level = h.Level
+			res.FinalLevel = h.Level
+		}
+		if c.Level == gan.Warning {
+			res.Warnings++
+		}
+		if d.Collapse {
+			res.Alarms++
+			if res.FirstAlarm < 0 {
+				res.FirstAlarm = s
+			}
+		}
+		fmt.Fprintf(os.Stderr, "%s seed %d: step %d %s diversity %.2f near-copies %.2f NDB %.2f precision %.2f\n",
+			hc.Name, seed, s, orDash(c.Level), h.Diversity, h.Duplicates, h.NDB, h.Precision)
+		switch {
+		case d.Rollback:
+			old := tr
+			if tr, err = gan.ReadCheckpoint(bytes.NewReader(back.Bytes()), ds); err != nil {
+				return res, err
+			}
+			old.Close()
+			c.Action = d.Message + " Remedy: " + tr.Remedy(d.Try) + "."
+			res.Rollbacks++
+			back.Reset()
+			if err := tr.WriteCheckpoint(&back); err != nil {
+				return res, err
+			}
+		case d.GiveUp:
+			c.Action = d.Message
+		case d.Judged && h.Level == gan.Healthy:
+			back.Reset()
+			if err := tr.WriteCheckpoint(&back); err != nil {
+				return res, err
+			}
+		}
+		if c.Action != "" {
+			fmt.Fprintln(os.Stderr, "  "+c.Action)
+		}
+		res.Checks = append(res.Checks, c)
+	}
+	q, err := tr.Quality()
+	if err != nil {
+		return res, err
+	}
+	res.FinalSWD = round1(q.Mean)
+	return res, nil
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "—"
+	}
+	return s
+}

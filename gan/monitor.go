@@ -1,0 +1,60 @@
+package gan
+
+import (
+	"math"
+	"math/rand/v2"
+)
+
+// HealthSamples is how many images a health check generates: enough for
+// the near-duplicate test to see repeats, cheap enough to run at every
+// snapshot (two sampling batches).
+const HealthSamples = 128
+
+// healthLatentSeed fixes the health check's latents, so checks over a run
+// (and after a rollback) compare like with like.
+const healthLatentSeed = 0x4ea1
+
+// maxHealthReal caps the real images a reference is measured on.
+const maxHealthReal = 512
+
+// HealthReference measures up to 512 distinct training images once per run.
+// Distinct, not drawn with replacement: a real image drawn twice would set
+// the near-duplicate threshold to zero.
+func HealthReference(src Source, seed uint64) Reference {
+	n := min(src.Len(), maxHealthReal)
+	idx := rand.New(rand.NewPCG(seed, 23)).Perm(src.Len())[:n]
+	per := 3 * src.Res() * src.Res()
+	real := make([][]float32, n)
+	for i, j := range idx {
+		real[i] = make([]float32, per)
+		src.Image(j, real[i])
+	}
+	return NewReference(real, 0, seed)
+}
+
+// Health judges the generator (eval mode, fixed latents) against ref. The
+// discriminator's spread on the last training batch's fakes comes with it:
+// a generator that makes one image gets one verdict for all of them.
+func (t *Trainer) Health(ref Reference) (HealthReport, error) {
+	fake, err := t.Generate(RandomLatents(HealthSamples, t.cfg.ZDim, healthLatentSeed))
+	if err != nil {
+		return HealthReport{}, err
+	}
+	h := ref.Assess(fake)
+	h.DFakeSpread = t.dFakeSpread
+	return h, nil
+}
+
+// spread is the standard deviation of a value's elements.
+func spread(xs []float32) float64 {
+	if len(xs) < 2 {
+		return 0
+	}
+	var s, s2 float64
+	for _, x := range xs {
+		s += float64(x)
+		s2 += float64(x) * float64(x)
+	}
+	n := float64(len(xs))
+	return math.Sqrt(max(0, s2/n-(s/n)*(s/n)))
+}

@@ -1,0 +1,124 @@
+package jobs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/ganstudio/ganstudio/datasets"
+	"github.com/ganstudio/ganstudio/gan"
+	"github.com/ganstudio/ganstudio/store"
+)
+
+// monitor is a run's mode-collapse watch: a health check at every
+// snapshot, judged by the run's guard, with events when the judgement
+// changes and a rollback when the guard asks for one.
+type monitor struct {
+	ref    gan.Reference
+	guard  gan.Guard
+	last   string // level of the latest judged check
+	before int    // the guard's last healthy step before the latest check
+}
+
+// testHealth, when set by a test, replaces the health check's verdict: a
+// real collapse cannot be made to order in a few steps.
+var testHealth func(step int, h gan.HealthReport) gan.HealthReport
+
+func newMonitor(ctx context.Context, st *store.Store, run *store.Run, ds *datasets.Dataset) (*monitor, error) {
+	m := &monitor{ref: gan.HealthReference(ds, run.Config.Seed), guard: run.Guard}
+	m.guard.P = run.Config.CollapsePolicy()
+	sns, err := st.Snapshots(ctx, run.ID)
+	if err != nil {
+		return nil, err
+	}
+	for _, sn := range sns {
+		if sn.Health.Level != "" {
+			m.last = sn.Health.Level
+		}
+	}
+	return m, nil
+}
+
+// check measures the generator and asks the guard what to do. The level
+// of a check the guard did not judge (warm-up) is left empty.
+func (m *monitor) check(ctx context.Context, t *training) (gan.HealthReport, gan.Decision, error) {
+	s := t.tr.Step()
+	h, err := t.tr.Health(m.ref)
+	if err != nil {
+		return h, gan.Decision{}, fmt.Errorf("health check at step %d: %w", s, err)
+	}
+	if testHealth != nil {
+		h = testHealth(s, h)
+	}
+	m.before = m.guard.LastHealthy
+	d := m.guard.Observe(s, h)
+	if !d.Judged {
+		h.Level, h.Reason = "", ""
+		return h, d, nil
+	}
+	st, id := t.q.st, t.run.ID
+	if h.Level != m.last {
+		switch h.Level {
+		case gan.Warning:
+			st.AddEvent(ctx, id, s, store.EventHealth, fmt.Sprintf("Health warning at step %d: %s.", s, h.Reason))
+		case gan.Collapsed:
+			if !d.Collapse {
+				st.AddEvent(ctx, id, s, store.EventHealth, fmt.Sprintf("Signs of mode collapse at step %d: %s.", s, h.Reason))
+			}
+		case gan.Healthy:
+			if m.last != "" {
+				st.AddEvent(ctx, id, s, store.EventHealth, fmt.Sprintf("Healthy again at step %d.", s))
+			}
+		}
+	}
+	m.last = h.Level
+	if d.Message != "" && !d.Rollback {
+		st.AddEvent(ctx, id, s, store.EventRepair, d.Message)
+	}
+	return h, d, nil
+}
+
+// settle runs after the checkpoint of a judged check: the guard's state is
+// saved only once its way back exists, and the checkpoint it no longer
+// needs goes.
+func (m *monitor) settle(ctx context.Context, t *training) error {
+	if err := t.q.st.SaveGuard(ctx, t.run.ID, m.guard); err != nil {
+		return err
+	}
+	if m.before != m.guard.LastHealthy {
+		return t.dropCheckpoint(ctx, m.before)
+	}
+	return nil
+}
+
+// rollback takes the run back to the guard's last healthy checkpoint and
+// applies the remedy of this try. The remedy is written into that
+// checkpoint, so a crash after the rollback resumes with it.
+func (t *training) rollback(ctx context.Context, d gan.Decision) error {
+	st, run := t.q.st, t.run
+	tr, err := loadCheckpoint(ctx, st, run.ID, d.ToStep, t.ds)
+	if errors.Is(err, store.ErrNotFound) {
+		// Nothing to go back to (a checkpoint removed by hand): say so
+		// and train on, watched but unrepaired.
+		t.mon.guard.GaveUp, t.mon.guard.Tries = true, t.mon.guard.P.MaxTries
+		st.AddEvent(ctx, run.ID, t.tr.Step(), store.EventRepair, fmt.Sprintf("%s But the checkpoint of step %d is gone; training goes on unrepaired.", d.Message, d.ToStep))
+		return t.checkpoint(ctx)
+	}
+	if err != nil {
+		return fmt.Errorf("rolling back to step %d: %w", d.ToStep, err)
+	}
+	remedy := tr.Remedy(d.Try)
+	err = st.Blobs.Put(ctx, store.CheckpointKey(run.ID, d.ToStep), tr.WriteCheckpoint)
+	if err == nil {
+		err = st.RollbackTo(ctx, run.ID, t.q.workerID, d.ToStep, t.mon.guard)
+	}
+	if err != nil {
+		tr.Close()
+		return fmt.Errorf("rolling back to step %d: %w", d.ToStep, err)
+	}
+	t.tr.Close()
+	t.tr, run.CkptStep, run.Step = tr, d.ToStep, d.ToStep
+	t.mon.last = gan.Healthy
+	st.AddEvent(ctx, run.ID, d.ToStep, store.EventRepair, d.Message+" Remedy: "+remedy+".")
+	return nil
+}
