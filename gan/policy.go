@@ -103,8 +103,12 @@ func (g *Guard) Observe(step int, h HealthReport) Decision {
 			step, h.Reason, g.LastHealthy, g.Tries, g.P.MaxTries)
 	case !g.GaveUp:
 		g.GaveUp, d.GiveUp = true, true
-		d.Message = fmt.Sprintf("Mode collapse at step %d: %s. %d repairs did not hold; training goes on unrepaired. "+
-			"Try a lower generator learning rate, a larger batch or more images.", step, h.Reason, g.Tries)
+		held := "The repair did not hold"
+		if g.Tries != 1 {
+			held = fmt.Sprintf("%d repairs did not hold", g.Tries)
+		}
+		d.Message = fmt.Sprintf("Mode collapse at step %d: %s. %s; training goes on unrepaired. "+
+			"Try a lower generator learning rate, a larger batch or more images.", step, h.Reason, held)
 	}
 	return d
 }

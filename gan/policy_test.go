@@ -70,7 +70,8 @@ func TestPolicyValidate(t *testing.T) {
 }
 
 // Remedies bring wild learning rates back to the reference, then slow the
-// networks, and travel with the checkpoint.
+// networks; a try applied twice gives the same rates; and they travel with
+// the checkpoint.
 func TestRemedyIsCheckpointed(t *testing.T) {
 	src := noiseSource{res: 32}
 	wild, _ := Preset("tiny")
@@ -80,7 +81,7 @@ func TestRemedyIsCheckpointed(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer w.Close()
-	if msg := w.Remedy(1); !strings.Contains(msg, "reference") || w.Config().LRG != DefaultConfig().LRG || w.Config().LRD != DefaultConfig().LRD {
+	if msg := w.Remedy(1, wild); !strings.Contains(msg, "reference") || w.Config().LRG != DefaultConfig().LRG || w.Config().LRD != DefaultConfig().LRD {
 		t.Errorf("wild rates: %q, now G %g D %g", msg, w.Config().LRG, w.Config().LRD)
 	}
 	cfg, _ := Preset("tiny")
@@ -91,10 +92,14 @@ func TestRemedyIsCheckpointed(t *testing.T) {
 	defer tr.Close()
 	lrs := []float64{}
 	for try := 1; try <= 3; try++ {
-		if msg := tr.Remedy(try); !strings.Contains(msg, "learning rate") {
+		if msg := tr.Remedy(try, cfg); !strings.Contains(msg, "learning rate") {
 			t.Errorf("try %d: %q", try, msg)
 		}
-		lrs = append(lrs, tr.Config().LRG)
+		g := tr.Config().LRG
+		if tr.Remedy(try, cfg); tr.Config().LRG != g {
+			t.Errorf("try %d applied twice: %g, then %g", try, g, tr.Config().LRG)
+		}
+		lrs = append(lrs, g)
 	}
 	if !(lrs[0] < cfg.LRG && lrs[1] < lrs[0] && lrs[2] < lrs[1]) || tr.Config().LRD >= cfg.LRD {
 		t.Errorf("generator rates %v from %g, discriminator %g from %g", lrs, cfg.LRG, tr.Config().LRD, cfg.LRD)

@@ -2,36 +2,40 @@ package gan
 
 import "fmt"
 
-// Remedy applies the collapse repair of the given try (1-based) to a trainer
-// just rolled back to a healthy checkpoint, and says what it did. Remedies
-// build on each other; they live in the trainer's configuration and
-// optimisers, so checkpoints carry them.
+// Remedy sets the collapse repair of the given try (1-based) on a trainer
+// just rolled back to a healthy checkpoint, and says what it did. Each try
+// is worked out from base, the run's starting configuration, not from the
+// trainer's current rates: applying a try twice (a worker that died
+// between writing the remedied checkpoint and recording the try) gives the
+// same rates. Tries build on each other; the rates live in the trainer's
+// configuration and optimisers, so checkpoints carry them.
 //
 // The commonest way a DCGAN collapses is a generator that outruns its
 // discriminator, which is what learning rates far from the reference
 // recipe do (measured here: G 0.002 with D 1e-6 collapses within 50
-// steps). So the first repair brings the rates back to the reference, and
-// a run already there slows its generator; later tries slow both networks.
-func (t *Trainer) Remedy(try int) string {
-	g, d := t.optG.LR, t.optD.LR
+// steps). So the first try brings wild rates back to the reference and
+// otherwise slows the generator; later tries slow both networks.
+func (t *Trainer) Remedy(try int, base Config) string {
 	ref := DefaultConfig()
 	off := func(v, r float64) bool { return v > 2*r || v < r/2 }
-	switch {
-	case try <= 1 && (off(g, ref.LRG) || off(d, ref.LRD)):
-		t.setLR(ref.LRG, ref.LRD)
-		return fmt.Sprintf("learning rates set back to the DCGAN reference, generator %.2g → %.2g, discriminator %.2g → %.2g",
-			g, t.optG.LR, d, t.optD.LR)
-	case try <= 1:
-		t.setLR(g/4, d)
-		return fmt.Sprintf("generator learning rate lowered from %.2g to %.2g", g, t.optG.LR)
-	case try == 2:
-		t.setLR(g/4, d/2)
-		return fmt.Sprintf("generator learning rate lowered from %.2g to %.2g, discriminator's from %.2g to %.2g",
-			g, t.optG.LR, d, t.optD.LR)
-	default:
-		t.setLR(g/2, d/2)
-		return fmt.Sprintf("both learning rates halved: generator %.2g, discriminator %.2g", t.optG.LR, t.optD.LR)
+	g, d := base.LRG, base.LRD
+	what := "generator learning rate quartered"
+	if off(g, ref.LRG) || off(d, ref.LRD) {
+		g, d = ref.LRG, ref.LRD
+		what = "learning rates set back to the DCGAN reference"
+	} else {
+		g /= 4
 	}
+	if try >= 2 {
+		g, d = g/4, d/2
+		what += ", then the generator's quartered and the discriminator's halved"
+	}
+	for i := 3; i <= try; i++ {
+		g, d = g/2, d/2
+		what += ", then both halved"
+	}
+	t.setLR(g, d)
+	return fmt.Sprintf("%s: generator %.2g, discriminator %.2g (the run started with %.2g and %.2g)", what, g, d, base.LRG, base.LRD)
 }
 
 func (t *Trainer) setLR(g, d float64) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 
 	"github.com/ganstudio/ganstudio/datasets"
 	"github.com/ganstudio/ganstudio/gan"
@@ -14,18 +15,27 @@ import (
 // snapshot, judged by the run's guard, with events when the judgement
 // changes and a rollback when the guard asks for one.
 type monitor struct {
-	ref    gan.Reference
-	guard  gan.Guard
-	last   string // level of the latest judged check
-	before int    // the guard's last healthy step before the latest check
+	ref   gan.Reference
+	guard gan.Guard
+	last  string // level of the latest judged check
+	// saved is the last healthy step of the guard as stored: its
+	// checkpoint stays until a newer way back is both written and saved.
+	saved int
 }
 
 // testHealth, when set by a test, replaces the health check's verdict: a
 // real collapse cannot be made to order in a few steps.
 var testHealth func(step int, h gan.HealthReport) gan.HealthReport
 
+// newMonitor returns nil when the dataset gives nothing to compare with:
+// with one image, or only identical ones, every measure divides by zero.
 func newMonitor(ctx context.Context, st *store.Store, run *store.Run, ds *datasets.Dataset) (*monitor, error) {
-	m := &monitor{ref: gan.HealthReference(ds, run.Config.Seed), guard: run.Guard}
+	ref := gan.HealthReference(ds, run.Config.Seed)
+	if !(ref.MeanDistance > 0) || math.IsInf(ref.DupThreshold, 0) {
+		st.AddEvent(ctx, run.ID, run.Step, store.EventInfo, "The collapse monitor is off for this run: its dataset has no two different images to compare samples with.")
+		return nil, nil
+	}
+	m := &monitor{ref: ref, guard: run.Guard, saved: run.Guard.LastHealthy}
 	m.guard.P = run.Config.CollapsePolicy()
 	sns, err := st.Snapshots(ctx, run.ID)
 	if err != nil {
@@ -50,7 +60,6 @@ func (m *monitor) check(ctx context.Context, t *training) (gan.HealthReport, gan
 	if testHealth != nil {
 		h = testHealth(s, h)
 	}
-	m.before = m.guard.LastHealthy
 	d := m.guard.Observe(s, h)
 	if !d.Judged {
 		h.Level, h.Reason = "", ""
@@ -79,14 +88,16 @@ func (m *monitor) check(ctx context.Context, t *training) (gan.HealthReport, gan
 }
 
 // settle runs after the checkpoint of a judged check: the guard's state is
-// saved only once its way back exists, and the checkpoint it no longer
-// needs goes.
+// saved only once its way back exists, and only then does the checkpoint
+// the stored guard pointed to go.
 func (m *monitor) settle(ctx context.Context, t *training) error {
 	if err := t.q.st.SaveGuard(ctx, t.run.ID, m.guard); err != nil {
 		return err
 	}
-	if m.before != m.guard.LastHealthy {
-		return t.dropCheckpoint(ctx, m.before)
+	old := m.saved
+	m.saved = m.guard.LastHealthy
+	if old != m.saved {
+		return t.dropCheckpoint(ctx, old)
 	}
 	return nil
 }
@@ -107,7 +118,7 @@ func (t *training) rollback(ctx context.Context, d gan.Decision) error {
 	if err != nil {
 		return fmt.Errorf("rolling back to step %d: %w", d.ToStep, err)
 	}
-	remedy := tr.Remedy(d.Try)
+	remedy := tr.Remedy(d.Try, run.Config.Config)
 	err = st.Blobs.Put(ctx, store.CheckpointKey(run.ID, d.ToStep), tr.WriteCheckpoint)
 	if err == nil {
 		err = st.RollbackTo(ctx, run.ID, t.q.workerID, d.ToStep, t.mon.guard)
@@ -118,7 +129,7 @@ func (t *training) rollback(ctx context.Context, d gan.Decision) error {
 	}
 	t.tr.Close()
 	t.tr, run.CkptStep, run.Step = tr, d.ToStep, d.ToStep
-	t.mon.last = gan.Healthy
+	t.mon.last, t.mon.saved = gan.Healthy, t.mon.guard.LastHealthy
 	st.AddEvent(ctx, run.ID, d.ToStep, store.EventRepair, d.Message+" Remedy: "+remedy+".")
 	return nil
 }

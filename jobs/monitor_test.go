@@ -40,8 +40,8 @@ func TestCollapseRollsBackThenGivesUp(t *testing.T) {
 	r = waitRun(t, st, r.ID, "done", func(r *store.Run) bool { return r.State == store.Done })
 
 	ev := eventsText(t, st, r.ID)
-	for _, want := range []string{"Rolling back to step 30 (try 1 of 1)", "Remedy: generator learning rate lowered",
-		"1 repairs did not hold"} {
+	for _, want := range []string{"Rolling back to step 30 (try 1 of 1)", "Remedy: generator learning rate quartered",
+		"The repair did not hold"} {
 		if !strings.Contains(ev, want) {
 			t.Errorf("events lack %q:\n%s", want, ev)
 		}

@@ -399,13 +399,15 @@ func (t *training) dropCheckpoint(ctx context.Context, step int) error {
 		return nil
 	case run.Config.KeepEvery > 0 && step%run.Config.KeepEvery == 0:
 		return nil
-	case t.mon != nil && step == t.mon.guard.LastHealthy:
+	case t.mon != nil && (step == t.mon.guard.LastHealthy || step == t.mon.saved):
 		return nil
 	}
-	if err := t.q.st.Blobs.Delete(ctx, store.CheckpointKey(run.ID, step)); err != nil {
+	// The flag goes first: a snapshot must never offer a checkpoint that
+	// is gone, while a file left behind only costs space.
+	if err := t.q.st.DropCheckpointFlag(ctx, run.ID, step); err != nil {
 		return err
 	}
-	return t.q.st.DropCheckpointFlag(ctx, run.ID, step)
+	return t.q.st.Blobs.Delete(ctx, store.CheckpointKey(run.ID, step))
 }
 
 func (t *training) addSamples(ctx context.Context, n int, origin string) error {

@@ -513,8 +513,12 @@ func TestRollbackAPI(t *testing.T) {
 	rollback := func(body string, out any) int {
 		return s.do("POST", path+"/rollback", "application/json", strings.NewReader(body), out)
 	}
-	if code := rollback(`{"step": 0}`, &a); code != http.StatusConflict && code != http.StatusNotFound {
-		t.Errorf("rolling back a queued or running run: %d %s, want 409", code, a.Error)
+	// A queued run (no worker in this second studio) cannot be rolled back.
+	idle := newStudio(t, false, DefaultOptions())
+	var queued jsonRun
+	idle.do("POST", "/api/runs", "application/json", strings.NewReader(`{"dataset_id": 1, "steps": 5}`), &queued)
+	if code := idle.do("POST", fmt.Sprintf("/api/runs/%d/rollback", queued.ID), "application/json", strings.NewReader(`{"step": 0}`), &a); code != http.StatusConflict {
+		t.Errorf("rolling back a queued run: %d %s, want 409", code, a.Error)
 	}
 	deadline := time.Now().Add(time.Minute)
 	for run.State != store.Done {

@@ -38,17 +38,16 @@ func trim(ctx context.Context, tx *sql.Tx, runID int64, step int) ([]string, err
 		return nil, err
 	}
 	var gone []string
-	err := collect(ctx, tx, `DELETE FROM snapshots WHERE run_id = ? AND step > ? RETURNING step, checkpoint`,
+	// Checkpoints go whatever the flag says: one written just before a
+	// crash may not have been flagged yet, and deleting a missing file is
+	// no error.
+	err := collect(ctx, tx, `DELETE FROM snapshots WHERE run_id = ? AND step > ? RETURNING step`,
 		[]any{runID, step}, func(sc func(...any) error) error {
 			var at int
-			var ckpt bool
-			if err := sc(&at, &ckpt); err != nil {
+			if err := sc(&at); err != nil {
 				return err
 			}
-			gone = append(gone, GridKey(runID, at))
-			if ckpt {
-				gone = append(gone, CheckpointKey(runID, at))
-			}
+			gone = append(gone, GridKey(runID, at), CheckpointKey(runID, at))
 			return nil
 		})
 	if err != nil {
@@ -126,8 +125,12 @@ func (s *Store) RollbackTo(ctx context.Context, runID int64, workerID string, st
 	err = s.Tx(ctx, func(tx *sql.Tx) error {
 		var holder string
 		var ckpt int
-		if err := tx.QueryRowContext(ctx, `SELECT worker_id, ckpt_step FROM runs WHERE id = ? AND state = ?`, runID, Running).Scan(&holder, &ckpt); err != nil || holder != workerID {
+		err := tx.QueryRowContext(ctx, `SELECT worker_id, ckpt_step FROM runs WHERE id = ? AND state = ?`, runID, Running).Scan(&holder, &ckpt)
+		switch {
+		case errors.Is(err, sql.ErrNoRows) || (err == nil && holder != workerID):
 			return ErrLost
+		case err != nil:
+			return err
 		}
 		if err := hasCheckpoint(ctx, tx, runID, step); err != nil {
 			return err
@@ -172,6 +175,14 @@ func (s *Store) Rollback(ctx context.Context, runID int64, step int) error {
 			gone = append(gone, CheckpointKey(runID, r.CkptStep))
 		}
 		g := r.Guard
+		// The guard's old way back is not needed any more, unless it is
+		// kept for sampling.
+		if old := g.LastHealthy; old < step && (r.Config.KeepEvery <= 0 || old%r.Config.KeepEvery != 0) {
+			if _, err := tx.ExecContext(ctx, `UPDATE snapshots SET checkpoint = 0 WHERE run_id = ? AND step = ?`, runID, old); err != nil {
+				return err
+			}
+			gone = append(gone, CheckpointKey(runID, old))
+		}
 		g.LastHealthy, g.Streak, g.Tries, g.GaveUp = step, 0, 0, false
 		b, err := json.Marshal(g)
 		if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"math"
 	"strings"
 	"testing"
 )
@@ -74,5 +75,49 @@ func TestRollbackByHand(t *testing.T) {
 	evs, _ := s.Events(ctx, r.ID, 10)
 	if len(evs) != 1 || !strings.Contains(evs[0].Message, "Rolled back by hand from step 10 to step 0") {
 		t.Errorf("events %+v", evs)
+	}
+}
+
+func TestRollbackToByItsWorker(t *testing.T) {
+	s := open(t, t.TempDir())
+	ctx := context.Background()
+	d := &Dataset{Name: "d", Res: 64, Count: 1}
+	s.CreateDataset(ctx, d, nil)
+	r := newRun(t, s, d.ID)
+	for _, step := range []int{0, 5} {
+		s.AddSnapshot(ctx, Snapshot{RunID: r.ID, Step: step, SWD: -1, SWDFloor: -1, Health: NoHealth})
+		s.Blobs.Put(ctx, CheckpointKey(r.ID, step), func(w io.Writer) error { return nil })
+		s.AddSnapshotCheckpoint(ctx, r.ID, step)
+	}
+	s.DB.Exec(`UPDATE runs SET state = 'running', worker_id = 'w1', step = 5, ckpt_step = 5 WHERE id = ?`, r.ID)
+	g := r.Guard
+	g.Tries = 1
+	if err := s.RollbackTo(ctx, r.ID, "w2", 0, g); !errors.Is(err, ErrLost) {
+		t.Errorf("another worker's rollback: %v, want ErrLost", err)
+	}
+	if err := s.RollbackTo(ctx, r.ID, "w1", 3, g); !errors.Is(err, ErrNoCheckpoint) {
+		t.Errorf("rollback to a step without a checkpoint: %v", err)
+	}
+	if err := s.RollbackTo(ctx, r.ID, "w1", 0, g); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := s.Run(ctx, r.ID)
+	if got.State != Running || got.Step != 0 || got.CkptStep != 0 || got.Guard.Tries != 1 {
+		t.Errorf("after the worker's rollback: %s, step %d, checkpoint %d, guard %+v", got.State, got.Step, got.CkptStep, got.Guard)
+	}
+	if rc, err := s.Blobs.Open(ctx, CheckpointKey(r.ID, 5)); err == nil {
+		rc.Close()
+		t.Error("the checkpoint past the step is still there")
+	}
+	// A non-number figure is stored as "not measured", not as NULL.
+	h := NoHealth
+	h.Diversity = math.NaN()
+	h.Duplicates = math.Inf(1)
+	if err := s.AddSnapshot(ctx, Snapshot{RunID: r.ID, Step: 1, SWD: -1, SWDFloor: -1, Health: h}); err != nil {
+		t.Fatal(err)
+	}
+	snaps, err := s.Snapshots(ctx, r.ID)
+	if err != nil || len(snaps) != 2 || snaps[1].Health.Diversity != -1 || snaps[1].Health.Duplicates != -1 {
+		t.Errorf("snapshots %+v (%v)", snaps, err)
 	}
 }

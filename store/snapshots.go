@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"math"
 	"time"
 
 	"github.com/ganstudio/ganstudio/gan"
@@ -27,6 +28,13 @@ var NoHealth = gan.HealthReport{Diversity: -1, Duplicates: -1, NDB: -1, Precisio
 // AddSnapshot records (or replaces) the snapshot at its step.
 func (s *Store) AddSnapshot(ctx context.Context, sn Snapshot) error {
 	h := sn.Health
+	// NaN would be stored as NULL and Inf cannot be sent as JSON: a figure
+	// that is not a number is "not measured".
+	for _, f := range []*float64{&h.Diversity, &h.Duplicates, &h.NDB, &h.Precision, &h.DFakeSpread, &sn.SWD} {
+		if math.IsNaN(*f) || math.IsInf(*f, 0) {
+			*f = -1
+		}
+	}
 	_, err := s.DB.ExecContext(ctx, `INSERT OR REPLACE INTO snapshots (run_id, step, swd, swd_floor, checkpoint, created_at,
 		health, health_reason, diversity, duplicates, ndb, precision, d_fake_spread) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		sn.RunID, sn.Step, sn.SWD, sn.SWDFloor, sn.Checkpoint, now(), h.Level, h.Reason, h.Diversity, h.Duplicates, h.NDB, h.Precision, h.DFakeSpread)

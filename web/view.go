@@ -135,6 +135,20 @@ func (v RunView) CanRollback() bool {
 	return v.Run.State != store.Running && v.Run.State != store.Queued
 }
 
+// CanRollbackTo says whether the run can go back to step now: the same
+// rule the timeline's script applies as the slider moves.
+func (v RunView) CanRollbackTo(step int) bool {
+	if !v.CanRollback() {
+		return false
+	}
+	for _, s := range v.Snapshots {
+		if s.Step == step {
+			return s.Checkpoint
+		}
+	}
+	return false
+}
+
 // Progress is the share of steps done, 0 to 100.
 func Progress(r *store.Run) int {
 	if r.Steps == 0 {

@@ -192,6 +192,30 @@
   bindSlider();
   document.body.addEventListener("htmx:afterSwap", bindSlider);
 
+  // ---- errors of htmx requests (htmx swaps nothing on a 4xx/5xx) ----
+  document.body.addEventListener("htmx:responseError", (e) => {
+    const xhr = e.detail.xhr;
+    let msg = `The studio answered ${xhr.status}.`;
+    try {
+      msg = JSON.parse(xhr.responseText).error || msg;
+    } catch {
+      const doc = new DOMParser().parseFromString(xhr.responseText, "text/html");
+      const p = doc.querySelector(".error");
+      if (p) msg = p.textContent.trim();
+    }
+    let bar = $("#request-error");
+    if (!bar) {
+      bar = document.createElement("p");
+      bar.id = "request-error";
+      bar.className = "error toast";
+      bar.setAttribute("role", "alert");
+      bar.title = "click to close";
+      bar.addEventListener("click", () => bar.remove());
+      document.body.appendChild(bar);
+    }
+    bar.textContent = msg;
+  });
+
   // ---- gallery: selection, keyboard, interpolation ----
   const gallery = $("#gallery");
   if (gallery) {

@@ -162,7 +162,7 @@ func watchRun(ctx context.Context, ds *datasets.Dataset, hc healthCase, seed uin
 				return res, err
 			}
 			old.Close()
-			c.Action = d.Message + " Remedy: " + tr.Remedy(d.Try) + "."
+			c.Action = d.Message + " Remedy: " + tr.Remedy(d.Try, cfg) + "."
 			res.Rollbacks++
 			back.Reset()
 			if err := tr.WriteCheckpoint(&back); err != nil {
