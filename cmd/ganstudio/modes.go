@@ -50,7 +50,10 @@ var publishedVEEGAN = map[string][]publishedRow{
 //     NDB alarm while it had all 25 modes and 68% HQ, and ended at 18.
 //   - precision alone (NDB not judged; it also falls to ~0.01 on a run
 //     that misses modes), try+1 warm-ups: 25/84.9, 25/85.8, 25/82.6,
-//     25/84.9, 25/82.9. These are the defaults.
+//     25/84.9, 25/82.9. These are the defaults. On the ring they keep
+//     fewer modes than NDB judging (7/92.4, 8/88.3, 6/91.6, 6/87.9,
+//     6/86.5 against 8/87.9, 8/88.3, 8/90.3, 6/1.1, 8/89.9): a ring run
+//     that drops one or two modes keeps its precision.
 //
 // Also tried: packing 2 as the first try (a fresh packed D starts slowly,
 // is judged collapsed again at the end of the warm-up, and the tries run
