@@ -203,15 +203,7 @@ func (m *MLPGAN) compile() error {
 		if err != nil {
 			return fmt.Errorf("discriminator on data: %w", err)
 		}
-		a, err := softplusMean(lr, true)
-		if err != nil {
-			return err
-		}
-		bl, err := softplusMean(lf, false)
-		if err != nil {
-			return err
-		}
-		loss, err := gorgonia.Add(a, bl)
+		loss, err := discriminatorLoss(lr, lf)
 		if err != nil {
 			return err
 		}

@@ -163,15 +163,7 @@ func (t *Trainer) compile() error {
 		if err != nil {
 			return err
 		}
-		a, err := softplusMean(lr, true)
-		if err != nil {
-			return err
-		}
-		b, err := softplusMean(lf, false)
-		if err != nil {
-			return err
-		}
-		loss, err := gorgonia.Add(a, b)
+		loss, err := discriminatorLoss(lr, lf)
 		if err != nil {
 			return err
 		}
@@ -204,6 +196,20 @@ func (t *Trainer) compile() error {
 		t.gStep = s
 	}
 	return pair(dRec, gRec)
+}
+
+// discriminatorLoss is softplus(−D(x)) + softplus(D(G(z))), from D's logits
+// on real and on generated samples: the image GAN's and the mixtures'.
+func discriminatorLoss(real, fake *gorgonia.Node) (*gorgonia.Node, error) {
+	a, err := softplusMean(real, true)
+	if err != nil {
+		return nil, err
+	}
+	b, err := softplusMean(fake, false)
+	if err != nil {
+		return nil, err
+	}
+	return gorgonia.Add(a, b)
 }
 
 func (s *graphStep) finish(loss, logitsA, logitsB *gorgonia.Node) error {
