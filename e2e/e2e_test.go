@@ -71,6 +71,7 @@ func TestStudioInBrowser(t *testing.T) {
 	}
 
 	keysAndInterpolation(t, ctx)
+	generateNearLiked(t, ctx, base, runID)
 
 	dir := t.TempDir()
 	allowDownloads(t, ctx, dir)
@@ -387,6 +388,7 @@ func startRunSteps(t *testing.T, ctx context.Context, base, dsID, steps string) 
 		chromedp.SetValue(chromedp.ID("steps"), steps),
 		chromedp.SetValue(chromedp.ID("batch"), "8"),
 		chromedp.SetValue(chromedp.ID("snapshot_every"), "10"),
+		chromedp.SetValue(chromedp.ID("feedback_weight"), "1"),
 	)
 	if got := get(t, ctx, "read the chosen dataset", chromedp.Value(chromedp.ID("dataset_id"))); got != dsID {
 		t.Fatalf("the form chose dataset %q, want the uploaded %q", got, dsID)
@@ -464,6 +466,7 @@ func likeFirstSample(t *testing.T, ctx context.Context, base, runID string) stri
 func pauseAndResume(t *testing.T, ctx context.Context, base, dsID string) {
 	t.Helper()
 	runID := startRunSteps(t, ctx, base, dsID, "100000")
+	ratingsReachLiveRun(t, ctx, base, runID)
 	wait := chromedp.WithPollingTimeout(60 * time.Second)
 	badge := func(state string) chromedp.Action[chromedp.Void] {
 		return chromedp.Poll[chromedp.Void](fmt.Sprintf(`document.querySelector("#run-state .state")?.textContent.trim() === %q`, state), wait)
@@ -489,6 +492,62 @@ func pauseAndResume(t *testing.T, ctx context.Context, base, dsID string) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
+}
+
+// ratingsReachLiveRun likes and dislikes samples of a run in training and
+// waits for its page to say the worker took them in.
+func ratingsReachLiveRun(t *testing.T, ctx context.Context, base, runID string) {
+	t.Helper()
+	wait := chromedp.WithPollingTimeout(60 * time.Second)
+	first, second := "#gallery .sample:nth-child(1)", "#gallery .sample:nth-child(2)"
+	do(t, ctx, "rate two samples of live run "+runID,
+		// The first samples come with the snapshot at step 10.
+		chromedp.Poll[chromedp.Void](`+document.querySelector("#run-step")?.textContent > 10`, wait),
+		chromedp.Navigate(base+"/runs/"+runID+"/samples"),
+		chromedp.WaitVisible(chromedp.CSS(second)),
+		chromedp.Click(chromedp.CSS(first+" .like")),
+		chromedp.WaitVisible(chromedp.CSS(first+".liked")),
+		chromedp.Focus(chromedp.CSS(second)),
+		chromedp.KeyEvent("d"),
+		chromedp.WaitVisible(chromedp.CSS(second+".disliked")),
+		chromedp.Navigate(base+"/runs/"+runID),
+		chromedp.Poll[chromedp.Void](`document.querySelector("#run-feedback")?.textContent.includes("2 ratings in use (1 liked, 1 disliked)")`, wait),
+	)
+}
+
+// generateNearLiked, on the gallery of a run with a liked sample, asks for
+// samples near it.
+func generateNearLiked(t *testing.T, ctx context.Context, base, runID string) {
+	t.Helper()
+	do(t, ctx, "generate samples near the liked one",
+		chromedp.SetValue(chromedp.CSS(`#generate-form input[name=n]`), "4"),
+		chromedp.Click(chromedp.ID("bias")),
+		chromedp.Click(chromedp.ID("generate")),
+	)
+	// The form posts and the page moves on: ask the API, which does not
+	// care when the navigation ends.
+	var n int
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		var body struct {
+			Samples []struct {
+				Origin string `json:"origin"`
+			} `json:"samples"`
+		}
+		getJSON(t, base+"/api/runs/"+runID+"/samples", &body)
+		n = 0
+		for _, s := range body.Samples {
+			if s.Origin == "generate" {
+				n++
+			}
+		}
+		if n >= 4 {
+			break
+		}
+	}
+	if n != 4 {
+		t.Errorf("run %s has %d generated samples after asking for 4 near the liked one", runID, n)
+	}
+	waitPath(t, ctx, "the gallery at the new samples' step", regexp.MustCompile(`^/runs/(\d+)/samples\?step=\d+$`))
 }
 
 // keysAndInterpolation, on the gallery: the keyboard dislikes the focused

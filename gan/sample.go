@@ -155,3 +155,21 @@ type Blank int
 func (b Blank) Len() int                   { return 1 }
 func (b Blank) Res() int                   { return int(b) }
 func (b Blank) Image(i int, dst []float32) { clear(dst) }
+
+// FromImage is ToImage's inverse: a res×res image as planar RGB in [-1, 1].
+func FromImage(img image.Image, res int) ([]float32, error) {
+	b := img.Bounds()
+	if b.Dx() != res || b.Dy() != res {
+		return nil, fmt.Errorf("image is %d×%d, want %d×%d", b.Dx(), b.Dy(), res, res)
+	}
+	out := make([]float32, 3*res*res)
+	plane := res * res
+	for y := 0; y < res; y++ {
+		for x := 0; x < res; x++ {
+			c := color.NRGBAModel.Convert(img.At(b.Min.X+x, b.Min.Y+y)).(color.NRGBA)
+			i := y*res + x
+			out[i], out[plane+i], out[2*plane+i] = float32(c.R)/127.5-1, float32(c.G)/127.5-1, float32(c.B)/127.5-1
+		}
+	}
+	return out, nil
+}

@@ -55,6 +55,15 @@ type Trainer struct {
 	noShare bool // compute every layer in both graphs (tests compare the two)
 
 	dFakeSpread float64 // std of D's logits on the last batch of fakes
+
+	// Feedback (see feedback.go). The graphs hold its parts only once a
+	// run has had feedback (fbGraphs); the tensors are their inputs.
+	fb             *Feedback
+	fbGraphs       bool
+	neg, negW      *tensor.Dense // disliked batch; its loss weight ÷ size, per example
+	modelVec       *tensor.Dense // rating model, one weight per pixel value (P × 1)
+	modelB, modelW *tensor.Dense // its bias and loss weight ÷ batch, per example
+	lastLikedSlots int
 }
 
 // graphStep is one compiled graph with its loss, logits and learnables.
@@ -122,16 +131,22 @@ func inputNode(g *gorgonia.ExprGraph, name string, v *tensor.Dense) *gorgonia.No
 
 // softplusMean is mean(log(1 + exp(sign·x))), the non-saturating GAN loss term.
 func softplusMean(x *gorgonia.Node, negate bool) (*gorgonia.Node, error) {
+	x, err := softplus(x, negate)
+	if err != nil {
+		return nil, err
+	}
+	return gorgonia.Mean(x)
+}
+
+// softplus is log(1 + exp(±x)), element by element.
+func softplus(x *gorgonia.Node, negate bool) (*gorgonia.Node, error) {
 	var err error
 	if negate {
 		if x, err = gorgonia.Neg(x); err != nil {
 			return nil, err
 		}
 	}
-	if x, err = gorgonia.Softplus(x); err != nil {
-		return nil, err
-	}
-	return gorgonia.Mean(x)
+	return gorgonia.Softplus(x)
 }
 
 // compile builds the two training graphs. Both share the parameter tensors.
@@ -140,11 +155,21 @@ func softplusMean(x *gorgonia.Node, negate bool) (*gorgonia.Node, error) {
 //
 //	D step: fake = G(z) (no G gradients); loss = softplus(−D(x)) + softplus(D(fake))
 //	G step: loss = softplus(−D(G(z))), gradients for G only
+//
+// With feedback, D's loss gains wn·softplus(D(disliked)) and G's gains
+// wm·softplus(−r(G(z))), r being the rating model.
 func (t *Trainer) compile() error {
 	c := t.cfg
-	t.real = newInput(c.Batch, 3, c.Res, c.Res)
-	t.zD = newInput(c.Batch, c.ZDim)
-	t.zG = newInput(c.Batch, c.ZDim)
+	if t.real == nil {
+		t.real = newInput(c.Batch, 3, c.Res, c.Res)
+		t.zD = newInput(c.Batch, c.ZDim)
+		t.zG = newInput(c.Batch, c.ZDim)
+	}
+	if t.fbGraphs && t.neg == nil {
+		nn, p := negBatch(c.Batch), 3*c.Res*c.Res
+		t.neg, t.negW = newInput(nn, 3, c.Res, c.Res), newInput(nn, 1)
+		t.modelVec, t.modelB, t.modelW = newInput(p, 1), newInput(c.Batch, 1), newInput(c.Batch, 1)
+	}
 	dRec, gRec := &recorder{stamp: &t.stamp}, &recorder{}
 
 	// D step.
@@ -166,6 +191,15 @@ func (t *Trainer) compile() error {
 		loss, err := discriminatorLoss(lr, lf)
 		if err != nil {
 			return err
+		}
+		if t.fbGraphs {
+			ln, err := discriminator(db, c, inputNode(g, "neg", t.neg), true, false)
+			if err != nil {
+				return err
+			}
+			if loss, err = addWeighted(loss, ln, false, inputNode(g, "negw", t.negW)); err != nil {
+				return fmt.Errorf("disliked batch: %w", err)
+			}
 		}
 		s := &graphStep{g: g, learn: db.nodes}
 		if err := s.finish(loss, lr, lf); err != nil {
@@ -189,6 +223,22 @@ func (t *Trainer) compile() error {
 		if err != nil {
 			return err
 		}
+		if t.fbGraphs {
+			flat, err := gorgonia.Reshape(fake, tensor.Shape{c.Batch, 3 * c.Res * c.Res})
+			if err != nil {
+				return err
+			}
+			r, err := gorgonia.Mul(flat, inputNode(g, "rating.w", t.modelVec))
+			if err == nil {
+				r, err = gorgonia.Add(r, inputNode(g, "rating.b", t.modelB))
+			}
+			if err == nil {
+				loss, err = addWeighted(loss, r, true, inputNode(g, "rating.weight", t.modelW))
+			}
+			if err != nil {
+				return fmt.Errorf("rating model loss: %w", err)
+			}
+		}
 		s := &graphStep{g: g, learn: gb.nodes}
 		if err := s.finish(loss, lf, nil); err != nil {
 			return fmt.Errorf("generator graph: %w", err)
@@ -210,6 +260,22 @@ func discriminatorLoss(real, fake *gorgonia.Node) (*gorgonia.Node, error) {
 		return nil, err
 	}
 	return gorgonia.Add(a, b)
+}
+
+// addWeighted is loss + Σ wᵢ·softplus(±xᵢ): w holds each example's
+// weight, already divided by the batch size.
+func addWeighted(loss, x *gorgonia.Node, negate bool, w *gorgonia.Node) (*gorgonia.Node, error) {
+	x, err := softplus(x, negate)
+	if err != nil {
+		return nil, err
+	}
+	if x, err = gorgonia.HadamardProd(x, w); err != nil {
+		return nil, err
+	}
+	if x, err = gorgonia.Sum(x); err != nil {
+		return nil, err
+	}
+	return gorgonia.Add(loss, x)
 }
 
 func (s *graphStep) finish(loss, logitsA, logitsB *gorgonia.Node) error {
@@ -277,7 +343,8 @@ func (t *Trainer) TrainStep(ctx context.Context) (Stats, error) {
 	c := t.cfg
 	per := 3 * c.Res * c.Res
 	real := f32(t.real)
-	for i := 0; i < c.Batch; i++ {
+	t.lastLikedSlots = t.fillFeedback(real)
+	for i := t.lastLikedSlots; i < c.Batch; i++ {
 		t.src.Image(t.rng.IntN(t.src.Len()), real[i*per:(i+1)*per])
 	}
 	t.normal(f32(t.zD))

@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"image"
 	"time"
@@ -29,8 +30,11 @@ func checkpointFor(ctx context.Context, st *store.Store, run *store.Run, step in
 }
 
 // Generate draws n new samples from the run's checkpoint at step (the
-// latest if step < 0) and stores them.
-func Generate(ctx context.Context, st *store.Store, run *store.Run, step, n int) ([]store.Sample, error) {
+// latest if step < 0) and stores them. With bias, their latents lie near
+// those of liked samples (gan.Trainer.BiasedLatents), a rating model
+// fitted to the run's ratings picking among candidates when there are
+// enough ratings for one.
+func Generate(ctx context.Context, st *store.Store, run *store.Run, step, n int, bias bool) ([]store.Sample, error) {
 	if n < 1 || n > MaxGenerate {
 		return nil, fmt.Errorf("can generate 1 to %d samples at a time, not %d", MaxGenerate, n)
 	}
@@ -40,7 +44,47 @@ func Generate(ctx context.Context, st *store.Store, run *store.Run, step, n int)
 	}
 	defer tr.Close()
 	seed := uint64(time.Now().UnixNano())
-	return Draw(ctx, st, tr, run.ID, tr.Step(), store.OriginGenerate, gan.RandomLatents(n, run.Config.ZDim, seed))
+	z := gan.RandomLatents(n, run.Config.ZDim, seed)
+	if bias {
+		if z, err = biasedLatents(ctx, st, run, tr, n, seed); err != nil {
+			return nil, err
+		}
+	}
+	return Draw(ctx, st, tr, run.ID, tr.Step(), store.OriginGenerate, z)
+}
+
+func biasedLatents(ctx context.Context, st *store.Store, run *store.Run, tr *gan.Trainer, n int, seed uint64) ([]float32, error) {
+	rated, err := st.RatedSamples(ctx, run.ID)
+	if err != nil {
+		return nil, err
+	}
+	var likedZ, liked, disliked [][]float32
+	for _, sm := range rated {
+		if sm.Rating > 0 && len(sm.Latent) == run.Config.ZDim {
+			likedZ = append(likedZ, sm.Latent)
+		}
+	}
+	if len(likedZ) == 0 {
+		return nil, gan.ErrNoLiked
+	}
+	// A rating model, if the ratings make one; images that cannot be read
+	// are left out of it (the liked latents above need no image).
+	for _, sm := range rated {
+		img, err := readSampleImage(ctx, st, run, sm.ID)
+		if err != nil {
+			continue
+		}
+		if sm.Rating > 0 {
+			liked = append(liked, img)
+		} else {
+			disliked = append(disliked, img)
+		}
+	}
+	model, err := gan.FitRatingModel(liked, disliked, run.Config.Res)
+	if err != nil && !errors.Is(err, gan.ErrFewRatings) {
+		return nil, err
+	}
+	return tr.BiasedLatents(likedZ, model, n, seed)
 }
 
 // Interpolate renders a strip of frames from sample a to sample b along the

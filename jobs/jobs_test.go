@@ -2,8 +2,10 @@ package jobs
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"math"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -37,17 +39,24 @@ func startQueue(t *testing.T, st *store.Store) *Queue {
 	return q
 }
 
-func newRun(t *testing.T, st *store.Store, q *Queue, steps int) *store.Run {
+// tinyShapes is the built-in shapes dataset and the tiny preset at batch 4:
+// runs that train in a blink.
+func tinyShapes(t *testing.T, st *store.Store) (*store.Dataset, gan.Config) {
 	t.Helper()
-	ctx := context.Background()
-	d, err := st.EnsureBuiltin(ctx, "shapes", 32, 2048)
+	d, err := st.EnsureBuiltin(context.Background(), "shapes", 32, 2048)
 	if err != nil {
 		t.Fatal(err)
 	}
 	cfg, _ := gan.Preset("tiny")
 	cfg.Batch = 4
+	return d, cfg
+}
+
+func newRun(t *testing.T, st *store.Store, q *Queue, steps int) *store.Run {
+	t.Helper()
+	d, cfg := tinyShapes(t, st)
 	r := &store.Run{DatasetID: d.ID, Steps: steps, Config: store.RunConfig{Config: cfg, SnapshotEvery: 10, KeepEvery: 20}}
-	if err := q.CreateRun(ctx, r); err != nil {
+	if err := q.CreateRun(context.Background(), r); err != nil {
 		t.Fatal(err)
 	}
 	return r
@@ -124,13 +133,39 @@ func TestRunToTheEnd(t *testing.T) {
 		t.Errorf("%d samples, want %d", n, want)
 	}
 	// Generate from a kept checkpoint and from the latest.
-	got, err := Generate(ctx, st, r, 20, 3)
+	got, err := Generate(ctx, st, r, 20, 3, false)
 	if err != nil || len(got) != 3 || got[0].Step != 20 {
 		t.Fatalf("generate from step 20: %v, %v", got, err)
 	}
-	if _, err := Generate(ctx, st, r, 10, 3); err == nil {
+	if _, err := Generate(ctx, st, r, 10, 3, false); err == nil {
 		t.Error("generate from a dropped checkpoint should fail")
 	}
+	// Biased toward liked samples: none yet, then near the one liked.
+	if _, err := Generate(ctx, st, r, -1, 3, true); !errors.Is(err, gan.ErrNoLiked) {
+		t.Errorf("biased generate with nothing liked: %v", err)
+	}
+	if _, err := st.Rate(ctx, got[1].ID, 1); err != nil {
+		t.Fatal(err)
+	}
+	biased, err := Generate(ctx, st, r, -1, 8, true)
+	if err != nil || len(biased) != 8 {
+		t.Fatalf("biased generate: %d samples, %v", len(biased), err)
+	}
+	for _, b := range biased {
+		if c := cosine(b.Latent, got[1].Latent); c < 0.5 {
+			t.Errorf("a biased latent is %.2f-aligned with the liked one", c)
+		}
+	}
+}
+
+func cosine(a, b []float32) float64 {
+	var ab, aa, bb float64
+	for i := range a {
+		ab += float64(a[i]) * float64(b[i])
+		aa += float64(a[i]) * float64(a[i])
+		bb += float64(b[i]) * float64(b[i])
+	}
+	return ab / math.Sqrt(aa*bb)
 }
 
 func TestStoppedWorkerResumesFromCheckpoint(t *testing.T) {

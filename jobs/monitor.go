@@ -130,6 +130,7 @@ func (t *training) rollback(ctx context.Context, d gan.Decision) error {
 	t.tr.Close()
 	t.tr, run.CkptStep, run.Step = tr, d.ToStep, d.ToStep
 	t.mon.last, t.mon.saved = gan.Healthy, t.mon.guard.LastHealthy
-	st.AddEvent(ctx, run.ID, d.ToStep, store.EventRepair, d.Message+" Remedy: "+remedy+".")
-	return nil
+	more, err := t.feedbackAfterRollback(ctx)
+	st.AddEvent(ctx, run.ID, d.ToStep, store.EventRepair, d.Message+" Remedy: "+remedy+more+".")
+	return err
 }

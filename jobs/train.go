@@ -110,6 +110,7 @@ type training struct {
 	ds    *datasets.Dataset
 	floor *gan.SWDResult
 	mon   *monitor // the collapse monitor; nil with the policy off
+	fb    feedback // the run's ratings, when its feedback weight is above 0
 
 	pending    []gan.Stats // trained but not yet recorded
 	rate       float64     // steps per second, smoothed
@@ -237,6 +238,9 @@ func (t *training) train(ctx context.Context) error {
 		}
 	}
 
+	if err := t.readFeedback(ctx, true); err != nil {
+		return err
+	}
 	t.lastReport = time.Now()
 	rateFrom, rateStep := time.Now(), t.tr.Step()
 	snapDue := false // a snapshot waits for its steps to be recorded
@@ -253,6 +257,11 @@ func (t *training) train(ctx context.Context) error {
 			}
 			t.pending = append(t.pending, stats)
 			s := t.tr.Step()
+			if s%FeedbackEvery == 0 {
+				if err := t.readFeedback(ctx, false); err != nil {
+					return err
+				}
+			}
 			snapDue = snapDue || s%run.Config.SnapshotEvery == 0 || s == run.Steps
 			if time.Since(t.lastReport) < time.Second && !snapDue {
 				continue
@@ -341,6 +350,9 @@ func (t *training) snapshot(ctx context.Context, final bool) error {
 			t.floor = &f
 		}
 		sn.SWD, sn.SWDFloor = q.Mean, t.floor.Mean
+	}
+	if sn.LikedShare, err = t.likedShare(); err != nil {
+		return err
 	}
 	sn.Health = store.NoHealth
 	var d gan.Decision

@@ -8,6 +8,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/ganstudio/ganstudio/gan"
 	"github.com/ganstudio/ganstudio/jobs"
 	"github.com/ganstudio/ganstudio/store"
 )
@@ -100,7 +101,9 @@ func (s *Server) apiCreateRun(c echo.Context) error {
 	set("lr_g", body.LRG, body.LRG == 0)
 	set("lr_d", body.LRD, body.LRD == 0)
 	set("seed", body.Seed, body.Seed == 0)
-	set("feedback_weight", body.FeedbackWeight, body.FeedbackWeight == 0)
+	if body.FeedbackWeight != nil {
+		f["feedback_weight"] = fmt.Sprint(*body.FeedbackWeight)
+	}
 	set("snapshot_every", body.SnapshotEvery, body.SnapshotEvery == 0)
 	set("collapse_policy", body.CollapsePolicy, body.CollapsePolicy == "")
 	if body.SnapshotEvery == 0 && body.Steps > 0 {
@@ -152,6 +155,7 @@ func (s *Server) apiRunAction(c echo.Context) error {
 		var body struct {
 			N    int  `json:"n"`
 			Step *int `json:"step"`
+			Bias bool `json:"bias"` // near liked samples' latents
 		}
 		if c.Request().ContentLength != 0 {
 			if err := decodeJSON(c, &body); err != nil {
@@ -168,7 +172,10 @@ func (s *Server) apiRunAction(c echo.Context) error {
 		if body.Step != nil {
 			step = *body.Step
 		}
-		got, err := jobs.Generate(c.Request().Context(), s.st, r, step, body.N)
+		got, err := jobs.Generate(c.Request().Context(), s.st, r, step, body.N, body.Bias)
+		if errors.Is(err, gan.ErrNoLiked) {
+			return fieldErrors{"bias": "like a few samples first: biased latents start from liked ones"}
+		}
 		if err != nil {
 			return err
 		}

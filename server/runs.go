@@ -22,17 +22,17 @@ func urlQuery(s string) string { return url.QueryEscape(s) }
 // runForm is the new-run form and the body of POST /api/runs. Zero values
 // take the defaults.
 type runForm struct {
-	DatasetID      int64   `json:"dataset_id"`
-	Res            int     `json:"res"`
-	Width          float64 `json:"width"`
-	Steps          int     `json:"steps"`
-	Batch          int     `json:"batch"`
-	LRG            float64 `json:"lr_g"`
-	LRD            float64 `json:"lr_d"`
-	Seed           uint64  `json:"seed"`
-	FeedbackWeight float64 `json:"feedback_weight"`
-	SnapshotEvery  int     `json:"snapshot_every"`
-	CollapsePolicy string  `json:"collapse_policy"`
+	DatasetID      int64    `json:"dataset_id"`
+	Res            int      `json:"res"`
+	Width          float64  `json:"width"`
+	Steps          int      `json:"steps"`
+	Batch          int      `json:"batch"`
+	LRG            float64  `json:"lr_g"`
+	LRD            float64  `json:"lr_d"`
+	Seed           uint64   `json:"seed"`
+	FeedbackWeight *float64 `json:"feedback_weight"` // nil: the default; 0 turns feedback off
+	SnapshotEvery  int      `json:"snapshot_every"`
+	CollapsePolicy string   `json:"collapse_policy"`
 }
 
 func defaultRunForm(datasetID int64) web.RunForm { return web.DefaultRunForm(datasetID) }
@@ -223,7 +223,11 @@ func (s *Server) runAction(c echo.Context) error {
 				return fieldErrors{"step": "a checkpoint's step"}
 			}
 		}
-		got, err := jobs.Generate(c.Request().Context(), s.st, r, step, n)
+		bias := c.FormValue("bias") != ""
+		got, err := jobs.Generate(c.Request().Context(), s.st, r, step, n, bias)
+		if errors.Is(err, gan.ErrNoLiked) {
+			return fieldErrors{"bias": "like a few samples first: biased latents start from liked ones"}
+		}
 		if err != nil {
 			return err
 		}
@@ -328,8 +332,10 @@ type jsonRun struct {
 	Metrics   *jsonMetrics     `json:"metrics"`
 	Snapshots []store.Snapshot `json:"snapshots,omitempty"`
 	// Health is the latest judged collapse check (full view only).
-	Health  *gan.HealthReport `json:"health,omitempty"`
-	Created string            `json:"created"`
+	Health *gan.HealthReport `json:"health,omitempty"`
+	// Feedback is what training made of the run's ratings (full view only).
+	Feedback *store.FeedbackStatus `json:"feedback,omitempty"`
+	Created  string                `json:"created"`
 }
 
 // jsonConfig is a run's settings with the API's field names.
@@ -371,6 +377,8 @@ func (s *Server) jsonRun(c echo.Context, r *store.Run, full bool) (jsonRun, erro
 	if !full {
 		return j, nil
 	}
+	fb := r.Feedback
+	j.Feedback = &fb
 	ctx := c.Request().Context()
 	ms, err := s.st.Metrics(ctx, r.ID)
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -21,6 +22,7 @@ import (
 	"github.com/ganstudio/ganstudio/datasets"
 	"github.com/ganstudio/ganstudio/jobs"
 	"github.com/ganstudio/ganstudio/store"
+	"github.com/ganstudio/ganstudio/web"
 )
 
 type studio struct {
@@ -301,6 +303,11 @@ func TestTrainRateDownload(t *testing.T) {
 		t.Fatalf("%d samples, want %d", list.Total, want)
 	}
 	liked := list.Samples[3]
+	var a apiError
+	gen := fmt.Sprintf("/api/runs/%d/generate", run.ID)
+	if code := s.do("POST", gen, "application/json", strings.NewReader(`{"n": 4, "bias": true}`), &a); code != 422 || a.Fields["bias"] == "" {
+		t.Errorf("biased generate with nothing liked: %d %+v, want 422 on bias", code, a)
+	}
 	var rated jsonSample
 	for _, v := range []string{`{"value": -1}`, `{"value": 1}`} { // re-rating replaces the rating
 		if code := s.do("POST", fmt.Sprintf("/api/samples/%d/rating", liked.ID), "application/json", strings.NewReader(v), &rated); code != 200 {
@@ -310,7 +317,12 @@ func TestTrainRateDownload(t *testing.T) {
 	if rated.Rating != 1 {
 		t.Errorf("rating after re-rating is %d, want 1", rated.Rating)
 	}
-	var a apiError
+	var got struct {
+		Samples []jsonSample `json:"samples"`
+	}
+	if code := s.do("POST", gen, "application/json", strings.NewReader(`{"n": 4, "bias": true}`), &got); code != 201 || len(got.Samples) != 4 {
+		t.Errorf("biased generate near a liked sample: %d, %d samples", code, len(got.Samples))
+	}
 	if code := s.do("POST", fmt.Sprintf("/api/samples/%d/rating", liked.ID), "application/json", strings.NewReader(`{"value": 2}`), &a); code != 422 {
 		t.Errorf("rating 2: %d, want 422", code)
 	}
@@ -402,6 +414,39 @@ func TestTrainRateDownload(t *testing.T) {
 		if !strings.Contains(string(raw), want) {
 			t.Errorf("GET %s (%d) does not contain %q", path, resp.StatusCode, want)
 		}
+	}
+}
+
+// feedback_weight: omitted gives the default, 0 turns feedback off, and
+// the run's JSON says what training made of its ratings.
+func TestFeedbackWeightAPI(t *testing.T) {
+	s := newStudio(t, false, DefaultOptions())
+	def, _ := strconv.ParseFloat(web.DefaultRunForm(1)["feedback_weight"], 64)
+	for _, c := range []struct {
+		body string
+		want float64
+		code int
+	}{
+		{`{"dataset_id": 1}`, def, 201},
+		{`{"dataset_id": 1, "feedback_weight": 0}`, 0, 201},
+		{`{"dataset_id": 1, "feedback_weight": 0.5}`, 0.5, 201},
+		{`{"dataset_id": 1, "feedback_weight": 1.5}`, 0, 422},
+		{`{"dataset_id": 1, "feedback_weight": "lots"}`, 0, 422},
+	} {
+		var run jsonRun
+		code := s.do("POST", "/api/runs", "application/json", strings.NewReader(c.body), &run)
+		if code != c.code || (code == 201 && run.Config.FeedbackWeight != c.want) {
+			t.Errorf("POST %s: %d, weight %g; want %d, %g", c.body, code, run.Config.FeedbackWeight, c.code, c.want)
+		}
+		if code == 201 {
+			s.do("GET", fmt.Sprintf("/api/runs/%d", run.ID), "", nil, &run)
+			if run.Feedback == nil || run.Feedback.Since != -1 || run.Feedback.Weight != c.want {
+				t.Errorf("run %d feedback %+v, want none used yet at weight %g", run.ID, run.Feedback, c.want)
+			}
+		}
+	}
+	if jobs.FeedbackEvery != web.FeedbackEvery {
+		t.Errorf("the run page says ratings are read every %d steps; the worker reads every %d", web.FeedbackEvery, jobs.FeedbackEvery)
 	}
 }
 

@@ -7,11 +7,12 @@ import (
 
 // Event kinds.
 const (
-	EventInfo    = "info"
-	EventResumed = "resumed"
-	EventError   = "error"
-	EventHealth  = "health" // the collapse monitor's judgement changed
-	EventRepair  = "repair" // a rollback and remedy, or giving up on them
+	EventInfo     = "info"
+	EventResumed  = "resumed"
+	EventError    = "error"
+	EventHealth   = "health"   // the collapse monitor's judgement changed
+	EventRepair   = "repair"   // a rollback and remedy, or giving up on them
+	EventFeedback = "feedback" // ratings started to steer training, or a rating model joined in
 )
 
 // Event is something that happened to a run, in words.

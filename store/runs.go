@@ -72,6 +72,8 @@ type Run struct {
 	// Guard is the state of the run's collapse guard (zero before the
 	// first judged check).
 	Guard gan.Guard
+	// Feedback is what training made of the run's ratings.
+	Feedback FeedbackStatus
 }
 
 // Terminal reports whether the run has stopped for good.
@@ -86,14 +88,14 @@ func (r *Run) ETA() time.Duration {
 }
 
 const runCols = `id, dataset_id, config, steps, state, control, step, ckpt_step, job_id, worker_id, device, rate, error,
-	created_at, started_at, finished_at, updated_at, guard`
+	created_at, started_at, finished_at, updated_at, guard, feedback`
 
 func scanRun(sc interface{ Scan(...any) error }) (*Run, error) {
 	var r Run
-	var cfg, guard string
+	var cfg, guard, fb string
 	var c, s, f, u int64
 	err := sc.Scan(&r.ID, &r.DatasetID, &cfg, &r.Steps, &r.State, &r.Control, &r.Step, &r.CkptStep, &r.JobID,
-		&r.WorkerID, &r.Device, &r.Rate, &r.Error, &c, &s, &f, &u, &guard)
+		&r.WorkerID, &r.Device, &r.Rate, &r.Error, &c, &s, &f, &u, &guard, &fb)
 	if err != nil {
 		return nil, err
 	}
@@ -104,6 +106,12 @@ func scanRun(sc interface{ Scan(...any) error }) (*Run, error) {
 	if guard != "" {
 		if err := json.Unmarshal([]byte(guard), &r.Guard); err != nil {
 			return nil, fmt.Errorf("run %d collapse guard: %w", r.ID, err)
+		}
+	}
+	r.Feedback = FeedbackStatus{Since: -1, Weight: r.Config.FeedbackWeight}
+	if fb != "" {
+		if err := json.Unmarshal([]byte(fb), &r.Feedback); err != nil {
+			return nil, fmt.Errorf("run %d feedback status: %w", r.ID, err)
 		}
 	}
 	r.Created, r.Started, r.Finished, r.Updated = Time(c), Time(s), Time(f), Time(u)

@@ -20,6 +20,9 @@ type Snapshot struct {
 	// step was not judged (warm-up, or the policy is off); figures -1
 	// when not measured.
 	Health gan.HealthReport `json:"health"`
+	// LikedShare is the share of new samples the run's rating model
+	// would like at this step; -1 when there was no model.
+	LikedShare float64 `json:"liked_share"`
 }
 
 // NoHealth is the health of a snapshot with nothing measured.
@@ -30,21 +33,21 @@ func (s *Store) AddSnapshot(ctx context.Context, sn Snapshot) error {
 	h := sn.Health
 	// NaN would be stored as NULL and Inf cannot be sent as JSON: a figure
 	// that is not a number is "not measured".
-	for _, f := range []*float64{&h.Diversity, &h.Duplicates, &h.NDB, &h.Precision, &h.DFakeSpread, &sn.SWD} {
+	for _, f := range []*float64{&h.Diversity, &h.Duplicates, &h.NDB, &h.Precision, &h.DFakeSpread, &sn.SWD, &sn.LikedShare} {
 		if math.IsNaN(*f) || math.IsInf(*f, 0) {
 			*f = -1
 		}
 	}
 	_, err := s.DB.ExecContext(ctx, `INSERT OR REPLACE INTO snapshots (run_id, step, swd, swd_floor, checkpoint, created_at,
-		health, health_reason, diversity, duplicates, ndb, precision, d_fake_spread) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		sn.RunID, sn.Step, sn.SWD, sn.SWDFloor, sn.Checkpoint, now(), h.Level, h.Reason, h.Diversity, h.Duplicates, h.NDB, h.Precision, h.DFakeSpread)
+		health, health_reason, diversity, duplicates, ndb, precision, d_fake_spread, liked_share) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		sn.RunID, sn.Step, sn.SWD, sn.SWDFloor, sn.Checkpoint, now(), h.Level, h.Reason, h.Diversity, h.Duplicates, h.NDB, h.Precision, h.DFakeSpread, sn.LikedShare)
 	return err
 }
 
 // Snapshots lists a run's snapshots in step order.
 func (s *Store) Snapshots(ctx context.Context, runID int64) ([]Snapshot, error) {
 	rows, err := s.DB.QueryContext(ctx, `SELECT step, swd, swd_floor, checkpoint, created_at,
-		health, health_reason, diversity, duplicates, ndb, precision, d_fake_spread FROM snapshots WHERE run_id = ? ORDER BY step`, runID)
+		health, health_reason, diversity, duplicates, ndb, precision, d_fake_spread, liked_share FROM snapshots WHERE run_id = ? ORDER BY step`, runID)
 	if err != nil {
 		return nil, err
 	}
@@ -55,7 +58,7 @@ func (s *Store) Snapshots(ctx context.Context, runID int64) ([]Snapshot, error) 
 		var c int64
 		h := &sn.Health
 		if err := rows.Scan(&sn.Step, &sn.SWD, &sn.SWDFloor, &sn.Checkpoint, &c,
-			&h.Level, &h.Reason, &h.Diversity, &h.Duplicates, &h.NDB, &h.Precision, &h.DFakeSpread); err != nil {
+			&h.Level, &h.Reason, &h.Diversity, &h.Duplicates, &h.NDB, &h.Precision, &h.DFakeSpread, &sn.LikedShare); err != nil {
 			return nil, err
 		}
 		sn.Created = Time(c)

@@ -328,7 +328,7 @@ func (v RunView) Charts() []Chart {
 			hx, div, dup, ndb = append(hx, float64(s.Step)), append(div, h.Diversity), append(dup, h.Duplicates), append(ndb, h.NDB)
 		}
 	}
-	return []Chart{
+	out := []Chart{
 		LineChart("Diversity (1 = as varied as the training images)", []string{"diversity", "near-copies", "regions off (NDB)"},
 			[]string{"s3", "s2", "s1"}, [][]float64{hx, hx, hx}, [][]float64{div, dup, ndb}, &zero, nil),
 		LineChart("Losses", []string{"D loss", "G loss"}, []string{"s1", "s2"}, [][]float64{x, x}, [][]float64{ld, lg}, &zero, nil),
@@ -336,7 +336,48 @@ func (v RunView) Charts() []Chart {
 		LineChart("Quality (SWD, lower is better)", []string{"SWD", "real-vs-real floor"}, []string{"s3", "floor"},
 			[][]float64{qx, qx}, [][]float64{qy, fy}, &zero, nil),
 	}
+	if v.Run.Config.FeedbackWeight > 0 {
+		var lx, ly []float64
+		for _, s := range v.Snapshots {
+			if s.LikedShare >= 0 {
+				lx, ly = append(lx, float64(s.Step)), append(ly, s.LikedShare)
+			}
+		}
+		out = append([]Chart{LineChart("Share of new samples the rating model likes", []string{"liked share"}, []string{"s2"},
+			[][]float64{lx}, [][]float64{ly}, &zero, &one)}, out...)
+	}
+	return out
 }
+
+// FeedbackText says what training has made of the run's ratings.
+func (v RunView) FeedbackText() string {
+	r := v.Run
+	f := r.Feedback
+	switch {
+	case r.Config.FeedbackWeight <= 0:
+		return "Feedback is off for this run (weight 0): ratings are kept, and steer nothing."
+	case f.Since < 0:
+		return fmt.Sprintf("Feedback is on (weight %.2g): rate samples and training takes them in within %d steps.", f.Weight, FeedbackEvery)
+	}
+	s := fmt.Sprintf("%d ratings in use (%d liked, %d disliked) since step %d; the latest taken in at step %d, %s.",
+		f.Used(), f.Liked, f.Disliked, f.Since, f.ReadStep, Ago(f.ReadAt))
+	if f.Model {
+		s += fmt.Sprintf(" The rating model agrees with %.0f%% of them.", 100*f.ModelAccuracy)
+	} else {
+		s += fmt.Sprintf(" A rating model joins in at %d likes and %d dislikes.", gan.MinRatingsEach, gan.MinRatingsEach)
+	}
+	if f.Skipped > 0 {
+		s += fmt.Sprintf(" %d rated samples could not be read and are left out.", f.Skipped)
+	}
+	if f.Weight != r.Config.FeedbackWeight {
+		s += fmt.Sprintf(" Weight %.2g (the run started at %.2g; halved at each collapse repair).", f.Weight, r.Config.FeedbackWeight)
+	}
+	return s
+}
+
+// FeedbackEvery mirrors jobs.FeedbackEvery (web does not import jobs; a
+// server test checks the two agree).
+const FeedbackEvery = 20
 
 // PrettyConfig lists a run's settings for people.
 func PrettyConfig(r *store.Run) [][2]string {
@@ -376,7 +417,7 @@ func deviceName(d string) string {
 func DefaultRunForm(datasetID int64) RunForm {
 	return RunForm{
 		"dataset_id": fmt.Sprint(datasetID), "res": "32", "width": "1", "steps": "500", "batch": "64",
-		"lr_g": "0.0002", "lr_d": "0.0002", "seed": fmt.Sprint(time.Now().UnixNano() % 1_000_000), "feedback_weight": "0",
+		"lr_g": "0.0002", "lr_d": "0.0002", "seed": fmt.Sprint(time.Now().UnixNano() % 1_000_000), "feedback_weight": "0.5",
 		"snapshot_every": "50", "collapse_policy": gan.PolicyRepair,
 	}
 }

@@ -39,6 +39,9 @@ func benchCmd(ctx context.Context, args []string) error {
 	if len(args) > 0 && args[0] == "modes" {
 		return modesCmd(ctx, args[1:]) // the 2-D mixture benchmarks, modes.go
 	}
+	if len(args) > 0 && args[0] == "feedback" {
+		return feedbackCmd(ctx, args[1:]) // ratings steering training, feedback.go
+	}
 	if len(args) > 0 && args[0] == "health" {
 		return healthCmd(ctx, args[1:]) // the collapse monitor on images, health.go
 	}

@@ -85,6 +85,11 @@ func TestBadArguments(t *testing.T) {
 		{"train", "--steps", "0"},
 		{"sample"},
 		{"frobnicate"},
+		{"bench", "feedback", "--hue-max", "0"},
+		{"bench", "feedback", "--methods", "replay,bogus"},
+		{"bench", "feedback", "--methods", "all:1,x"},
+		{"bench", "feedback", "--dataset", "nope"},
+		{"bench", "feedback", "--steps", "0"},
 	}
 	for _, c := range cases {
 		if err := run(ctx, c); err == nil {
@@ -109,5 +114,56 @@ func TestTrainCancelSavesCheckpoint(t *testing.T) {
 	}
 	if err := run(context.Background(), []string{"train", "--resume", dir, "--steps", "2", "--eval-every", "0"}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestRaterHue(t *testing.T) {
+	const res = 8
+	solid := func(r, g, b float32) []float32 {
+		img := make([]float32, 3*res*res)
+		for i := 0; i < res*res; i++ {
+			img[i], img[res*res+i], img[2*res*res+i] = r, g, b
+		}
+		return img
+	}
+	for _, c := range []struct {
+		name string
+		img  []float32
+		want float64
+	}{
+		{"red", solid(1, -1, -1), 0},
+		{"yellow", solid(1, 1, -1), 60},
+		{"blue", solid(-1, -1, 1), 120},
+		{"magenta", solid(1, -1, 1), 60},
+		{"grey: no hue", solid(0, 0, 0), 180},
+		{"white: no hue", solid(1, 1, 1), 180},
+	} {
+		if got := hueFromRed(c.img, res); got < c.want-0.5 || got > c.want+0.5 {
+			t.Errorf("%s: %.1f° from red, want %g", c.name, got, c.want)
+		}
+	}
+}
+
+// A tiny bench feedback gives its JSON report: both arms, the ratios.
+func TestBenchFeedbackJSON(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout := os.Stdout
+	os.Stdout = w
+	err = run(context.Background(), []string{"bench", "feedback", "--base", "2", "--steps", "2", "--seeds", "1", "--ratings", "16", "--rounds", "2", "--json"})
+	os.Stdout = stdout
+	w.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep feedbackReport
+	if err := json.NewDecoder(r).Decode(&rep); err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Seeds) != 1 || len(rep.Seeds[0].On) != 1 || rep.Seeds[0].Off.Ratings != 16 || rep.Seeds[0].On[0].Ratings != 16 ||
+		len(rep.Ratios) != 1 || rep.RealShare < 0.2 || rep.RealShare > 0.3 {
+		t.Errorf("report %+v", rep)
 	}
 }

@@ -1,0 +1,290 @@
+package gan
+
+import (
+	"bytes"
+	"context"
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+func TestParseMethods(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want Method
+		err  bool
+	}{
+		{"replay", Replay, false},
+		{"replay,negatives", Replay | Negatives, false},
+		{"model,replay", Replay | ModelLoss, false},
+		{"all", Replay | Negatives | ModelLoss, false},
+		{"none", 0, false},
+		{"", 0, false},
+		{"replay,bogus", 0, true},
+	} {
+		got, err := ParseMethods(tc.in)
+		if (err != nil) != tc.err || got != tc.want {
+			t.Errorf("ParseMethods(%q) = %v, %v; want %v (error %v)", tc.in, got, err, tc.want, tc.err)
+		}
+		if err == nil {
+			back, _ := ParseMethods(got.String())
+			if back != got {
+				t.Errorf("%v does not survive String and back: %v", got, back)
+			}
+		}
+	}
+}
+
+func TestFeedbackCaps(t *testing.T) {
+	imgs := func(n int) [][]float32 { return make([][]float32, n) }
+	full := int(math.Round(DefaultGains.LikedShare * 64)) // liked slots at weight 1 of a batch of 64
+	for _, tc := range []struct {
+		name         string
+		f            *Feedback
+		slots        int
+		negW, modelW float64
+		batch        int
+	}{
+		{"nil", nil, 0, 0, 0, 64},
+		{"weight 0", &Feedback{Liked: imgs(100), Disliked: imgs(10), Methods: DefaultMethods, Model: &RatingModel{}}, 0, 0, 0, 64},
+		{"weight 1", &Feedback{Liked: imgs(100), Disliked: imgs(10), Weight: 1, Methods: DefaultMethods, Model: &RatingModel{}}, full, DefaultGains.NegWeight, DefaultGains.ModelWeight, 64},
+		{"weight 0.5", &Feedback{Liked: imgs(100), Disliked: imgs(10), Weight: 0.5, Methods: DefaultMethods}, full / 2, DefaultGains.NegWeight / 2, 0, 64},
+		{"no more slots than distinct likes", &Feedback{Liked: imgs(3), Weight: 1, Methods: DefaultMethods}, 3, 0, 0, 64},
+		{"weight above 1 is 1", &Feedback{Liked: imgs(100), Weight: 7, Methods: DefaultMethods}, full, 0, 0, 64},
+		{"NaN weight is off", &Feedback{Liked: imgs(100), Disliked: imgs(3), Weight: math.NaN(), Methods: DefaultMethods}, 0, 0, 0, 64},
+		{"negative weight is off", &Feedback{Liked: imgs(100), Weight: -1, Methods: DefaultMethods}, 0, 0, 0, 64},
+		{"replay switched off", &Feedback{Liked: imgs(100), Disliked: imgs(5), Weight: 1, Methods: Negatives}, 0, DefaultGains.NegWeight, 0, 64},
+		{"negatives switched off", &Feedback{Liked: imgs(100), Disliked: imgs(5), Weight: 1, Methods: Replay}, full, 0, 0, 64},
+		{"gains of its own", &Feedback{Liked: imgs(100), Disliked: imgs(5), Weight: 0.5, Methods: DefaultMethods, Model: &RatingModel{},
+			Gains: &Gains{LikedShare: 0.5, NegWeight: 1, ModelWeight: 2}}, 16, 0.5, 1, 64},
+		{"a liked share above 1 is the whole batch", &Feedback{Liked: imgs(100), Weight: 1, Methods: Replay, Gains: &Gains{LikedShare: 3}}, 64, 0, 0, 64},
+	} {
+		if got := tc.f.LikedSlots(tc.batch); got != tc.slots {
+			t.Errorf("%s: %d liked slots, want %d", tc.name, got, tc.slots)
+		}
+		if got := tc.f.negWeight(); math.Abs(got-tc.negW) > 1e-12 {
+			t.Errorf("%s: disliked weight %g, want %g", tc.name, got, tc.negW)
+		}
+		if got := tc.f.modelWeight(); math.Abs(got-tc.modelW) > 1e-12 {
+			t.Errorf("%s: model weight %g, want %g", tc.name, got, tc.modelW)
+		}
+	}
+}
+
+// tinted makes n noisy images whose colour leans warm (red up, blue down)
+// or cool.
+func tinted(r *rand.Rand, n, res int, warm bool) [][]float32 {
+	out := make([][]float32, n)
+	plane := res * res
+	for k := range out {
+		img := make([]float32, 3*plane)
+		lean := float32(0.15 + 0.3*r.Float64())
+		if !warm {
+			lean = -lean
+		}
+		for i := 0; i < plane; i++ {
+			base := float32(r.NormFloat64() * 0.4)
+			img[i] = base + lean
+			img[plane+i] = base
+			img[2*plane+i] = base - lean
+		}
+		out[k] = img
+	}
+	return out
+}
+
+func TestFitRatingModel(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	const res = 32
+	if _, err := FitRatingModel(tinted(r, 3, res, true), tinted(r, 10, res, false), res); err != ErrFewRatings {
+		t.Fatalf("3 likes: %v, want ErrFewRatings", err)
+	}
+	m, err := FitRatingModel(tinted(r, 30, res, true), tinted(r, 60, res, false), res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Accuracy < 0.95 {
+		t.Errorf("accuracy on its own ratings %.2f", m.Accuracy)
+	}
+	// Held-out images: the model generalises the rule.
+	if s := m.LikedShare(tinted(r, 100, res, true)); s < 0.9 {
+		t.Errorf("likes %.2f of new warm images", s)
+	}
+	if s := m.LikedShare(tinted(r, 100, res, false)); s > 0.1 {
+		t.Errorf("likes %.2f of new cool images", s)
+	}
+	// The per-pixel form (what the generator's graph uses) is the pooled model.
+	for _, img := range tinted(r, 5, res, true) {
+		f := m.features(img)
+		want := m.b
+		for k := range f {
+			want += m.w[k] * (f[k] - m.mu[k]) / m.sd[k]
+		}
+		if got := m.Score(img); math.Abs(got-want) > 1e-3*math.Max(1, math.Abs(want)) {
+			t.Errorf("pixel score %g, pooled score %g", got, want)
+		}
+	}
+	if _, err := FitRatingModel(tinted(r, 5, res, true), tinted(r, 5, 16, false), res); err == nil {
+		t.Error("images of the wrong size were accepted")
+	}
+}
+
+func constImage(res int, v float32) []float32 {
+	img := make([]float32, 3*res*res)
+	for i := range img {
+		img[i] = v
+	}
+	return img
+}
+
+// The feedback batches hold what SetFeedback gave, in the shares the
+// weight sets.
+func TestFeedbackReachesBatches(t *testing.T) {
+	cfg := tinyConfig()
+	src := testSource(cfg.Res)
+	tr, err := NewTrainer(cfg, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	per := 3 * cfg.Res * cfg.Res
+	liked, disliked := constImage(cfg.Res, 0.5), constImage(cfg.Res, -0.25)
+	r := rand.New(rand.NewPCG(3, 4))
+	model, err := FitRatingModel(tinted(r, 8, cfg.Res, true), tinted(r, 8, cfg.Res, false), cfg.Res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tr.SetFeedback(&Feedback{Liked: [][]float32{liked, liked, liked, liked, liked, liked, liked, liked, liked, liked},
+		Disliked: [][]float32{disliked}, Weight: 1, Methods: DefaultMethods, Model: model}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tr.TrainStep(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	want := min(10, int(math.Round(DefaultGains.LikedShare*float64(cfg.Batch))))
+	if tr.lastLikedSlots != want {
+		t.Errorf("%d liked slots, want %d", tr.lastLikedSlots, want)
+	}
+	real := f32(tr.real)
+	for i := 0; i < cfg.Batch; i++ {
+		isLiked := real[i*per] == 0.5 && real[(i+1)*per-1] == 0.5
+		if isLiked != (i < want) {
+			t.Errorf("real slot %d: liked %v", i, isLiked)
+		}
+	}
+	for _, v := range f32(tr.neg) {
+		if v != -0.25 {
+			t.Fatalf("disliked batch holds %g", v)
+		}
+	}
+	if got := sum32(f32(tr.negW)); math.Abs(got-DefaultGains.NegWeight) > 1e-6 {
+		t.Errorf("disliked weights sum to %g, want %g", got, DefaultGains.NegWeight)
+	}
+	if got := sum32(f32(tr.modelW)); math.Abs(got-DefaultGains.ModelWeight) > 1e-6 {
+		t.Errorf("model weights sum to %g, want %g", got, DefaultGains.ModelWeight)
+	}
+	if f32(tr.modelVec)[7] != model.pixelW[7] {
+		t.Error("the rating model's weights are not in the graph")
+	}
+	// A new batch replaces the old one; weight 0 leaves the real batch alone.
+	if err := tr.SetFeedback(&Feedback{Liked: [][]float32{liked}, Weight: 0, Methods: DefaultMethods}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tr.TrainStep(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if tr.lastLikedSlots != 0 || sum32(f32(tr.negW)) != 0 || sum32(f32(tr.modelW)) != 0 {
+		t.Errorf("weight 0: %d liked slots, disliked weight %g, model weight %g", tr.lastLikedSlots, sum32(f32(tr.negW)), sum32(f32(tr.modelW)))
+	}
+	// Feedback withdrawn (every rating cleared): the graphs keep their
+	// feedback parts, weighted 0.
+	if err := tr.SetFeedback(nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tr.TrainStep(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if tr.lastLikedSlots != 0 || sum32(f32(tr.negW)) != 0 || sum32(f32(tr.modelW)) != 0 {
+		t.Error("feedback withdrawn, but the batches still use it")
+	}
+	if err := tr.SetFeedback(&Feedback{Liked: [][]float32{make([]float32, 5)}, Weight: 1}); err == nil {
+		t.Error("an image of the wrong size was accepted")
+	}
+}
+
+func sum32(xs []float32) float64 {
+	var s float64
+	for _, x := range xs {
+		s += float64(x)
+	}
+	return s
+}
+
+// The rating model's loss moves the generator toward what the model likes:
+// from one checkpoint, the same steps with and without it.
+func TestModelLossSteersGenerator(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains")
+	}
+	cfg := tinyConfig()
+	src := testSource(cfg.Res)
+	tr, err := NewTrainer(cfg, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for i := 0; i < 20; i++ {
+		if _, err := tr.TrainStep(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var ck bytes.Buffer
+	if err := tr.WriteCheckpoint(&ck); err != nil {
+		t.Fatal(err)
+	}
+	tr.Close()
+	r := rand.New(rand.NewPCG(5, 6))
+	model, err := FitRatingModel(tinted(r, 20, cfg.Res, true), tinted(r, 20, cfg.Res, false), cfg.Res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	z := RandomLatents(64, cfg.ZDim, 9)
+	score := func(f *Feedback) float64 {
+		tr, err := ReadCheckpoint(bytes.NewReader(ck.Bytes()), src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tr.Close()
+		if err := tr.SetFeedback(f); err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < 60; i++ {
+			if _, err := tr.TrainStep(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		imgs, err := tr.Generate(z)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var s float64
+		for _, img := range imgs {
+			s += model.Score(img) / float64(len(imgs))
+		}
+		return s
+	}
+	off := score(nil)
+	on := score(&Feedback{Weight: 1, Methods: ModelLoss, Model: model})
+	t.Logf("mean rating-model logit after 60 steps: %.2f without its loss, %.2f with", off, on)
+	if on < off+0.5 {
+		t.Errorf("the model's loss did not steer the generator: logit %.2f with, %.2f without", on, off)
+	}
+}
+
+func tinyConfig() Config {
+	cfg, _ := Preset("tiny")
+	cfg.Batch = 16
+	return cfg
+}
+
+func testSource(res int) Source { return noiseSource{res} }

@@ -1,0 +1,177 @@
+package jobs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"image/png"
+	"time"
+
+	"github.com/ganstudio/ganstudio/gan"
+	"github.com/ganstudio/ganstudio/store"
+)
+
+// FeedbackEvery is how often, in training steps, a run with feedback on
+// looks for new ratings (about ten seconds at ref32 on two cores).
+const FeedbackEvery = 20
+
+// maxFeedbackEach caps the liked and the disliked images training holds
+// (the newest ratings win): 12 MB each at 32×32, 48 MB at 64×64.
+const maxFeedbackEach = 1000
+
+// feedback is a run's ratings as training holds them.
+type feedback struct {
+	status store.FeedbackStatus
+	images map[int64][]float32 // rated samples' images, by sample id
+	model  *gan.RatingModel
+	loaded bool // this trainer has been given the ratings of status.Version
+}
+
+func (t *training) feedbackOn() bool { return t.run.Config.FeedbackWeight > 0 }
+
+// readFeedback gives the trainer the run's current ratings, if they have
+// changed since the last read (or force says to anyway: a new trainer).
+// A rated sample's image is read once and kept; a sample rated again
+// moves to its latest side, and one cleared leaves the batch. A database
+// busy for a moment is not the run's fault: training goes on with the
+// ratings it has.
+func (t *training) readFeedback(ctx context.Context, force bool) error {
+	if !t.feedbackOn() {
+		return nil
+	}
+	st, run, f := t.q.st, t.run, &t.fb
+	if f.images == nil {
+		f.images = map[int64][]float32{}
+		f.status = run.Feedback
+	}
+	v, err := st.RatingsVersion(ctx, run.ID)
+	if err != nil {
+		return t.feedbackReadFailed(ctx, err)
+	}
+	if v == f.status.Version && f.loaded && !force {
+		return nil
+	}
+	rated, err := st.RatedSamples(ctx, run.ID)
+	if err != nil {
+		return t.feedbackReadFailed(ctx, err)
+	}
+	var liked, disliked [][]float32
+	keep := map[int64][]float32{}
+	skipped := 0
+	for i := len(rated) - 1; i >= 0; i-- { // newest first, for the cap
+		sm := rated[i]
+		if (sm.Rating > 0 && len(liked) == maxFeedbackEach) || (sm.Rating < 0 && len(disliked) == maxFeedbackEach) {
+			continue
+		}
+		img, ok := f.images[sm.ID]
+		if !ok {
+			if img, err = t.sampleImage(ctx, sm.ID); err != nil {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				t.log.Warn("rated sample left out of feedback", "sample", sm.ID, "err", err)
+				skipped++
+				continue
+			}
+		}
+		keep[sm.ID] = img
+		if sm.Rating > 0 {
+			liked = append(liked, img)
+		} else {
+			disliked = append(disliked, img)
+		}
+	}
+	f.images = keep // samples no longer rated are let go
+	hadModel := f.model != nil
+	f.model, err = gan.FitRatingModel(liked, disliked, run.Config.Res)
+	if err != nil && !errors.Is(err, gan.ErrFewRatings) {
+		return err
+	}
+	s := t.tr.Step()
+	if len(liked)+len(disliked) > 0 {
+		if err := t.tr.SetFeedback(&gan.Feedback{Liked: liked, Disliked: disliked, Weight: f.status.Weight,
+			Methods: gan.DefaultMethods, Model: f.model}); err != nil {
+			return err
+		}
+	} else if err := t.tr.SetFeedback(nil); err != nil {
+		return err
+	}
+	f.loaded = true
+	first := f.status.Since < 0 && len(liked)+len(disliked) > 0
+	if first {
+		f.status.Since = s
+	}
+	f.status.Liked, f.status.Disliked, f.status.Skipped = len(liked), len(disliked), skipped
+	f.status.ReadStep, f.status.ReadAt, f.status.Version = s, time.Now(), v
+	f.status.Model = f.model != nil
+	f.status.ModelAccuracy = 0
+	if f.model != nil {
+		f.status.ModelAccuracy = f.model.Accuracy
+	}
+	if err := st.SaveFeedback(ctx, run.ID, f.status); err != nil {
+		return t.feedbackReadFailed(ctx, err)
+	}
+	run.Feedback = f.status
+	switch {
+	case first:
+		msg := fmt.Sprintf("Ratings now steer training: %d liked and %d disliked samples, weight %.2g.", len(liked), len(disliked), f.status.Weight)
+		if f.model != nil {
+			msg += fmt.Sprintf(" A rating model fitted on them guides the generator too; it agrees with %.0f%% of them.", 100*f.model.Accuracy)
+		}
+		st.AddEvent(ctx, run.ID, s, store.EventFeedback, msg)
+	case f.model != nil && !hadModel:
+		st.AddEvent(ctx, run.ID, s, store.EventFeedback, fmt.Sprintf("A rating model now guides the generator: fitted on %d likes and %d dislikes, it agrees with %.0f%% of them.",
+			len(liked), len(disliked), 100*f.model.Accuracy))
+	}
+	return nil
+}
+
+func (t *training) feedbackReadFailed(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	t.log.Warn("reading ratings; training goes on with the ones it has", "err", err)
+	return nil
+}
+
+func (t *training) sampleImage(ctx context.Context, id int64) ([]float32, error) {
+	return readSampleImage(ctx, t.q.st, t.run, id)
+}
+
+// readSampleImage reads a sample's stored PNG back as the trainer's floats.
+func readSampleImage(ctx context.Context, st *store.Store, run *store.Run, id int64) ([]float32, error) {
+	r, err := st.Blobs.Open(ctx, store.SampleKey(run.ID, id))
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	img, err := png.Decode(r)
+	if err != nil {
+		return nil, fmt.Errorf("sample %d: %w", id, err)
+	}
+	return gan.FromImage(img, run.Config.Res)
+}
+
+// feedbackAfterRollback halves the feedback weight after a collapse repair
+// made while ratings were steering training (preference must not buy
+// collapse), gives the new trainer the ratings, and says what it did.
+func (t *training) feedbackAfterRollback(ctx context.Context) (string, error) {
+	if !t.feedbackOn() || t.fb.images == nil {
+		return "", nil
+	}
+	msg := ""
+	if t.fb.status.Since >= 0 {
+		t.fb.status.Weight /= 2
+		msg = fmt.Sprintf("; the feedback weight halved to %.2g", t.fb.status.Weight)
+	}
+	return msg, t.readFeedback(ctx, true)
+}
+
+// likedShare is the share of new samples the rating model would like, -1
+// without a model.
+func (t *training) likedShare() (float64, error) {
+	if t.fb.model == nil {
+		return -1, nil
+	}
+	return t.tr.LikedShare(t.fb.model)
+}
