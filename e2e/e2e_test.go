@@ -548,6 +548,11 @@ func generateNearLiked(t *testing.T, ctx context.Context, base, runID string) {
 		t.Errorf("run %s has %d generated samples after asking for 4 near the liked one", runID, n)
 	}
 	waitPath(t, ctx, "the gallery at the new samples' step", regexp.MustCompile(`^/runs/(\d+)/samples\?step=\d+$`))
+	// Back on the whole gallery, loaded, for what comes next.
+	do(t, ctx, "reopen the gallery",
+		chromedp.Navigate(base+"/runs/"+runID+"/samples"),
+		chromedp.WaitVisible(chromedp.CSS("#gallery .sample")),
+	)
 }
 
 // keysAndInterpolation, on the gallery: the keyboard dislikes the focused

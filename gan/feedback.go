@@ -167,10 +167,16 @@ func (t *Trainer) SetFeedback(f *Feedback) error {
 	if f == nil || t.fbGraphs {
 		return nil
 	}
-	closeVM(t.dStep.vm)
-	closeVM(t.gStep.vm)
+	// Compile the new graphs first: if that fails, the old ones still train.
+	oldD, oldG := t.dStep, t.gStep
 	t.fbGraphs = true
-	return t.compile()
+	if err := t.compile(); err != nil {
+		t.dStep, t.gStep, t.fbGraphs, t.fb = oldD, oldG, false, nil
+		return fmt.Errorf("graphs with feedback: %w", err)
+	}
+	closeVM(oldD.vm)
+	closeVM(oldG.vm)
+	return nil
 }
 
 // Feedback returns what SetFeedback last gave.
@@ -185,8 +191,18 @@ func (t *Trainer) fillFeedback(real []float32) (likedSlots int) {
 	}
 	f, per := t.fb, 3*t.cfg.Res*t.cfg.Res
 	likedSlots = f.LikedSlots(t.cfg.Batch)
-	for i := 0; i < likedSlots; i++ {
-		copy(real[i*per:(i+1)*per], f.Liked[t.rng.IntN(len(f.Liked))])
+	// Distinct liked images, drawn without replacement (a partial shuffle).
+	if likedSlots > 0 {
+		idx := t.likedIdx[:0]
+		for i := range f.Liked {
+			idx = append(idx, i)
+		}
+		t.likedIdx = idx
+		for i := 0; i < likedSlots; i++ {
+			j := i + t.rng.IntN(len(idx)-i)
+			idx[i], idx[j] = idx[j], idx[i]
+			copy(real[i*per:(i+1)*per], f.Liked[idx[i]])
+		}
 	}
 	// The weights live in per-example vectors (weight ÷ batch in each
 	// element), so a weighted mean is a sum of a product the graphs

@@ -148,14 +148,17 @@ func TestFeedbackReachesBatches(t *testing.T) {
 	}
 	defer tr.Close()
 	per := 3 * cfg.Res * cfg.Res
-	liked, disliked := constImage(cfg.Res, 0.5), constImage(cfg.Res, -0.25)
+	disliked := constImage(cfg.Res, -0.25)
 	r := rand.New(rand.NewPCG(3, 4))
 	model, err := FitRatingModel(tinted(r, 8, cfg.Res, true), tinted(r, 8, cfg.Res, false), cfg.Res)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := tr.SetFeedback(&Feedback{Liked: [][]float32{liked, liked, liked, liked, liked, liked, liked, liked, liked, liked},
-		Disliked: [][]float32{disliked}, Weight: 1, Methods: DefaultMethods, Model: model}); err != nil {
+	var likes [][]float32
+	for i := 0; i < 10; i++ {
+		likes = append(likes, constImage(cfg.Res, 0.5+float32(i)/64))
+	}
+	if err := tr.SetFeedback(&Feedback{Liked: likes, Disliked: [][]float32{disliked}, Weight: 1, Methods: DefaultMethods, Model: model}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := tr.TrainStep(context.Background()); err != nil {
@@ -166,11 +169,17 @@ func TestFeedbackReachesBatches(t *testing.T) {
 		t.Errorf("%d liked slots, want %d", tr.lastLikedSlots, want)
 	}
 	real := f32(tr.real)
+	seen := map[float32]bool{}
 	for i := 0; i < cfg.Batch; i++ {
-		isLiked := real[i*per] == 0.5 && real[(i+1)*per-1] == 0.5
+		v := real[i*per]
+		isLiked := v >= 0.5 && v < 0.5+10.0/64 && real[(i+1)*per-1] == v
 		if isLiked != (i < want) {
 			t.Errorf("real slot %d: liked %v", i, isLiked)
 		}
+		if isLiked && seen[v] {
+			t.Errorf("real slot %d repeats a liked image while others wait", i)
+		}
+		seen[v] = true
 	}
 	for _, v := range f32(tr.neg) {
 		if v != -0.25 {
@@ -187,7 +196,7 @@ func TestFeedbackReachesBatches(t *testing.T) {
 		t.Error("the rating model's weights are not in the graph")
 	}
 	// A new batch replaces the old one; weight 0 leaves the real batch alone.
-	if err := tr.SetFeedback(&Feedback{Liked: [][]float32{liked}, Weight: 0, Methods: DefaultMethods}); err != nil {
+	if err := tr.SetFeedback(&Feedback{Liked: likes[:1], Weight: 0, Methods: DefaultMethods}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := tr.TrainStep(context.Background()); err != nil {
@@ -209,6 +218,32 @@ func TestFeedbackReachesBatches(t *testing.T) {
 	}
 	if err := tr.SetFeedback(&Feedback{Liked: [][]float32{make([]float32, 5)}, Weight: 1}); err == nil {
 		t.Error("an image of the wrong size was accepted")
+	}
+}
+
+// The disliked batch's loss reaches D: the same first step, with and
+// without it.
+func TestNegativesEnterDiscriminatorLoss(t *testing.T) {
+	cfg := tinyConfig()
+	loss := func(w float64) float64 {
+		tr, err := NewTrainer(cfg, testSource(cfg.Res))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tr.Close()
+		if err := tr.SetFeedback(&Feedback{Disliked: [][]float32{constImage(cfg.Res, 0.3), constImage(cfg.Res, -0.3)}, Weight: w, Methods: Negatives}); err != nil {
+			t.Fatal(err)
+		}
+		st, err := tr.TrainStep(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.LossD
+	}
+	off, on := loss(0), loss(1)
+	// softplus(D(x)) is about log 2 for an untrained D, weighted 1.
+	if on-off < 0.3 {
+		t.Errorf("D's loss %.3f with the disliked batch, %.3f without", on, off)
 	}
 }
 
@@ -288,3 +323,54 @@ func tinyConfig() Config {
 }
 
 func testSource(res int) Source { return noiseSource{res} }
+
+// On ratings that contradict each other (overlapping classes, some labels
+// flipped) the fit still reaches the optimum: no direction lowers the
+// objective it minimises.
+func TestFitRatingModelOptimum(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	const res = 16
+	liked, disliked := tinted(r, 40, res, true), tinted(r, 60, res, false)
+	liked = append(liked, disliked[:10]...) // flipped labels
+	disliked = append(disliked[10:], liked[:8]...)
+	liked = liked[8:]
+	m, err := FitRatingModel(liked, disliked, res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type ex struct {
+		x    []float64
+		y, w float64
+	}
+	var exs []ex
+	for _, set := range []struct {
+		imgs [][]float32
+		y    float64
+	}{{liked, 1}, {disliked, -1}} {
+		for _, img := range set.imgs {
+			f := m.features(img)
+			for k := range f {
+				f[k] = (f[k] - m.mu[k]) / m.sd[k]
+			}
+			exs = append(exs, ex{f, set.y, 0.5 / float64(len(set.imgs))})
+		}
+	}
+	obj := func(w []float64, b float64) float64 {
+		var j float64
+		for _, e := range exs {
+			j += e.w * softplus64(-e.y*(b+dot(w, e.x)))
+		}
+		return j + 0.5*0.02*dot(w, w)
+	}
+	best := obj(m.w, m.b)
+	for i := 0; i < 40; i++ {
+		w := append([]float64(nil), m.w...)
+		for k := range w {
+			w[k] += 1e-3 * r.NormFloat64()
+		}
+		b := m.b + 1e-3*r.NormFloat64()
+		if j := obj(w, b); j < best-1e-9 {
+			t.Fatalf("a nearby point lowers the objective: %.9f < %.9f", j, best)
+		}
+	}
+}

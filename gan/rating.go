@@ -96,34 +96,137 @@ func FitRatingModel(liked, disliked [][]float32, res int) (*RatingModel, error) 
 	return m, nil
 }
 
-// fit minimises the weighted logistic loss plus an L2 penalty by gradient
-// descent; the problem is convex and small, so plain steps converge.
+// fit minimises the weighted logistic loss plus an L2 penalty on w by
+// Newton's method with a backtracking line search. The pooled colours are
+// strongly correlated, so plain gradient steps either crawl or, with a
+// step long enough to get anywhere, fall into a two-step cycle short of
+// the optimum; Newton on 193 unknowns converges in a handful of steps.
 func (m *RatingModel) fit(xs [][]float64, ys, ws []float64) {
 	const (
 		l2    = 0.02
-		lr    = 0.5
-		iters = 400
+		iters = 50
 	)
 	nf := len(xs[0])
-	m.w = make([]float64, nf)
-	g := make([]float64, nf)
+	d := nf + 1 // the weights, then the bias
+	theta := make([]float64, d)
+	z := func(th, x []float64) float64 { return th[nf] + dot(th[:nf], x) }
+	obj := func(th []float64) float64 {
+		var j float64
+		for i, x := range xs {
+			j += ws[i] * softplus64(-ys[i]*z(th, x))
+		}
+		return j + 0.5*l2*dot(th[:nf], th[:nf])
+	}
+	g := make([]float64, d)
+	h := make([]float64, d*d)
+	step := make([]float64, d)
+	next := make([]float64, d)
 	for it := 0; it < iters; it++ {
 		clear(g)
-		gb := 0.0
+		clear(h)
 		for i, x := range xs {
-			z := ys[i] * (m.b + dot(m.w, x))
-			// d/dz softplus(-z) = -σ(-z)
-			c := -ws[i] * ys[i] / (1 + math.Exp(z))
-			gb += c
-			for k, v := range x {
-				g[k] += c * v
+			zi := z(theta, x)
+			p := 1 / (1 + math.Exp(-zi))
+			// d/dz of softplus(-y·z) is -y·σ(-y·z); d² is σ(z)(1-σ(z)).
+			c := -ws[i] * ys[i] / (1 + math.Exp(ys[i]*zi))
+			r := ws[i] * p * (1 - p)
+			for a := 0; a < d; a++ {
+				xa := 1.0
+				if a < nf {
+					xa = x[a]
+				}
+				g[a] += c * xa
+				if r == 0 {
+					continue
+				}
+				row := h[a*d:]
+				for b := 0; b <= a; b++ {
+					xb := 1.0
+					if b < nf {
+						xb = x[b]
+					}
+					row[b] += r * xa * xb
+				}
 			}
 		}
-		for k := range m.w {
-			m.w[k] -= lr * (g[k] + l2*m.w[k])
+		for a := 0; a < nf; a++ {
+			g[a] += l2 * theta[a]
+			h[a*d+a] += l2
 		}
-		m.b -= lr * gb
+		h[nf*d+nf] += 1e-9 // the bias is not penalised; this keeps H positive definite
+		if maxAbs(g) < 1e-10 {
+			break
+		}
+		if !cholSolve(h, g, step, d) {
+			break // cannot happen with the ridge on w; stop with what there is
+		}
+		j0, t := obj(theta), 1.0
+		for ; t > 1e-6; t /= 2 {
+			for a := range next {
+				next[a] = theta[a] - t*step[a]
+			}
+			if obj(next) <= j0 {
+				break
+			}
+		}
+		if t <= 1e-6 {
+			break
+		}
+		copy(theta, next)
 	}
+	m.w, m.b = theta[:nf], theta[nf]
+}
+
+func softplus64(x float64) float64 {
+	if x > 30 {
+		return x
+	}
+	return math.Log1p(math.Exp(x))
+}
+
+func maxAbs(xs []float64) float64 {
+	var m float64
+	for _, x := range xs {
+		m = math.Max(m, math.Abs(x))
+	}
+	return m
+}
+
+// cholSolve solves H·x = g for a symmetric positive definite H given by
+// its lower triangle (row-major, d×d), overwriting that triangle with H's
+// Cholesky factor. It reports false if H is not positive definite.
+func cholSolve(h, g, x []float64, d int) bool {
+	for i := 0; i < d; i++ {
+		for j := 0; j <= i; j++ {
+			s := h[i*d+j]
+			for k := 0; k < j; k++ {
+				s -= h[i*d+k] * h[j*d+k]
+			}
+			if i == j {
+				if s <= 0 {
+					return false
+				}
+				h[i*d+i] = math.Sqrt(s)
+			} else {
+				h[i*d+j] = s / h[j*d+j]
+			}
+		}
+	}
+	for i := 0; i < d; i++ { // L·y = g
+		s := g[i]
+		for k := 0; k < i; k++ {
+			s -= h[i*d+k] * x[k]
+		}
+		x[i] = s / h[i*d+i]
+	}
+	for i := d - 1; i >= 0; i-- { // Lᵀ·x = y
+		s := x[i]
+		for k := i + 1; k < d; k++ {
+			s -= h[k*d+i] * x[k]
+		}
+		x[i] = s / h[i*d+i]
+	}
+	return true
 }
 
 // fold spreads the pooled, standardised weights back over the pixels.

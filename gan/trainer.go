@@ -64,6 +64,7 @@ type Trainer struct {
 	modelVec       *tensor.Dense // rating model, one weight per pixel value (P × 1)
 	modelB, modelW *tensor.Dense // its bias and loss weight ÷ batch, per example
 	lastLikedSlots int
+	likedIdx       []int // scratch for drawing liked images without replacement
 }
 
 // graphStep is one compiled graph with its loss, logits and learnables.

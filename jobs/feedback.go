@@ -19,6 +19,10 @@ const FeedbackEvery = 20
 // (the newest ratings win): 12 MB each at 32×32, 48 MB at 64×64.
 const maxFeedbackEach = 1000
 
+// testFeedbackFail, when set by a test, makes reading ratings fail as a
+// busy database would.
+var testFeedbackFail func() error
+
 // feedback is a run's ratings as training holds them.
 type feedback struct {
 	status store.FeedbackStatus
@@ -44,11 +48,19 @@ func (t *training) readFeedback(ctx context.Context, force bool) error {
 		f.images = map[int64][]float32{}
 		f.status = run.Feedback
 	}
+	if force {
+		f.loaded = false // a new trainer: until a read succeeds, it has nothing
+	}
 	v, err := st.RatingsVersion(ctx, run.ID)
+	if err == nil && testFeedbackFail != nil {
+		err = testFeedbackFail()
+	}
 	if err != nil {
 		return t.feedbackReadFailed(ctx, err)
 	}
-	if v == f.status.Version && f.loaded && !force {
+	// Nothing new, nothing left to retry (a sample whose image could not
+	// be read last time is tried again).
+	if v == f.status.Version && f.loaded && f.status.Skipped == 0 {
 		return nil
 	}
 	rated, err := st.RatedSamples(ctx, run.ID)
@@ -163,6 +175,8 @@ func (t *training) feedbackAfterRollback(ctx context.Context) (string, error) {
 	if t.fb.status.Since >= 0 {
 		t.fb.status.Weight /= 2
 		msg = fmt.Sprintf("; the feedback weight halved to %.2g", t.fb.status.Weight)
+		// Ratings given after the step gone back to steer from it on.
+		t.fb.status.Since = min(t.fb.status.Since, t.tr.Step())
 	}
 	return msg, t.readFeedback(ctx, true)
 }

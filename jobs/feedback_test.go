@@ -153,15 +153,18 @@ func TestRatingsReachTheTrainer(t *testing.T) {
 	if s, err := tt.likedShare(); err != nil || s < 0 || s > 1 {
 		t.Errorf("liked share %g, %v", s, err)
 	}
-	// Nothing new: the batch stays as it is (read images are kept, so the
-	// next read needs no blob).
-	before := tt.tr.Feedback()
+	// Nothing new and nothing to retry (the sample without an image is
+	// cleared): the batch stays as it is.
+	rate(5, 0)
+	before := read()
 	if read() != before {
 		t.Error("an unchanged set of ratings was read again")
 	}
 }
 
-// A rollback while ratings steer training halves their weight.
+// A rollback while ratings steer training halves their weight and hands
+// the ratings to the new trainer; if the database is busy just then, the
+// next read does it.
 func TestFeedbackWeightHalvedOnRollback(t *testing.T) {
 	ctx := context.Background()
 	st := openStore(t)
@@ -172,14 +175,68 @@ func TestFeedbackWeightHalvedOnRollback(t *testing.T) {
 	if err := tt.readFeedback(ctx, false); err != nil {
 		t.Fatal(err)
 	}
-	msg, err := tt.feedbackAfterRollback(ctx)
+	// The rollback's trainer, from a checkpoint: no feedback of its own.
+	fresh, err := gan.NewTrainer(tt.run.Config.Config, tt.ds)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(msg, "feedback weight halved to 0.5") || tt.tr.Feedback().Weight != 0.5 {
-		t.Errorf("message %q, weight %g", msg, tt.tr.Feedback().Weight)
+	t.Cleanup(fresh.Close)
+	tt.tr = fresh
+	testFeedbackFail = func() error { return errors.New("database is locked") }
+	msg, err := tt.feedbackAfterRollback(ctx)
+	testFeedbackFail = nil
+	if err != nil {
+		t.Fatalf("a busy database failed the run: %v", err)
+	}
+	if !strings.Contains(msg, "feedback weight halved to 0.5") {
+		t.Errorf("message %q", msg)
+	}
+	if tt.tr.Feedback() != nil {
+		t.Fatal("feedback without a read")
+	}
+	if err := tt.readFeedback(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	if f := tt.tr.Feedback(); f == nil || f.Weight != 0.5 || len(f.Liked) != 1 {
+		t.Fatalf("after the next read: %+v", f)
 	}
 	if r, _ := st.Run(ctx, tt.run.ID); r.Feedback.Weight != 0.5 {
 		t.Errorf("stored weight %g", r.Feedback.Weight)
+	}
+}
+
+// A rated sample whose image could not be read is tried again at the next
+// read, though no rating changed.
+func TestSkippedImageRetried(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t)
+	tt, sms := feedbackTraining(t, st)
+	if _, err := st.Rate(ctx, sms[0].ID, 1); err != nil {
+		t.Fatal(err)
+	}
+	key := store.SampleKey(tt.run.ID, sms[0].ID)
+	rc, err := st.Blobs.Open(ctx, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	png, _ := io.ReadAll(rc)
+	rc.Close()
+	if err := st.Blobs.Delete(ctx, key); err != nil {
+		t.Fatal(err)
+	}
+	if err := tt.readFeedback(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	if tt.run.Feedback.Skipped != 1 || tt.tr.Feedback() != nil {
+		t.Fatalf("with the image gone: status %+v", tt.run.Feedback)
+	}
+	if err := st.Blobs.Put(ctx, key, func(w io.Writer) error { _, err := w.Write(png); return err }); err != nil {
+		t.Fatal(err)
+	}
+	if err := tt.readFeedback(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	if f := tt.tr.Feedback(); f == nil || len(f.Liked) != 1 || tt.run.Feedback.Skipped != 0 {
+		t.Errorf("with the image back: status %+v", tt.run.Feedback)
 	}
 }

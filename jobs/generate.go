@@ -67,9 +67,14 @@ func biasedLatents(ctx context.Context, st *store.Store, run *store.Run, tr *gan
 	if len(likedZ) == 0 {
 		return nil, gan.ErrNoLiked
 	}
-	// A rating model, if the ratings make one; images that cannot be read
-	// are left out of it (the liked latents above need no image).
-	for _, sm := range rated {
+	// A rating model, if the ratings make one, from the newest ratings as
+	// training holds them; images that cannot be read are left out of it
+	// (the liked latents above need no image).
+	for i := len(rated) - 1; i >= 0; i-- {
+		sm := rated[i]
+		if (sm.Rating > 0 && len(liked) == maxFeedbackEach) || (sm.Rating < 0 && len(disliked) == maxFeedbackEach) {
+			continue
+		}
 		img, err := readSampleImage(ctx, st, run, sm.ID)
 		if err != nil {
 			continue

@@ -44,10 +44,12 @@ func (s *Store) RatingsVersion(ctx context.Context, runID int64) (int64, error) 
 }
 
 // RatedSamples returns a run's samples whose latest rating is a like or a
-// dislike, oldest first. A sample rated many times counts once, as its
-// latest rating says; one cleared (rated 0) is not returned.
+// dislike, in the order of those ratings (the latest last). A sample rated
+// many times counts once, as its latest rating says; one cleared (rated 0)
+// is not returned.
 func (s *Store) RatedSamples(ctx context.Context, runID int64) ([]*Sample, error) {
-	rows, err := s.DB.QueryContext(ctx, `SELECT `+sampleCols+` FROM samples WHERE run_id = ? AND rating != 0 ORDER BY id`, runID)
+	rows, err := s.DB.QueryContext(ctx, `SELECT `+sampleCols+` FROM samples WHERE run_id = ? AND rating != 0
+		ORDER BY (SELECT MAX(r.id) FROM ratings r WHERE r.sample_id = samples.id), id`, runID)
 	if err != nil {
 		return nil, fmt.Errorf("rated samples of run %d: %w", runID, err)
 	}

@@ -212,10 +212,21 @@ func TestSamplesAndRatings(t *testing.T) {
 	if liked != 1 || disliked != 1 {
 		t.Errorf("liked %d, disliked %d; want 1 and 1 (latest rating counts)", liked, disliked)
 	}
+	// Rated samples come in the order of their latest ratings: sample 0
+	// was rated first, sample 2 next; rating 0 again puts it last.
+	v0, _ := s.RatingsVersion(ctx, r.ID)
+	s.Rate(ctx, got[0].ID, 1)
+	rated, err := s.RatedSamples(ctx, r.ID)
+	if err != nil || len(rated) != 2 || rated[0].ID != got[2].ID || rated[1].ID != got[0].ID {
+		t.Errorf("rated samples %v, %v; want samples 2 then 0", rated, err)
+	}
+	if v1, _ := s.RatingsVersion(ctx, r.ID); v1 <= v0 {
+		t.Errorf("ratings version %d after a new rating, %d before", v1, v0)
+	}
 	var n int
 	s.DB.QueryRow(`SELECT COUNT(*) FROM ratings`).Scan(&n)
-	if n != 4 {
-		t.Errorf("%d ratings kept, want all 4", n)
+	if n != 5 {
+		t.Errorf("%d ratings kept, want all 5", n)
 	}
 	one := 1
 	list, total, _ := s.Samples(ctx, SampleQuery{RunID: r.ID, Step: -1, Rating: &one})

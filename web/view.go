@@ -343,7 +343,7 @@ func (v RunView) Charts() []Chart {
 				lx, ly = append(lx, float64(s.Step)), append(ly, s.LikedShare)
 			}
 		}
-		out = append([]Chart{LineChart("Share of new samples the rating model likes", []string{"liked share"}, []string{"s2"},
+		out = append([]Chart{LineChart("Share of new samples the rating model likes (as fitted then)", []string{"liked share"}, []string{"s2"},
 			[][]float64{lx}, [][]float64{ly}, &zero, &one)}, out...)
 	}
 	return out
