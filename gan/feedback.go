@@ -119,7 +119,7 @@ func (f *Feedback) LikedSlots(n int) int {
 	return min(k, len(f.Liked))
 }
 
-// NegWeight is the weight of the disliked batch's loss (0: none).
+// negWeight is the weight of the disliked batch's loss (0: none).
 func (f *Feedback) negWeight() float64 {
 	if f == nil || f.Methods&Negatives == 0 || len(f.Disliked) == 0 {
 		return 0
@@ -229,14 +229,4 @@ func fill(xs []float32, v float32) {
 	for i := range xs {
 		xs[i] = v
 	}
-}
-
-// LikedShare is the share of the health check's images (fixed latents,
-// so figures over a run compare like with like) that m would like.
-func (t *Trainer) LikedShare(m *RatingModel) (float64, error) {
-	imgs, err := t.Generate(RandomLatents(HealthSamples, t.cfg.ZDim, healthLatentSeed))
-	if err != nil {
-		return 0, err
-	}
-	return m.LikedShare(imgs), nil
 }

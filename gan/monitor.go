@@ -32,17 +32,30 @@ func HealthReference(src Source, seed uint64) Reference {
 	return NewReference(real, 0, seed)
 }
 
-// Health judges the generator (eval mode, fixed latents) against ref. The
-// discriminator's spread on the last training batch's fakes comes with it:
-// a generator that makes one image gets one verdict for all of them.
+// Health judges the generator (eval mode, fixed latents) against ref.
 func (t *Trainer) Health(ref Reference) (HealthReport, error) {
-	fake, err := t.Generate(RandomLatents(HealthSamples, t.cfg.ZDim, healthLatentSeed))
+	fake, err := t.HealthImages()
 	if err != nil {
 		return HealthReport{}, err
 	}
+	return t.HealthOf(ref, fake), nil
+}
+
+// HealthImages are the health check's images: the generator in eval mode
+// on fixed latents, so checks over a run (and after a rollback) compare
+// like with like. A snapshot that also charts the rating model's verdict
+// generates them once for both.
+func (t *Trainer) HealthImages() ([][]float32, error) {
+	return t.Generate(RandomLatents(HealthSamples, t.cfg.ZDim, healthLatentSeed))
+}
+
+// HealthOf judges HealthImages against ref. The discriminator's spread on
+// the last training batch's fakes comes with it: a generator that makes
+// one image gets one verdict for all of them.
+func (t *Trainer) HealthOf(ref Reference, fake [][]float32) HealthReport {
 	h := ref.Assess(fake)
 	h.DFakeSpread = t.dFakeSpread
-	return h, nil
+	return h
 }
 
 // spread is the standard deviation of a value's elements.

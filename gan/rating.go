@@ -237,31 +237,29 @@ func (m *RatingModel) fold() {
 	for k := range m.w {
 		m.pixelB -= m.w[k] * m.mu[k] / m.sd[k]
 	}
-	for c := 0; c < 3; c++ {
-		for y := 0; y < res; y++ {
-			for x := 0; x < res; x++ {
-				k := (c*poolCells+y/p)*poolCells + x/p
-				m.pixelW[(c*res+y)*res+x] = float32(m.w[k] / m.sd[k] / float64(p*p))
-			}
-		}
+	for i := range m.pixelW {
+		k := m.cell(i)
+		m.pixelW[i] = float32(m.w[k] / m.sd[k] / float64(p*p))
 	}
 }
 
 // features pools an image to poolCells×poolCells per channel.
 func (m *RatingModel) features(img []float32) []float64 {
-	res, p := m.Res, m.pool
 	f := make([]float64, 3*poolCells*poolCells)
-	for c := 0; c < 3; c++ {
-		for y := 0; y < res; y++ {
-			for x := 0; x < res; x++ {
-				f[(c*poolCells+y/p)*poolCells+x/p] += float64(img[(c*res+y)*res+x])
-			}
-		}
+	for i, v := range img {
+		f[m.cell(i)] += float64(v)
 	}
 	for k := range f {
-		f[k] /= float64(p * p)
+		f[k] /= float64(m.pool * m.pool)
 	}
 	return f
+}
+
+// cell is the pooled figure pixel value i (CHW) falls in.
+func (m *RatingModel) cell(i int) int {
+	res, p := m.Res, m.pool
+	c, y, x := i/(res*res), i/res%res, i%res
+	return (c*poolCells+y/p)*poolCells + x/p
 }
 
 // Score is the model's logit for an image: above 0, it would be liked.

@@ -67,31 +67,26 @@ func (t *training) readFeedback(ctx context.Context, force bool) error {
 	if err != nil {
 		return t.feedbackReadFailed(ctx, err)
 	}
-	var liked, disliked [][]float32
 	keep := map[int64][]float32{}
 	skipped := 0
-	for i := len(rated) - 1; i >= 0; i-- { // newest first, for the cap
-		sm := rated[i]
-		if (sm.Rating > 0 && len(liked) == maxFeedbackEach) || (sm.Rating < 0 && len(disliked) == maxFeedbackEach) {
-			continue
-		}
+	liked, disliked, err := ratedImages(rated, func(sm *store.Sample) ([]float32, bool, error) {
 		img, ok := f.images[sm.ID]
 		if !ok {
-			if img, err = t.sampleImage(ctx, sm.ID); err != nil {
+			var err error
+			if img, err = readSampleImage(ctx, st, run, sm.ID); err != nil {
 				if ctx.Err() != nil {
-					return ctx.Err()
+					return nil, false, ctx.Err()
 				}
 				t.log.Warn("rated sample left out of feedback", "sample", sm.ID, "err", err)
 				skipped++
-				continue
+				return nil, false, nil
 			}
 		}
 		keep[sm.ID] = img
-		if sm.Rating > 0 {
-			liked = append(liked, img)
-		} else {
-			disliked = append(disliked, img)
-		}
+		return img, true, nil
+	})
+	if err != nil {
+		return err
 	}
 	f.images = keep // samples no longer rated are let go
 	hadModel := f.model != nil
@@ -146,8 +141,30 @@ func (t *training) feedbackReadFailed(ctx context.Context, err error) error {
 	return nil
 }
 
-func (t *training) sampleImage(ctx context.Context, id int64) ([]float32, error) {
-	return readSampleImage(ctx, t.q.st, t.run, id)
+// ratedImages gives the images of rated samples (in RatedSamples' order),
+// liked and disliked apart, the newest ratings first and at most
+// maxFeedbackEach of each. image returns a sample's image, false to leave
+// the sample out, or an error to stop.
+func ratedImages(rated []*store.Sample, image func(*store.Sample) ([]float32, bool, error)) (liked, disliked [][]float32, err error) {
+	for i := len(rated) - 1; i >= 0; i-- {
+		sm := rated[i]
+		if (sm.Rating > 0 && len(liked) == maxFeedbackEach) || (sm.Rating < 0 && len(disliked) == maxFeedbackEach) {
+			continue
+		}
+		img, ok, err := image(sm)
+		if err != nil {
+			return nil, nil, err
+		}
+		if !ok {
+			continue
+		}
+		if sm.Rating > 0 {
+			liked = append(liked, img)
+		} else {
+			disliked = append(disliked, img)
+		}
+	}
+	return liked, disliked, nil
 }
 
 // readSampleImage reads a sample's stored PNG back as the trainer's floats.
@@ -181,11 +198,12 @@ func (t *training) feedbackAfterRollback(ctx context.Context) (string, error) {
 	return msg, t.readFeedback(ctx, true)
 }
 
-// likedShare is the share of new samples the rating model would like, -1
-// without a model.
-func (t *training) likedShare() (float64, error) {
+// likedShare is the share of the health check's images (fixed latents, so
+// figures over a run compare like with like) the rating model would like;
+// -1 without a model.
+func (t *training) likedShare(fake [][]float32) float64 {
 	if t.fb.model == nil {
-		return -1, nil
+		return -1
 	}
-	return t.tr.LikedShare(t.fb.model)
+	return t.fb.model.LikedShare(fake)
 }

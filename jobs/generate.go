@@ -58,7 +58,7 @@ func biasedLatents(ctx context.Context, st *store.Store, run *store.Run, tr *gan
 	if err != nil {
 		return nil, err
 	}
-	var likedZ, liked, disliked [][]float32
+	var likedZ [][]float32
 	for _, sm := range rated {
 		if sm.Rating > 0 && len(sm.Latent) == run.Config.ZDim {
 			likedZ = append(likedZ, sm.Latent)
@@ -70,21 +70,10 @@ func biasedLatents(ctx context.Context, st *store.Store, run *store.Run, tr *gan
 	// A rating model, if the ratings make one, from the newest ratings as
 	// training holds them; images that cannot be read are left out of it
 	// (the liked latents above need no image).
-	for i := len(rated) - 1; i >= 0; i-- {
-		sm := rated[i]
-		if (sm.Rating > 0 && len(liked) == maxFeedbackEach) || (sm.Rating < 0 && len(disliked) == maxFeedbackEach) {
-			continue
-		}
+	liked, disliked, _ := ratedImages(rated, func(sm *store.Sample) ([]float32, bool, error) {
 		img, err := readSampleImage(ctx, st, run, sm.ID)
-		if err != nil {
-			continue
-		}
-		if sm.Rating > 0 {
-			liked = append(liked, img)
-		} else {
-			disliked = append(disliked, img)
-		}
-	}
+		return img, err == nil, nil
+	})
 	model, err := gan.FitRatingModel(liked, disliked, run.Config.Res)
 	if err != nil && !errors.Is(err, gan.ErrFewRatings) {
 		return nil, err

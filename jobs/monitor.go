@@ -49,21 +49,19 @@ func newMonitor(ctx context.Context, st *store.Store, run *store.Run, ds *datase
 	return m, nil
 }
 
-// check measures the generator and asks the guard what to do. The level
-// of a check the guard did not judge (warm-up) is left empty.
-func (m *monitor) check(ctx context.Context, t *training) (gan.HealthReport, gan.Decision, error) {
+// check judges the health check's images (gan.Trainer.HealthImages) and
+// asks the guard what to do. The level of a check the guard did not judge
+// (warm-up) is left empty.
+func (m *monitor) check(ctx context.Context, t *training, fake [][]float32) (gan.HealthReport, gan.Decision) {
 	s := t.tr.Step()
-	h, err := t.tr.Health(m.ref)
-	if err != nil {
-		return h, gan.Decision{}, fmt.Errorf("health check at step %d: %w", s, err)
-	}
+	h := t.tr.HealthOf(m.ref, fake)
 	if testHealth != nil {
 		h = testHealth(s, h)
 	}
 	d := m.guard.Observe(s, h)
 	if !d.Judged {
 		h.Level, h.Reason = "", ""
-		return h, d, nil
+		return h, d
 	}
 	st, id := t.q.st, t.run.ID
 	if h.Level != m.last {
@@ -84,7 +82,7 @@ func (m *monitor) check(ctx context.Context, t *training) (gan.HealthReport, gan
 	if d.Message != "" && !d.Rollback {
 		st.AddEvent(ctx, id, s, store.EventRepair, d.Message)
 	}
-	return h, d, nil
+	return h, d
 }
 
 // settle runs after the checkpoint of a judged check: the guard's state is

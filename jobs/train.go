@@ -351,15 +351,19 @@ func (t *training) snapshot(ctx context.Context, final bool) error {
 		}
 		sn.SWD, sn.SWDFloor = q.Mean, t.floor.Mean
 	}
-	if sn.LikedShare, err = t.likedShare(); err != nil {
-		return err
+	// The health check and the rating model's chart judge the same images.
+	judge := t.mon != nil && s > 0
+	var fake [][]float32
+	if judge || t.fb.model != nil {
+		if fake, err = t.tr.HealthImages(); err != nil {
+			return fmt.Errorf("health check at step %d: %w", s, err)
+		}
 	}
+	sn.LikedShare = t.likedShare(fake)
 	sn.Health = store.NoHealth
 	var d gan.Decision
-	if t.mon != nil && s > 0 {
-		if sn.Health, d, err = t.mon.check(ctx, t); err != nil {
-			return err
-		}
+	if judge {
+		sn.Health, d = t.mon.check(ctx, t, fake)
 	}
 	if err := st.AddSnapshot(ctx, sn); err != nil {
 		return err

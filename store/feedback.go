@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
 )
@@ -67,11 +66,7 @@ func (s *Store) RatedSamples(ctx context.Context, runID int64) ([]*Sample, error
 
 // SaveFeedback records what training made of a run's ratings.
 func (s *Store) SaveFeedback(ctx context.Context, runID int64, f FeedbackStatus) error {
-	b, err := json.Marshal(f)
-	if err != nil {
-		return err
-	}
-	if _, err = s.DB.ExecContext(ctx, `UPDATE runs SET feedback = ? WHERE id = ?`, string(b), runID); err != nil {
+	if err := s.saveRunJSON(ctx, runID, "feedback", f); err != nil {
 		return fmt.Errorf("feedback status of run %d: %w", runID, err)
 	}
 	return nil

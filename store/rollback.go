@@ -95,12 +95,7 @@ func (s *Store) deleteBlobs(ctx context.Context, keys []string) {
 
 // SaveGuard records the state of a run's collapse guard.
 func (s *Store) SaveGuard(ctx context.Context, runID int64, g gan.Guard) error {
-	b, err := json.Marshal(g)
-	if err != nil {
-		return err
-	}
-	_, err = s.DB.ExecContext(ctx, `UPDATE runs SET guard = ? WHERE id = ?`, string(b), runID)
-	return err
+	return s.saveRunJSON(ctx, runID, "guard", g)
 }
 
 // hasCheckpoint checks in tx that the snapshot at step kept its checkpoint.

@@ -103,19 +103,35 @@ func scanRun(sc interface{ Scan(...any) error }) (*Run, error) {
 		return nil, fmt.Errorf("run %d config: %w", r.ID, err)
 	}
 	r.Guard.P = r.Config.CollapsePolicy()
-	if guard != "" {
-		if err := json.Unmarshal([]byte(guard), &r.Guard); err != nil {
-			return nil, fmt.Errorf("run %d collapse guard: %w", r.ID, err)
-		}
+	if err := unmarshalIfSet(guard, &r.Guard); err != nil {
+		return nil, fmt.Errorf("run %d collapse guard: %w", r.ID, err)
 	}
 	r.Feedback = FeedbackStatus{Since: -1, Weight: r.Config.FeedbackWeight}
-	if fb != "" {
-		if err := json.Unmarshal([]byte(fb), &r.Feedback); err != nil {
-			return nil, fmt.Errorf("run %d feedback status: %w", r.ID, err)
-		}
+	if err := unmarshalIfSet(fb, &r.Feedback); err != nil {
+		return nil, fmt.Errorf("run %d feedback status: %w", r.ID, err)
 	}
 	r.Created, r.Started, r.Finished, r.Updated = Time(c), Time(s), Time(f), Time(u)
 	return &r, nil
+}
+
+// unmarshalIfSet reads a run's JSON column into v; an empty column (a run
+// from before the column, or with nothing saved yet) leaves v as it is.
+func unmarshalIfSet(col string, v any) error {
+	if col == "" {
+		return nil
+	}
+	return json.Unmarshal([]byte(col), v)
+}
+
+// saveRunJSON writes v as JSON into one of the runs table's JSON columns
+// (guard, feedback: names from this package, never from input).
+func (s *Store) saveRunJSON(ctx context.Context, runID int64, col string, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	_, err = s.DB.ExecContext(ctx, `UPDATE runs SET `+col+` = ? WHERE id = ?`, string(b), runID)
+	return err
 }
 
 // InsertRun records a new queued run in tx, so the caller can enqueue its

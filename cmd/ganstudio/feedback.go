@@ -119,6 +119,9 @@ type feedbackSeed struct {
 	On     []feedbackArm   `json:"on"` // one per method set
 }
 
+// arms are the seed's arms, the one without feedback first.
+func (s feedbackSeed) arms() []feedbackArm { return append([]feedbackArm{s.Off}, s.On...) }
+
 type feedbackReport struct {
 	Dataset   string         `json:"dataset"`
 	Threshold float64        `json:"rule_hue_from_red_max"`
@@ -204,7 +207,7 @@ func feedbackCmd(ctx context.Context, args []string) error {
 		}
 		rep.Seeds = append(rep.Seeds, r)
 		fmt.Fprintf(os.Stderr, "seed %d: share %.2f before;", seed, r.Before.Share)
-		for _, a := range append([]feedbackArm{r.Off}, r.On...) {
+		for _, a := range r.arms() {
 			fmt.Fprintf(os.Stderr, " %s %.2f (diversity %.2f)", a.Methods, a.After.Share, a.After.Diversity)
 		}
 		fmt.Fprintln(os.Stderr)
@@ -403,7 +406,7 @@ func printFeedback(r *feedbackReport) {
 		r.Base, r.Steps, r.Ratings, r.Weight, r.Gains.LikedShare, r.Gains.NegWeight, r.Gains.ModelWeight)
 	fmt.Printf("%4s %-22s %6s %7s %6s %9s %6s %10s %9s %6s %7s\n", "seed", "feedback", "liked", "before", "after", "diversity", "SWD", "SWD liked", "health", "model", "biased")
 	for _, s := range r.Seeds {
-		for _, a := range append([]feedbackArm{s.Off}, s.On...) {
+		for _, a := range s.arms() {
 			model, bias := "—", "—"
 			if a.After.ModelShare >= 0 {
 				model = fmt.Sprintf("%.2f", a.After.ModelShare)
@@ -416,11 +419,11 @@ func printFeedback(r *feedbackReport) {
 		}
 	}
 	if len(r.Seeds) > 1 {
-		for i := range append([]feedbackArm{r.Seeds[0].Off}, r.Seeds[0].On...) {
+		for i := range r.Seeds[0].arms() {
 			var n, before, after, div, swd, swdl float64
 			name := ""
 			for _, s := range r.Seeds {
-				a := append([]feedbackArm{s.Off}, s.On...)[i]
+				a := s.arms()[i]
 				name = a.Methods
 				n++
 				before += s.Before.Share
