@@ -6,7 +6,7 @@ BIN     := bin/ganstudio
 OPENBLAS := $(shell ldconfig -p 2>/dev/null | grep -q 'libopenblas\.so ' && echo yes)
 TAGS    := $(if $(OPENBLAS),-tags openblas,)
 
-.PHONY: all build run test test-purego check-generate generate assets bench bench-peer emoji clean
+.PHONY: all build run test test-emu test-purego check-generate generate assets bench bench-peer emoji clean cuda ptx check-cuda gpu-check
 
 all: build
 
@@ -19,7 +19,14 @@ run: build
 test: check-generate
 	$(GO) vet $(TAGS) ./...
 	$(GO) test $(TAGS) -count=1 -timeout 20m ./...
+	$(MAKE) test-emu
 	$(MAKE) test-purego
+
+# The GPU worker's path with the kernels' host emulator as its device
+# (build tag emu): the side-by-side check and a worker that trains a run.
+test-emu:
+	$(GO) vet -tags "emu$(if $(OPENBLAS), openblas,)" ./gan/... ./cmd/...
+	$(GO) test -tags "emu$(if $(OPENBLAS), openblas,)" -count=1 -run Emu ./cmd/ganstudio
 
 # The pure-Go build must keep building and computing the same gradients.
 test-purego:
@@ -37,6 +44,26 @@ check-generate:
 # Re-vendor htmx from npm into assets/vendor (committed; browsers never fetch it elsewhere).
 assets:
 	./scripts/vendor-assets.sh
+
+# The GPU worker, ganstudio-cuda (run it as `ganstudio-cuda worker`). Its CUDA
+# code is behind the build tag `gpu`: gorgonia's own tag `cuda` would also
+# switch on gorgonia's cuDNN engine, whose headers Debian does not have.
+# Needs the CUDA headers (make check-cuda installs them); runs only where
+# an NVIDIA driver is.
+cuda:
+	$(GO) build -tags "gpu$(if $(OPENBLAS), openblas,)" -o bin/ganstudio-cuda ./cmd/ganstudio
+
+# Recompile the CUDA kernels to PTX (committed; needs nvcc).
+ptx:
+	./scripts/build-ptx.sh
+
+# Install the CUDA headers and compile the GPU worker (CI runs it; no GPU needed).
+check-cuda:
+	./scripts/check-cuda.sh
+
+# On a GPU machine: the CUDA step against the CPU engine's, and the benches.
+gpu-check:
+	./scripts/gpu-check.sh
 
 bench: build
 	./$(BIN) bench

@@ -41,6 +41,9 @@ func netData(n *Net) [][]float32 {
 
 // WriteCheckpoint encodes the trainer's whole state to w.
 func (t *Trainer) WriteCheckpoint(w io.Writer) error {
+	if err := t.sync(); err != nil {
+		return err
+	}
 	rng, err := t.pcg.MarshalBinary()
 	if err != nil {
 		return err

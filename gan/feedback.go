@@ -167,6 +167,13 @@ func (t *Trainer) SetFeedback(f *Feedback) error {
 	if f == nil || t.fbGraphs {
 		return nil
 	}
+	if t.acc != nil {
+		// The device step adds the feedback parts when their weights
+		// are set; it needs only the host inputs.
+		t.fbGraphs = true
+		t.inputs()
+		return nil
+	}
 	// Compile the new graphs first: if that fails, the old ones still train.
 	oldD, oldG := t.dStep, t.gStep
 	t.fbGraphs = true

@@ -39,6 +39,11 @@ func (t *Trainer) Generate(z []float32) ([][]float32, error) {
 	if len(z)%zd != 0 {
 		return nil, fmt.Errorf("latents: %d values is not a multiple of %d", len(z), zd)
 	}
+	// Sampling runs on the host's copy of the generator, even for a run
+	// trained on a device: it happens at snapshots, not every step.
+	if err := t.sync(); err != nil {
+		return nil, err
+	}
 	if t.sampler == nil {
 		s, err := t.newSampler()
 		if err != nil {

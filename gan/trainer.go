@@ -65,6 +65,13 @@ type Trainer struct {
 	modelB, modelW *tensor.Dense // its bias and loss weight ÷ batch, per example
 	lastLikedSlots int
 	likedIdx       []int // scratch for drawing liked images without replacement
+
+	// On a device (accel.go) the graphs above are never built. The
+	// device holds the live weights: push says the host's copy is newer
+	// (a fresh trainer, a restored checkpoint), pull that the device's is
+	// (after a step), and Trainer.sync settles it before the host reads.
+	acc        *accel
+	push, pull bool
 }
 
 // graphStep is one compiled graph with its loss, logits and learnables.
@@ -81,8 +88,13 @@ type graphStep struct {
 // GridSize is how many fixed latents the progress grid shows (8×8).
 const GridSize = 64
 
-// NewTrainer makes fresh networks from cfg.Seed and compiles the graphs.
+// NewTrainer makes fresh networks from cfg.Seed and compiles the graphs,
+// or readies them on the device SetDevice chose.
 func NewTrainer(cfg Config, src Source) (*Trainer, error) {
+	return newTrainer(cfg, src, currentDevice())
+}
+
+func newTrainer(cfg Config, src Source, dev device) (*Trainer, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -101,10 +113,75 @@ func NewTrainer(cfg Config, src Source) (*Trainer, error) {
 	t.optD = newAdam(cfg.LRD, cfg.Beta1, cfg.Beta2, t.D.Params)
 	t.fixedZ = make([]float32, GridSize*cfg.ZDim)
 	t.normal(t.fixedZ)
+	if dev != nil {
+		t.inputs()
+		acc, err := newAccel(dev, cfg, t.G, t.D)
+		if err != nil {
+			return nil, err
+		}
+		t.acc, t.push = acc, true
+		return t, nil
+	}
 	if err := t.compile(); err != nil {
 		return nil, err
 	}
 	return t, nil
+}
+
+// Device names what the trainer trains on.
+func (t *Trainer) Device() string {
+	if t.acc != nil {
+		return t.acc.dev.Name()
+	}
+	return CPU
+}
+
+// sync brings the host's weights, running statistics and Adam moments up
+// to date with the device's before anything reads them.
+func (t *Trainer) sync() error {
+	if t.acc == nil || !t.pull {
+		return nil
+	}
+	if err := t.transfer(false); err != nil {
+		return err
+	}
+	t.pull = false
+	return nil
+}
+
+// transfer copies both networks, their running statistics and optimiser
+// moments to the device or from it.
+func (t *Trainer) transfer(toDevice bool) error {
+	a := t.acc
+	err := a.dev.Do(func() error {
+		a.err = nil
+		a.transfer(toDevice, t.G, &a.G, t.optG)
+		a.transfer(toDevice, t.D, &a.D, t.optD)
+		return a.err
+	})
+	if err != nil {
+		dir := "from"
+		if toDevice {
+			dir = "to"
+		}
+		return fmt.Errorf("copy weights %s %s: %w", dir, a.dev.Name(), err)
+	}
+	return nil
+}
+
+// inputs makes the host tensors batches and latents are drawn into.
+func (t *Trainer) inputs() {
+	c := t.cfg
+	if t.real == nil {
+		t.real = newInput(c.Batch, 3, c.Res, c.Res)
+		t.zD = newInput(c.Batch, c.ZDim)
+		t.zG = newInput(c.Batch, c.ZDim)
+	}
+	if t.fbGraphs && t.neg == nil {
+		nn, p := negBatch(c.Batch), 3*c.Res*c.Res
+		t.neg, t.negW = newInput(nn, 3, c.Res, c.Res), newInput(nn, 1)
+		t.modelVec, t.modelB, t.modelW = newInput(p, 1), newInput(c.Batch, 1), newInput(c.Batch, 1)
+	}
 }
 
 // Config returns the trainer's configuration.
@@ -161,16 +238,7 @@ func softplus(x *gorgonia.Node, negate bool) (*gorgonia.Node, error) {
 // wm·softplus(−r(G(z))), r being the rating model.
 func (t *Trainer) compile() error {
 	c := t.cfg
-	if t.real == nil {
-		t.real = newInput(c.Batch, 3, c.Res, c.Res)
-		t.zD = newInput(c.Batch, c.ZDim)
-		t.zG = newInput(c.Batch, c.ZDim)
-	}
-	if t.fbGraphs && t.neg == nil {
-		nn, p := negBatch(c.Batch), 3*c.Res*c.Res
-		t.neg, t.negW = newInput(nn, 3, c.Res, c.Res), newInput(nn, 1)
-		t.modelVec, t.modelB, t.modelW = newInput(p, 1), newInput(c.Batch, 1), newInput(c.Batch, 1)
-	}
+	t.inputs()
 	dRec, gRec := &recorder{stamp: &t.stamp}, &recorder{}
 
 	// D step.
@@ -349,6 +417,9 @@ func (t *Trainer) TrainStep(ctx context.Context) (Stats, error) {
 		t.src.Image(t.rng.IntN(t.src.Len()), real[i*per:(i+1)*per])
 	}
 	t.normal(f32(t.zD))
+	if t.acc != nil {
+		return t.deviceStep()
+	}
 	copy(f32(t.zG), f32(t.zD))
 
 	st := Stats{Step: t.step + 1}
@@ -384,11 +455,38 @@ func (t *Trainer) TrainStep(ctx context.Context) (Stats, error) {
 // process that loads many trainers (the studio, for each "generate") must
 // Close them.
 func (t *Trainer) Close() {
-	closeVM(t.dStep.vm)
-	closeVM(t.gStep.vm)
+	if t.acc != nil {
+		t.acc.close()
+	} else {
+		closeVM(t.dStep.vm)
+		closeVM(t.gStep.vm)
+	}
 	if t.sampler != nil {
 		closeVM(t.sampler.vm)
 	}
+}
+
+// deviceStep is TrainStep's second half on a device.
+func (t *Trainer) deviceStep() (Stats, error) {
+	a := t.acc
+	if t.push {
+		if err := t.transfer(true); err != nil {
+			return Stats{}, err
+		}
+		t.push = false
+	}
+	st, err := a.step(t, f32(t.real), f32(t.zD))
+	st.Step = t.step + 1
+	// Whatever happened, the device's weights may have moved.
+	t.pull = true
+	if err != nil {
+		return st, fmt.Errorf("step %d on %s: %w", st.Step, a.dev.Name(), err)
+	}
+	if math.IsNaN(st.LossD) || math.IsNaN(st.LossG) {
+		return st, fmt.Errorf("step %d: training diverged (loss is NaN)", st.Step)
+	}
+	t.step++
+	return st, nil
 }
 
 func closeVM(vm gorgonia.VM) {

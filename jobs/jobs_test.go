@@ -28,15 +28,7 @@ func openStore(t *testing.T) *store.Store {
 
 func startQueue(t *testing.T, st *store.Store) *Queue {
 	t.Helper()
-	q, err := New(context.Background(), st, Options{Work: true, Heartbeat: 100 * time.Millisecond,
-		StaleAfter: 600 * time.Millisecond, FetchPoll: 100 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := q.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	return q
+	return startQueueOn(t, st, gan.CPU)
 }
 
 // tinyShapes is the built-in shapes dataset and the tiny preset at batch 4:

@@ -17,6 +17,7 @@ import (
 	"github.com/riverqueue/river/riverdriver/riversqlite"
 	"github.com/riverqueue/river/rivermigrate"
 
+	"github.com/ganstudio/ganstudio/gan"
 	"github.com/ganstudio/ganstudio/store"
 )
 
@@ -37,7 +38,8 @@ const DefaultStaleAfter = 45 * time.Second
 type Options struct {
 	// Work makes this process train runs; without it, it only enqueues.
 	Work bool
-	// Device is what this worker trains on ("cpu").
+	// Device is what this worker trains on (gan.CPU, the default, or
+	// "cuda"): it works the River queue of that device alone.
 	Device string
 	// Heartbeat is how often the worker says it is alive; a running run
 	// whose worker has been silent for StaleAfter is put back in the queue.
@@ -50,7 +52,7 @@ type Options struct {
 
 func (o *Options) defaults() {
 	if o.Device == "" {
-		o.Device = "cpu"
+		o.Device = gan.CPU
 	}
 	if o.Heartbeat <= 0 {
 		o.Heartbeat = 5 * time.Second
@@ -122,14 +124,28 @@ func New(ctx context.Context, st *store.Store, opts Options) (*Queue, error) {
 		ID:     q.workerID,
 	}
 	if opts.Work {
-		// One run at a time: a training step already uses every core.
-		cfg.Queues = map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 1}}
+		// One run at a time: a training step already uses every core (or
+		// the whole GPU).
+		cfg.Queues = map[string]river.QueueConfig{QueueFor(opts.Device): {MaxWorkers: 1}}
 	}
 	if q.client, err = river.NewClient(driver, cfg); err != nil {
 		return nil, fmt.Errorf("job queue: %w", err)
 	}
 	return q, nil
 }
+
+// QueueFor is the River queue of a device's runs. CPU runs stay on River's
+// default queue, where every job went before runs had devices, so jobs
+// queued by an older studio are still worked.
+func QueueFor(device string) string {
+	if device == "" || device == gan.CPU {
+		return river.QueueDefault
+	}
+	return device
+}
+
+// StaleAfter is how long a worker may be silent before it counts as gone.
+func (q *Queue) StaleAfter() time.Duration { return q.opts.StaleAfter }
 
 // WorkerID names this process in the workers table and on its runs.
 func (q *Queue) WorkerID() string { return q.workerID }
@@ -199,23 +215,27 @@ func (q *Queue) CreateRun(ctx context.Context, r *store.Run) error {
 		if err := q.st.InsertRun(ctx, tx, r); err != nil {
 			return err
 		}
-		job, err := q.client.InsertTx(ctx, tx, TrainArgs{RunID: r.ID}, nil)
+		job, err := q.insert(ctx, tx, r.ID, r.Device)
 		if err != nil {
-			return fmt.Errorf("enqueue run: %w", err)
+			return err
 		}
-		r.JobID = job.Job.ID
-		return q.st.SetJob(ctx, tx, r.ID, job.Job.ID)
+		r.JobID = job
+		return q.st.SetJob(ctx, tx, r.ID, job)
 	})
 }
 
-func (q *Queue) enqueue(ctx context.Context, runID int64) func(*sql.Tx) (int64, error) {
-	return func(tx *sql.Tx) (int64, error) {
-		job, err := q.client.InsertTx(ctx, tx, TrainArgs{RunID: runID}, nil)
-		if err != nil {
-			return 0, fmt.Errorf("enqueue run %d: %w", runID, err)
-		}
-		return job.Job.ID, nil
+// insert puts a train job for the run on its device's queue. Every train
+// job is inserted here, so none can land on another device's queue.
+func (q *Queue) insert(ctx context.Context, tx *sql.Tx, runID int64, device string) (int64, error) {
+	job, err := q.client.InsertTx(ctx, tx, TrainArgs{RunID: runID}, &river.InsertOpts{Queue: QueueFor(device)})
+	if err != nil {
+		return 0, fmt.Errorf("enqueue run %d on queue %s: %w", runID, QueueFor(device), err)
 	}
+	return job.Job.ID, nil
+}
+
+func (q *Queue) enqueue(ctx context.Context, runID int64, device string) func(*sql.Tx) (int64, error) {
+	return func(tx *sql.Tx) (int64, error) { return q.insert(ctx, tx, runID, device) }
 }
 
 // Resume puts a paused run back in the queue.
@@ -230,7 +250,7 @@ func (q *Queue) Resume(ctx context.Context, runID int64) error {
 	case store.Running:
 		return q.st.ClearPause(ctx, runID) // pressed before the worker paused
 	}
-	if _, err := q.st.Requeue(ctx, runID, store.Paused, q.enqueue(ctx, runID)); err != nil {
+	if _, err := q.st.Requeue(ctx, runID, store.Paused, q.enqueue(ctx, runID, r.Device)); err != nil {
 		return err
 	}
 	return q.st.AddEvent(ctx, runID, r.Step, store.EventInfo, "Resumed by the user; back in the queue.")
@@ -261,7 +281,7 @@ func (q *Queue) Reap(ctx context.Context) error {
 	}
 	var errs []error
 	for _, r := range orphans {
-		state, err := q.st.Requeue(ctx, r.ID, store.Running, q.enqueue(ctx, r.ID))
+		state, err := q.st.Requeue(ctx, r.ID, store.Running, q.enqueue(ctx, r.ID, r.Device))
 		if errors.Is(err, store.ErrState) {
 			continue // its worker finished it meanwhile
 		}

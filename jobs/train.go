@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"image/png"
@@ -44,7 +45,17 @@ func (w *trainWorker) Work(ctx context.Context, job *river.Job[TrainArgs]) error
 		return err
 	}
 	if !ok {
-		return nil // cancelled meanwhile, or taken over by a newer job
+		// Cancelled meanwhile, taken over by a newer job, or for another
+		// device: a job that reached the wrong queue. That one moves to its
+		// device's queue (the run keeps waiting there) and this job ends.
+		dev, err := q.st.Reroute(ctx, job.Args.RunID, job.ID, q.opts.Device, func(tx *sql.Tx, dev string) (int64, error) {
+			return q.insert(ctx, tx, job.Args.RunID, dev)
+		})
+		if dev != "" {
+			q.log.Warn("run is for another device; moved to its queue", "run", job.Args.RunID,
+				"device", dev, "queue", QueueFor(dev), "worker_device", q.opts.Device)
+		}
+		return err
 	}
 	t := &training{q: q, run: run, log: q.log.With("run", run.ID)}
 	defer func() {

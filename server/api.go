@@ -106,6 +106,7 @@ func (s *Server) apiCreateRun(c echo.Context) error {
 	}
 	set("snapshot_every", body.SnapshotEvery, body.SnapshotEvery == 0)
 	set("collapse_policy", body.CollapsePolicy, body.CollapsePolicy == "")
+	set("device", body.Device, body.Device == "")
 	if body.SnapshotEvery == 0 && body.Steps > 0 {
 		f["snapshot_every"] = fmt.Sprint(max(1, min(50, body.Steps/10)))
 	}

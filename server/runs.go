@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -33,6 +34,7 @@ type runForm struct {
 	FeedbackWeight *float64 `json:"feedback_weight"` // nil: the default; 0 turns feedback off
 	SnapshotEvery  int      `json:"snapshot_every"`
 	CollapsePolicy string   `json:"collapse_policy"`
+	Device         string   `json:"device"` // "": the CPU
 }
 
 func defaultRunForm(datasetID int64) web.RunForm { return web.DefaultRunForm(datasetID) }
@@ -41,7 +43,7 @@ func defaultRunForm(datasetID int64) web.RunForm { return web.DefaultRunForm(dat
 // back with its message next to it.
 func parseRunForm(c echo.Context) (web.RunForm, error) {
 	f := web.RunForm{}
-	for _, k := range []string{"dataset_id", "res", "width", "steps", "batch", "lr_g", "lr_d", "seed", "feedback_weight", "snapshot_every", "collapse_policy"} {
+	for _, k := range []string{"dataset_id", "res", "width", "steps", "batch", "lr_g", "lr_d", "seed", "feedback_weight", "snapshot_every", "collapse_policy", "device"} {
 		f[k] = strings.TrimSpace(c.FormValue(k))
 	}
 	return f, nil
@@ -87,6 +89,21 @@ func toRun(c echo.Context, s *Server, f web.RunForm) (*store.Run, fieldErrors) {
 	if policy.Validate() != nil {
 		errs["collapse_policy"] = "repair, warn or off"
 	}
+	device := strings.ToLower(f["device"])
+	if device == "" {
+		device = gan.CPU
+	}
+	if device != gan.CPU {
+		// Only a worker for the device takes the run: without one it would
+		// wait in the queue for good, so say so now.
+		live, err := s.liveDevices(c.Request().Context())
+		switch {
+		case err != nil:
+			errs["device"] = "could not look for workers: " + err.Error()
+		case !slices.Contains(live, device):
+			errs["device"] = noWorkerFor(device)
+		}
+	}
 	if len(errs) == 0 {
 		if err := cfg.Validate(); err != nil {
 			errs["config"] = err.Error()
@@ -101,7 +118,7 @@ func toRun(c echo.Context, s *Server, f web.RunForm) (*store.Run, fieldErrors) {
 	if len(errs) > 0 {
 		return nil, errs
 	}
-	return &store.Run{DatasetID: did, Steps: steps, Config: store.RunConfig{
+	return &store.Run{DatasetID: did, Steps: steps, Device: device, Config: store.RunConfig{
 		Config: cfg, SnapshotEvery: min(every, steps), EvalEvery: max(every*2, 100), KeepEvery: max(every*5, 250),
 		FeedbackWeight: fw, Policy: policy,
 	}}, nil
@@ -112,13 +129,17 @@ func (s *Server) newRunPage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	devices, err := s.formDevices(c.Request().Context(), nil, nil)
+	if err != nil {
+		return err
+	}
 	var did int64
 	if v, err := strconv.ParseInt(c.QueryParam("dataset"), 10, 64); err == nil {
 		did = v
 	} else if len(list) > 0 {
 		did = list[0].ID
 	}
-	return s.render(c, http.StatusOK, web.NewRunPage(s.page(c, "New run"), list, defaultRunForm(did), nil))
+	return s.render(c, http.StatusOK, web.NewRunPage(s.page(c, "New run"), list, defaultRunForm(did), nil, devices))
 }
 
 func (s *Server) newRunSubmit(c echo.Context) error {
@@ -129,7 +150,11 @@ func (s *Server) newRunSubmit(c echo.Context) error {
 		if err != nil {
 			return err
 		}
-		return s.render(c, http.StatusUnprocessableEntity, web.NewRunPage(s.page(c, "New run"), list, f, errs))
+		devices, err := s.formDevices(c.Request().Context(), f, errs)
+		if err != nil {
+			return err
+		}
+		return s.render(c, http.StatusUnprocessableEntity, web.NewRunPage(s.page(c, "New run"), list, f, errs, devices))
 	}
 	if err := s.q.CreateRun(c.Request().Context(), r); err != nil {
 		return err

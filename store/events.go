@@ -2,7 +2,10 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"time"
+
+	"github.com/ganstudio/ganstudio/gan"
 )
 
 // Event kinds.
@@ -97,6 +100,27 @@ func (s *Store) Workers(ctx context.Context, since time.Time) ([]Worker, error) 
 		}
 		w.Started, w.Seen = Time(st), Time(se)
 		out = append(out, w)
+	}
+	return out, rows.Err()
+}
+
+// WorkerDevices lists the devices other than the CPU of the workers seen
+// since (each once, sorted): the devices a new run may ask for besides the
+// CPU, which every studio can train on.
+func (s *Store) WorkerDevices(ctx context.Context, since time.Time) ([]string, error) {
+	rows, err := s.DB.QueryContext(ctx, `SELECT DISTINCT device FROM workers WHERE seen_at >= ? AND device != ? ORDER BY device`,
+		since.UnixMilli(), gan.CPU)
+	if err != nil {
+		return nil, fmt.Errorf("worker devices: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var d string
+		if err := rows.Scan(&d); err != nil {
+			return nil, fmt.Errorf("worker devices: %w", err)
+		}
+		out = append(out, d)
 	}
 	return out, rows.Err()
 }

@@ -62,7 +62,7 @@ type Run struct {
 	CkptStep  int // step of the latest checkpoint, -1 if none
 	JobID     int64
 	WorkerID  string
-	Device    string
+	Device    string  // what the run trains on (gan.CPU, "cuda"): only a worker for it takes the run
 	Rate      float64 // steps per second lately
 	Error     string
 	Created   time.Time
@@ -141,6 +141,9 @@ func (s *Store) InsertRun(ctx context.Context, tx *sql.Tx, r *Run) error {
 	if err != nil {
 		return err
 	}
+	if r.Device == "" {
+		r.Device = gan.CPU
+	}
 	t := now()
 	res, err := tx.ExecContext(ctx, `INSERT INTO runs (dataset_id, config, steps, state, device, created_at, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?)`, r.DatasetID, string(cfg), r.Steps, Queued, r.Device, t, t)
@@ -189,14 +192,15 @@ func (s *Store) queryRuns(ctx context.Context, q string, args ...any) ([]*Run, e
 	return out, rows.Err()
 }
 
-// Claim makes workerID the run's trainer if the run is queued for this job.
-// A job that lost its run (cancelled, or re-enqueued after a crash) gets
-// ok == false and should do nothing.
+// Claim makes workerID the run's trainer if the run is queued for this job
+// and is for the worker's device. A job that lost its run (cancelled, or
+// re-enqueued after a crash) or that names a run for another device gets
+// ok == false and should do nothing (see Reroute for the second).
 func (s *Store) Claim(ctx context.Context, runID, jobID int64, workerID, device string) (*Run, bool, error) {
 	t := now()
-	res, err := s.DB.ExecContext(ctx, `UPDATE runs SET state = ?, control = '', error = '', worker_id = ?, device = ?,
+	res, err := s.DB.ExecContext(ctx, `UPDATE runs SET state = ?, control = '', error = '', worker_id = ?,
 		started_at = CASE started_at WHEN 0 THEN ? ELSE started_at END, rate = 0, updated_at = ?
-		WHERE id = ? AND job_id = ? AND state = ?`, Running, workerID, device, t, t, runID, jobID, Queued)
+		WHERE id = ? AND job_id = ? AND state = ? AND device = ?`, Running, workerID, t, t, runID, jobID, Queued, device)
 	if err != nil {
 		return nil, false, fmt.Errorf("claim run %d: %w", runID, err)
 	}
@@ -205,6 +209,34 @@ func (s *Store) Claim(ctx context.Context, runID, jobID int64, workerID, device 
 	}
 	r, err := s.Run(ctx, runID)
 	return r, err == nil, err
+}
+
+// Reroute gives a queued run a new job when its job reached a worker for
+// another device (a job inserted on the wrong queue): enqueue inserts the
+// job for the run's device in the same transaction. It returns the run's
+// device, or "" when the run is not queued under jobID for a device other
+// than device (cancelled meanwhile, already re-enqueued, or this worker's own).
+func (s *Store) Reroute(ctx context.Context, runID, jobID int64, device string, enqueue func(tx *sql.Tx, device string) (int64, error)) (string, error) {
+	var want string
+	err := s.Tx(ctx, func(tx *sql.Tx) error {
+		err := tx.QueryRowContext(ctx, `SELECT device FROM runs WHERE id = ? AND job_id = ? AND state = ? AND device != ?`,
+			runID, jobID, Queued, device).Scan(&want)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		job, err := enqueue(tx, want)
+		if err != nil {
+			return err
+		}
+		return s.SetJob(ctx, tx, runID, job)
+	})
+	if err != nil {
+		return "", fmt.Errorf("reroute run %d: %w", runID, err)
+	}
+	return want, nil
 }
 
 // ErrLost tells a worker that the run is no longer its own.

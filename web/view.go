@@ -166,6 +166,10 @@ func ETA(r *store.Run) string {
 		}
 		return "estimating…"
 	case store.Queued:
+		if OffCPU(r) {
+			// Only a worker for its device takes it; say which to start.
+			return "waiting for a " + DeviceLabel(r.Device) + " worker"
+		}
 		return "waiting for a worker"
 	case store.Paused:
 		return "paused"
@@ -382,7 +386,7 @@ const FeedbackEvery = 20
 // PrettyConfig lists a run's settings for people.
 func PrettyConfig(r *store.Run) [][2]string {
 	c := r.Config
-	return [][2]string{
+	out := [][2]string{
 		{"Resolution", fmt.Sprintf("%d×%d", c.Res, c.Res)},
 		{"Model size", fmt.Sprintf("%g×", c.Width)},
 		{"Batch", fmt.Sprint(c.Batch)},
@@ -391,8 +395,13 @@ func PrettyConfig(r *store.Run) [][2]string {
 		{"Snapshots", fmt.Sprintf("every %d steps", c.SnapshotEvery)},
 		{"Feedback weight", fmt.Sprint(c.FeedbackWeight)},
 		{"Collapse policy", c.CollapsePolicy().Mode},
-		{"Device", deviceName(r.Device)},
+		{"Device", DeviceLabel(r.Device)},
 	}
+	if r.WorkerID != "" {
+		// The worker that trains it now, or did last.
+		out = append(out, [2]string{"Worker", r.WorkerID})
+	}
+	return out
 }
 
 // repaired notes that collapse repairs changed the run's settings since it
@@ -404,11 +413,15 @@ func repaired(r *store.Run) string {
 	return fmt.Sprintf(" at the start; %s since (see events)", Plural(r.Guard.Tries, "repair"))
 }
 
-func deviceName(d string) string {
-	if d == "" {
-		return "not started"
+// OffCPU says whether the run is for a device besides the CPU.
+func OffCPU(r *store.Run) bool { return r.Device != "" && r.Device != gan.CPU }
+
+// DeviceLabel names a device for people: "CPU", "GPU (cuda)".
+func DeviceLabel(d string) string {
+	if d == "" || d == gan.CPU {
+		return "CPU"
 	}
-	return d
+	return "GPU (" + d + ")"
 }
 
 // DefaultRunForm starts a good run on a 2-core machine in minutes: the
@@ -418,7 +431,7 @@ func DefaultRunForm(datasetID int64) RunForm {
 	return RunForm{
 		"dataset_id": fmt.Sprint(datasetID), "res": "32", "width": "1", "steps": "500", "batch": "64",
 		"lr_g": "0.0002", "lr_d": "0.0002", "seed": fmt.Sprint(time.Now().UnixNano() % 1_000_000), "feedback_weight": "0.5",
-		"snapshot_every": "50", "collapse_policy": gan.PolicyRepair,
+		"snapshot_every": "50", "collapse_policy": gan.PolicyRepair, "device": gan.CPU,
 	}
 }
 

@@ -125,3 +125,69 @@ func TestRunCardsPollOnlyWhileActive(t *testing.T) {
 		}
 	}
 }
+
+func TestNewRunPageDeviceField(t *testing.T) {
+	sets := []*store.Dataset{{ID: 1, Name: "emoji", Count: 110}}
+	cases := []struct {
+		name    string
+		devices []string
+		form    RunForm
+		errs    map[string]string
+		want    []string
+		absent  []string
+	}{
+		{"no device but the CPU", nil, DefaultRunForm(1), nil, nil, []string{`name="device"`}},
+		{"a GPU worker", []string{"cuda"}, DefaultRunForm(1), nil,
+			[]string{`<select name="device" id="device">`, `<option value="cpu" selected>CPU</option>`, `<option value="cuda">GPU (cuda)</option>`}, nil},
+		{"a GPU chosen, its worker gone", []string{"cuda"}, RunForm{"device": "cuda"}, map[string]string{"device": "no GPU (cuda) worker is running"},
+			[]string{`<option value="cuda" selected>GPU (cuda)</option>`, `id="device-error">no GPU (cuda) worker is running</p>`}, nil},
+	}
+	for _, c := range cases {
+		var b bytes.Buffer
+		if err := NewRunPage(Page{Title: "New run"}, sets, c.form, c.errs, c.devices).Render(context.Background(), &b); err != nil {
+			t.Fatal(err)
+		}
+		for _, w := range c.want {
+			if !strings.Contains(b.String(), w) {
+				t.Errorf("%s: the form lacks %s", c.name, w)
+			}
+		}
+		for _, w := range c.absent {
+			if strings.Contains(b.String(), w) {
+				t.Errorf("%s: the form has %s", c.name, w)
+			}
+		}
+	}
+}
+
+func TestRunDeviceShown(t *testing.T) {
+	cases := []struct {
+		device, worker, state string
+		facts                 [][2]string // in PrettyConfig
+		eta                   string
+	}{
+		{"cpu", "", store.Queued, [][2]string{{"Device", "CPU"}}, "waiting for a worker"},
+		{"", "cpu-1", store.Done, [][2]string{{"Device", "CPU"}, {"Worker", "cpu-1"}}, "finished"},
+		{"cuda", "", store.Queued, [][2]string{{"Device", "GPU (cuda)"}}, "waiting for a GPU (cuda) worker"},
+		{"cuda", "cuda-ab12", store.Paused, [][2]string{{"Device", "GPU (cuda)"}, {"Worker", "cuda-ab12"}}, "paused"},
+	}
+	for _, c := range cases {
+		r := &store.Run{Device: c.device, WorkerID: c.worker, State: c.state, Config: store.RunConfig{Config: gan.DefaultConfig()}}
+		facts := PrettyConfig(r)
+		for _, want := range c.facts {
+			found := false
+			for _, f := range facts {
+				found = found || f == want
+			}
+			if !found {
+				t.Errorf("run on %q by %q: settings lack %v", c.device, c.worker, want)
+			}
+		}
+		if c.worker == "" && facts[len(facts)-1][0] == "Worker" {
+			t.Errorf("run on %q with no worker: settings name one", c.device)
+		}
+		if got := ETA(r); !strings.HasPrefix(got, c.eta) {
+			t.Errorf("%s run on %q: ETA says %q, want %q", c.state, c.device, got, c.eta)
+		}
+	}
+}

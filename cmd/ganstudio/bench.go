@@ -19,6 +19,7 @@ import (
 // benchResult is what 'ganstudio bench --json' prints.
 type benchResult struct {
 	Preset       string    `json:"preset"`
+	Device       string    `json:"device"`
 	BLAS         string    `json:"blas"`
 	Res          int       `json:"res"`
 	Batch        int       `json:"batch"`
@@ -45,25 +46,28 @@ func benchCmd(ctx context.Context, args []string) error {
 	if len(args) > 0 && args[0] == "health" {
 		return healthCmd(ctx, args[1:]) // the collapse monitor on images, health.go
 	}
+	if len(args) > 0 && args[0] == "device" {
+		return deviceCheckCmd(ctx, args[1:]) // a device's step against the CPU's, devcheck.go
+	}
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	preset := fs.String("preset", "ref32", "network preset")
 	batch := fs.Int("batch", 0, "batch size (default: the preset's)")
+	device := fs.String("device", gan.CPU, deviceUsage("measure the step on this device"))
 	steps := fs.Int("steps", 10, "measured steps")
 	warmup := fs.Int("warmup", 2, "steps run first and not measured")
 	asJSON := fs.Bool("json", false, "print one JSON object instead of a table")
 	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}
-	cfg, err := gan.Preset(*preset)
+	cfg, err := presetConfig(*preset, *batch)
 	if err != nil {
-		return err
-	}
-	setIf(&cfg.Batch, *batch)
-	if err := cfg.Validate(); err != nil {
 		return err
 	}
 	if *steps < 1 || *warmup < 0 {
 		return fmt.Errorf("--steps must be at least 1 and --warmup at least 0")
+	}
+	if err := useDevice(*device); err != nil {
+		return err
 	}
 	ds := datasets.Shapes(512, cfg.Res, 1)
 	tr, err := gan.NewTrainer(cfg, ds)
@@ -90,7 +94,7 @@ func benchCmd(ctx context.Context, args []string) error {
 		med = (sorted[len(sorted)/2-1] + sorted[len(sorted)/2]) / 2
 	}
 	r := benchResult{
-		Preset: *preset, BLAS: gan.BLASName, Res: cfg.Res, Batch: cfg.Batch, Steps: *steps, Warmup: *warmup,
+		Preset: *preset, Device: gan.DeviceName(), BLAS: gan.BLASName, Res: cfg.Res, Batch: cfg.Batch, Steps: *steps, Warmup: *warmup,
 		StepMSMedian: round1(med), StepMSMin: round1(sorted[0]), StepMS: ms,
 		ImagesPerS:   round1(float64(cfg.Batch) / (med / 1000)),
 		GFLOPPerStep: round1(cfg.StepFLOPs() / 1e9),
@@ -102,6 +106,7 @@ func benchCmd(ctx context.Context, args []string) error {
 	}
 	fmt.Fprintln(os.Stderr)
 	fmt.Printf("%-22s %s\n", "preset", fmt.Sprintf("%s (%d×%d, batch %d)", r.Preset, r.Res, r.Res, r.Batch))
+	fmt.Printf("%-22s %s\n", "device", r.Device)
 	fmt.Printf("%-22s %s, %d threads, %s\n", "engine", r.BLAS, r.Threads, r.GoVersion)
 	fmt.Printf("%-22s %.1f ms (min %.1f, %d steps after %d warm-up)\n", "step (D+G) median", r.StepMSMedian, r.StepMSMin, r.Steps, r.Warmup)
 	fmt.Printf("%-22s %.1f\n", "images/s", r.ImagesPerS)
@@ -125,4 +130,14 @@ func peakRSSMB() float64 {
 		}
 	}
 	return 0
+}
+
+// presetConfig is a preset with its batch replaced when batch > 0, checked.
+func presetConfig(preset string, batch int) (gan.Config, error) {
+	cfg, err := gan.Preset(preset)
+	if err != nil {
+		return cfg, err
+	}
+	setIf(&cfg.Batch, batch)
+	return cfg, cfg.Validate()
 }

@@ -1,7 +1,7 @@
 // Command ganstudio is GAN Studio: a self-hosted GAN training studio.
 //
 //	ganstudio serve   the studio: web UI, JSON API and a training worker
-//	ganstudio worker  a training worker alone, on the same data folder
+//	ganstudio worker  a training worker alone, on the same data folder (or a GPU)
 //	ganstudio train   a headless training run
 //	ganstudio sample  samples and interpolations from a checkpoint
 //	ganstudio bench   the engine's speed on the reference network
@@ -23,8 +23,10 @@ Usage:
   ganstudio serve [flags]   start the studio (default)
   ganstudio train [flags]   train from the command line
   ganstudio sample [flags]  new samples or latent interpolations from a run's checkpoint
-  ganstudio bench [flags]   measure the training step on the reference network
-  ganstudio worker [flags]  train queued runs from a studio's data folder (for extra workers)
+  ganstudio bench [flags]   measure the training step on the reference network (--device, --batch;
+                            'bench device': a GPU's training step checked against the CPU's)
+  ganstudio worker [flags]  train queued runs from a studio's data folder (for extra workers;
+                            --device cuda for the runs made for a GPU, the default in ganstudio-cuda)
 
 Run 'ganstudio COMMAND -h' for a command's flags.
 `

@@ -18,8 +18,8 @@ import (
 )
 
 // openStudio opens the data folder, lists the built-in datasets in it and
-// makes the job queue.
-func openStudio(ctx context.Context, data string, work bool, staleAfter time.Duration) (*store.Store, *jobs.Queue, error) {
+// makes the job queue, working the runs of device if work.
+func openStudio(ctx context.Context, data string, work bool, staleAfter time.Duration, device string) (*store.Store, *jobs.Queue, error) {
 	st, err := store.Open(ctx, data)
 	if err != nil {
 		return nil, nil, err
@@ -34,7 +34,7 @@ func openStudio(ctx context.Context, data string, work bool, staleAfter time.Dur
 			return nil, nil, fmt.Errorf("built-in dataset %s: %w", name, err)
 		}
 	}
-	q, err := jobs.New(ctx, st, jobs.Options{Work: work, Device: "cpu", StaleAfter: staleAfter})
+	q, err := jobs.New(ctx, st, jobs.Options{Work: work, Device: device, StaleAfter: staleAfter})
 	if err != nil {
 		st.Close()
 		return nil, nil, err
@@ -54,7 +54,8 @@ func serveCmd(ctx context.Context, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}
-	st, q, err := openStudio(ctx, *data, !*noWorker, *stale)
+	// The studio's own worker trains on the CPU; GPUs get workers of their own.
+	st, q, err := openStudio(ctx, *data, !*noWorker, *stale, gan.CPU)
 	if err != nil {
 		return err
 	}
@@ -104,10 +105,16 @@ func workerCmd(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
 	data := fs.String("data", "data", "the studio's data folder (shared with 'ganstudio serve')")
 	stale := fs.Duration("stale-after", jobs.DefaultStaleAfter, "resume a run elsewhere once its worker has been silent this long")
+	device := fs.String("device", defaultWorkerDevice(), deviceUsage("train the runs made for this device, on it"))
 	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}
-	st, q, err := openStudio(ctx, *data, true, *stale)
+	// Before anything else: a GPU that cannot be opened stops the worker
+	// here, not at its first run.
+	if err := useDevice(*device); err != nil {
+		return err
+	}
+	st, q, err := openStudio(ctx, *data, true, *stale, *device)
 	if err != nil {
 		return err
 	}
@@ -115,7 +122,7 @@ func workerCmd(ctx context.Context, args []string) error {
 	if err := q.Start(ctx); err != nil {
 		return err
 	}
-	slog.Info("worker ready", "id", q.WorkerID(), "data", *data, "blas", gan.BLASName)
+	slog.Info("worker ready", "id", q.WorkerID(), "device", gan.DeviceName(), "data", *data, "blas", gan.BLASName)
 	<-ctx.Done()
 	slog.Info("worker stopping: saving checkpoints of running runs")
 	return q.Stop(context.Background())

@@ -65,11 +65,15 @@ func trainCmd(ctx context.Context, args []string) error {
 	gridEvery := fs.Int("grid-every", 100, "write the fixed-latent grid every N steps")
 	ckptEvery := fs.Int("ckpt-every", 250, "write a checkpoint every N steps")
 	evalEvery := fs.Int("eval-every", 500, "measure SWD quality every N steps (0: never)")
+	device := fs.String("device", gan.CPU, deviceUsage("train on this device"))
 	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}
 	if *steps < 1 {
 		return errors.New("--steps must be at least 1")
+	}
+	if err := useDevice(*device); err != nil {
+		return err
 	}
 
 	var tr *gan.Trainer
@@ -142,8 +146,8 @@ func trainLoop(ctx context.Context, tr *gan.Trainer, ds *datasets.Dataset, out s
 	defer mf.Close()
 	metrics := json.NewEncoder(mf)
 	ckpt := filepath.Join(out, "checkpoint.gob")
-	fmt.Fprintf(os.Stderr, "training %d×%d, batch %d, width %g on %s (%d images); output in %s\n",
-		cfg.Res, cfg.Res, cfg.Batch, cfg.Width, ds.Name, ds.Len(), out)
+	fmt.Fprintf(os.Stderr, "training %d×%d, batch %d, width %g on %s (%d images), device %s; output in %s\n",
+		cfg.Res, cfg.Res, cfg.Batch, cfg.Width, ds.Name, ds.Len(), gan.DeviceName(), out)
 
 	var floor gan.SWDResult
 	eval := func() error {

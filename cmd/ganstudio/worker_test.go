@@ -37,6 +37,27 @@ func startWorker(t *testing.T, data string) *exec.Cmd {
 	return cmd
 }
 
+// shapesRun queues a run of the tiny preset (batch 4) on the built-in
+// shapes set for device, snapshots every 10 steps.
+func shapesRun(t *testing.T, q *jobs.Queue, st *store.Store, device string, steps int) *store.Run {
+	t.Helper()
+	ctx := context.Background()
+	sets, _ := st.Datasets(ctx)
+	var shapes *store.Dataset
+	for _, d := range sets {
+		if d.Builtin == "shapes" {
+			shapes = d
+		}
+	}
+	cfg, _ := gan.Preset("tiny")
+	cfg.Batch = 4
+	r := &store.Run{DatasetID: shapes.ID, Steps: steps, Device: device, Config: store.RunConfig{Config: cfg, SnapshotEvery: 10}}
+	if err := q.CreateRun(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
 func waitFor(t *testing.T, what string, ok func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(2 * time.Minute)
@@ -55,24 +76,12 @@ func waitFor(t *testing.T, what string, ok func() bool) {
 func TestKilledWorkerProcessResumes(t *testing.T) {
 	ctx := context.Background()
 	data := t.TempDir()
-	st, q, err := openStudio(ctx, data, false, time.Second)
+	st, q, err := openStudio(ctx, data, false, time.Second, gan.CPU)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	sets, _ := st.Datasets(ctx)
-	var shapes *store.Dataset
-	for _, d := range sets {
-		if d.Builtin == "shapes" {
-			shapes = d
-		}
-	}
-	cfg, _ := gan.Preset("tiny")
-	cfg.Batch = 4
-	r := &store.Run{DatasetID: shapes.ID, Steps: 1_000_000, Config: store.RunConfig{Config: cfg, SnapshotEvery: 10}}
-	if err := q.CreateRun(ctx, r); err != nil {
-		t.Fatal(err)
-	}
+	r := shapesRun(t, q, st, gan.CPU, 1_000_000)
 	run := func() *store.Run {
 		got, err := st.Run(ctx, r.ID)
 		if err != nil {

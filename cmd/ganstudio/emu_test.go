@@ -1,0 +1,73 @@
+//go:build emu
+
+package main
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ganstudio/ganstudio/gan"
+	"github.com/ganstudio/ganstudio/store"
+)
+
+// The GPU worker's whole path, with the kernels' host emulator standing in
+// for the GPU (build tag emu; `make test` runs these): the side-by-side
+// check passes, and a worker started with --device emu takes a run made
+// for that device, trains it to the end on the device code path, and
+// leaves snapshots and samples as a CPU run does.
+func TestEmuDeviceCheck(t *testing.T) {
+	err := run(context.Background(), []string{"bench", "device", "--device", "emu", "--preset", "tiny", "--batch", "8", "--steps", "2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestEmuWorkerTrainsDeviceRun(t *testing.T) {
+	ctx := context.Background()
+	data := t.TempDir()
+	st, q, err := openStudio(ctx, data, false, time.Second, gan.CPU)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	r := shapesRun(t, q, st, "emu", 30)
+	worker := exec.Command(os.Args[0], "worker", "--data", data, "--device", "emu", "--stale-after", "10m")
+	worker.Env = append(os.Environ(), "GANSTUDIO_AS_MAIN=1")
+	worker.Stderr = os.Stderr
+	if err := worker.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		worker.Process.Kill()
+		worker.Wait()
+	}()
+	var got *store.Run
+	waitFor(t, "the run to finish on the emulated device", func() bool {
+		got, err = st.Run(ctx, r.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got.Terminal()
+	})
+	if got.State != store.Done || got.Step != 30 {
+		t.Fatalf("run ended %s at step %d (%s)", got.State, got.Step, got.Error)
+	}
+	if got.Device != "emu" || !strings.HasPrefix(got.WorkerID, "emu-") {
+		t.Errorf("run trained on %q by worker %q", got.Device, got.WorkerID)
+	}
+	snaps, err := st.Snapshots(ctx, r.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(snaps) < 3 {
+		t.Errorf("%d snapshots, want one every 10 steps", len(snaps))
+	}
+	_, n, err := st.Samples(ctx, store.SampleQuery{RunID: r.ID, Step: -1})
+	if err != nil || n == 0 {
+		t.Errorf("%d samples (%v)", n, err)
+	}
+}

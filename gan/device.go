@@ -1,0 +1,85 @@
+package gan
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"sync"
+)
+
+// CPU is the engine's own device: gorgonia graphs with this package's ops.
+// It is in every build; others (CUDA) register themselves from build-tagged
+// files, since a binary that links CUDA cannot start without a GPU.
+const CPU = "cpu"
+
+var (
+	devMu   sync.Mutex
+	devOpen = map[string]func() (device, error){} // name → opener, besides CPU
+	devName = CPU
+	devOnce device // the opened device, shared by every trainer of the process
+)
+
+// Devices lists the devices this binary can train on, CPU first.
+func Devices() []string {
+	devMu.Lock()
+	defer devMu.Unlock()
+	out := make([]string, 0, len(devOpen))
+	for n := range devOpen {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return append([]string{CPU}, out...)
+}
+
+// SetDevice chooses the device for the trainers this process makes from
+// now on (NewTrainer, ReadCheckpoint). A GPU is opened here, once, so a
+// missing or broken one is reported at start-up, not at the first run.
+func SetDevice(name string) error {
+	devMu.Lock()
+	defer devMu.Unlock()
+	if name == CPU {
+		devName = CPU
+		return nil
+	}
+	open, ok := devOpen[name]
+	if !ok {
+		have := []string{CPU}
+		for n := range devOpen {
+			have = append(have, n)
+		}
+		slices.Sort(have[1:])
+		return fmt.Errorf("device %q is not in this build (have %v)", name, have)
+	}
+	if devOnce == nil || devOnce.Name() != name {
+		d, err := open()
+		if err != nil {
+			return fmt.Errorf("open device %s: %w", name, err)
+		}
+		devOnce = d
+	}
+	devName = name
+	return nil
+}
+
+// DeviceName is the device trainers are made on (SetDevice's choice).
+func DeviceName() string {
+	devMu.Lock()
+	defer devMu.Unlock()
+	return devName
+}
+
+// currentDevice is the opened device, or nil for the CPU.
+func currentDevice() device {
+	devMu.Lock()
+	defer devMu.Unlock()
+	if devName == CPU {
+		return nil
+	}
+	return devOnce
+}
+
+func registerDevice(name string, open func() (device, error)) {
+	devMu.Lock()
+	defer devMu.Unlock()
+	devOpen[name] = open
+}
