@@ -38,12 +38,19 @@ type accel struct {
 	model [3]uintptr   // rating model: weights (P), its logits, their gradient
 	host  []float32    // logits coming down, gradients going up
 
-	tmpN, dcolN, partN int // sizes of the shared buffers
+	tmpN, dcolN, partN int  // sizes of the shared buffers
+	dry                bool // layout only: alloc checks sizes, allocates nothing
 }
 
-// bnSlices is how many strided slices a channel's batch-norm sums are
-// split into: enough threads to fill a GPU with few channels.
-const bnSlices = 64
+// maxKernelN bounds every buffer, and so every kernel's output count: the
+// kernels index in 32-bit ints, and a grid-stride loop steps up to 256
+// threads × 65535 blocks past the last index before it stops.
+const maxKernelN = math.MaxInt32 - 256*65535
+
+// sumSlices is how many strided slices a per-channel sum over m values is
+// split into: enough threads to fill a GPU when channels are few and
+// planes large, each summing a few hundred values.
+func sumSlices(m int) int { return min(max(m/512, 64), 1024) }
 
 // devNet is one network's parameters on the device, in one block each for
 // the weights, gradients and Adam's two moments, so Adam is one launch.
@@ -102,27 +109,16 @@ type discActs struct {
 }
 
 func newAccel(dev device, cfg Config, g, d *Net) (*accel, error) {
-	a := &accel{dev: dev, cfg: cfg, gRun: map[string][2]uintptr{}}
+	// Lay the buffers out once without memory, so a configuration past
+	// the kernels' limits is refused before anything is allocated.
+	dry := &accel{cfg: cfg, dry: true}
+	dry.layout(g, d)
+	if dry.err != nil {
+		return nil, fmt.Errorf("%s: %w", dev.Name(), dry.err)
+	}
+	a := &accel{dev: dev, cfg: cfg}
 	err := dev.Do(func() error {
-		a.G = a.net(g)
-		a.D = a.net(d)
-		for name, r := range g.Running {
-			a.gRun[name] = [2]uintptr{a.alloc(len(r.Mean)), a.alloc(len(r.Var))}
-		}
-		n, per := cfg.Batch, 3*cfg.Res*cfg.Res
-		a.z = a.alloc(n * cfg.ZDim)
-		a.real = a.alloc(n * per)
-		a.genAlloc()
-		a.pass[0] = a.discAlloc(n)
-		a.pass[1] = a.discAlloc(n)
-		// The disliked batch is smaller than these, so the shared
-		// buffers sized now fit it too.
-		for _, c := range append(cfg.genChannels(), cfg.discChannels()...) {
-			a.partN = max(a.partN, 4*c*bnSlices)
-		}
-		a.tmp, a.dcol, a.part = a.alloc(a.tmpN), a.alloc(a.dcolN), a.alloc(a.partN)
-		a.dlog = a.alloc(max(n, negBatch(n)))
-		a.host = make([]float32, max(n, negBatch(n)))
+		a.layout(g, d)
 		return a.err
 	})
 	if err != nil {
@@ -132,11 +128,41 @@ func newAccel(dev device, cfg Config, g, d *Net) (*accel, error) {
 	return a, nil
 }
 
+// layout allocates every buffer a step needs but the feedback parts'.
+func (a *accel) layout(g, d *Net) {
+	cfg := a.cfg
+	a.gRun = map[string][2]uintptr{}
+	a.G = a.net(g)
+	a.D = a.net(d)
+	for name, r := range g.Running {
+		a.gRun[name] = [2]uintptr{a.alloc(len(r.Mean)), a.alloc(len(r.Var))}
+	}
+	n, per := cfg.Batch, 3*cfg.Res*cfg.Res
+	a.z = a.alloc(n * cfg.ZDim)
+	a.real = a.alloc(n * per)
+	a.genAlloc()
+	a.pass[0] = a.discAlloc(n)
+	a.pass[1] = a.discAlloc(n)
+	// The disliked batch is smaller than these, so the shared buffers
+	// sized now fit it too.
+	a.partSize(n, 1, 1) // D's linear bias
+	a.tmp, a.dcol, a.part = a.alloc(a.tmpN), a.alloc(a.dcolN), a.alloc(a.partN)
+	a.dlog = a.alloc(max(n, negBatch(n)))
+	a.host = make([]float32, max(n, negBatch(n)))
+}
+
 // alloc records the first failure and returns 0 after it, so the layout
 // code reads straight through; the caller checks a.err once.
 func (a *accel) alloc(n int) uintptr {
 	if a.err != nil {
 		return 0
+	}
+	if n > maxKernelN {
+		a.err = fmt.Errorf("a buffer of %d values is past what the kernels index (%d): use a smaller batch or model size", n, maxKernelN)
+		return 0
+	}
+	if a.dry {
+		return 1
 	}
 	p, err := a.dev.Alloc(n)
 	if err != nil {
@@ -159,6 +185,7 @@ func (a *accel) net(n *Net) devNet {
 }
 
 func (a *accel) bnAlloc(n, c, p int, x, y uintptr) *bnAct {
+	a.partSize(n, c, p)
 	return &bnAct{n: n, c: c, p: p, x: x, y: y,
 		mean: a.alloc(c), invstd: a.alloc(c), scale: a.alloc(c), shift: a.alloc(c), sums: a.alloc(2 * c)}
 }
@@ -176,6 +203,13 @@ func (a *accel) convAlloc(n, c, h, o, s int) *convAct {
 func (a *accel) scratch(l *convAct) {
 	a.tmpN = max(a.tmpN, l.o*l.np())
 	a.dcolN = max(a.dcolN, l.ckk()*l.np())
+	a.partSize(l.n, l.o, l.ho*l.wo) // its bias's gradient, if it has a bias
+}
+
+// partSize grows the partial sums' buffer to fit a per-channel sum over
+// n×c planes of p values: two float64s (four floats) per slice.
+func (a *accel) partSize(n, c, p int) {
+	a.partN = max(a.partN, 4*c*sumSlices(n*p))
 }
 
 func (a *accel) genAlloc() {
@@ -228,6 +262,9 @@ func (a *accel) discAlloc(n int) *discActs {
 
 // launch runs a kernel over n outputs, unless an earlier call failed.
 func (a *accel) launch(name string, n int, args ...uint64) {
+	if a.err == nil && n > maxKernelN {
+		a.err = fmt.Errorf("kernel %s over %d outputs: past the kernels' 32-bit indices", name, n)
+	}
 	if a.err == nil && n > 0 {
 		if err := a.dev.Launch(name, n, args...); err != nil {
 			a.err = err
@@ -294,8 +331,9 @@ func (a *accel) convBack(l *convAct, w, dy, dw, dx uintptr) {
 
 // biasGrad adds each channel's sum of dy (n×c planes of p values) into db.
 func (a *accel) biasGrad(n, c, p int, dy, db uintptr) {
-	a.launch("sum_partial", c*bnSlices, ai(n), ai(c), ai(p), ai(bnSlices), ap(dy), ap(a.part))
-	a.launch("sum_finish", c, ai(c), ai(bnSlices), ap(a.part), ap(db))
+	s := sumSlices(n * p)
+	a.launch("sum_partial", c*s, ai(n), ai(c), ai(p), ai(s), ap(dy), ap(a.part))
+	a.launch("sum_finish", c, ai(c), ai(s), ap(a.part), ap(db))
 }
 
 // bnForward normalises b.x into b.y with the batch's statistics, then the
@@ -306,8 +344,9 @@ func (a *accel) bnForward(b *bnAct, gamma, beta uintptr, run *[2]uintptr, slope 
 	if run != nil {
 		rm, rv, update = run[0], run[1], 1
 	}
-	a.launch("bn_partial", b.c*bnSlices, ai(b.n), ai(b.c), ai(b.p), ai(bnSlices), ap(b.x), ap(a.part))
-	a.launch("bn_stats", b.c, ai(b.n), ai(b.c), ai(b.p), ai(bnSlices), ap(b.x), ap(a.part), ap(gamma), ap(beta),
+	s := sumSlices(b.n * b.p)
+	a.launch("bn_partial", b.c*s, ai(b.n), ai(b.c), ai(b.p), ai(s), ap(b.x), ap(a.part))
+	a.launch("bn_stats", b.c, ai(b.n), ai(b.c), ai(b.p), ai(s), ap(b.x), ap(a.part), ap(gamma), ap(beta),
 		ap(b.mean), ap(b.invstd), ap(b.scale), ap(b.shift), ap(rm), ap(rv), af(0.1), ai(update))
 	a.launch("bn_apply", b.n*b.c*b.p, ai(b.n), ai(b.c), ai(b.p), ap(b.x), ap(b.y), ap(b.scale), ap(b.shift), af(slope))
 }
@@ -319,8 +358,9 @@ func (a *accel) bnBackward(b *bnAct, gamma, dy, dx, dgamma, dbeta uintptr, slope
 	if dgamma != 0 {
 		accum = 1
 	}
-	a.launch("bn_bwd_partial", b.c*bnSlices, ai(b.n), ai(b.c), ai(b.p), ai(bnSlices), ap(b.x), ap(b.y), ap(dy), ap(b.mean), af(slope), ap(a.part))
-	a.launch("bn_bwd_stats", b.c, ai(b.c), ai(bnSlices), ap(a.part), ap(b.invstd), ap(b.sums), ap(dgamma), ap(dbeta), ai(accum))
+	s := sumSlices(b.n * b.p)
+	a.launch("bn_bwd_partial", b.c*s, ai(b.n), ai(b.c), ai(b.p), ai(s), ap(b.x), ap(b.y), ap(dy), ap(b.mean), af(slope), ap(a.part))
+	a.launch("bn_bwd_stats", b.c, ai(b.c), ai(s), ap(a.part), ap(b.invstd), ap(b.sums), ap(dgamma), ap(dbeta), ai(accum))
 	a.launch("bn_bwd_dx", b.n*b.c*b.p, ai(b.n), ai(b.c), ai(b.p), ap(b.x), ap(b.y), ap(dy), ap(b.mean), ap(b.invstd), ap(gamma),
 		ap(b.sums), af(slope), ap(dx))
 }
@@ -447,6 +487,9 @@ func (a *accel) discBackward(p *discActs, dlogits []float32, params bool, dx uin
 // keeps the step count and learning rate (Remedy changes it), the device
 // the moments.
 func (a *accel) adamStep(n *devNet, o *adam) {
+	if a.err != nil {
+		return // the host's step count must stay with the device's moments
+	}
 	o.T++
 	bc1 := 1 - math.Pow(o.Beta1, float64(o.T))
 	bc2 := 1 - math.Pow(o.Beta2, float64(o.T))
@@ -522,13 +565,22 @@ func (a *accel) step(t *Trainer, real, z []float32) (Stats, error) {
 	}
 	err := a.dev.Do(func() error {
 		a.err = nil
+		// Kept only if every allocation succeeded: a later step must not
+		// find a pass with null buffers.
 		if wn > 0 && a.pass[2] == nil {
 			nn := negBatch(n)
-			a.neg = a.alloc(nn * 3 * c.Res * c.Res)
-			a.pass[2] = a.discAlloc(nn)
+			neg, pass := a.alloc(nn*3*c.Res*c.Res), a.discAlloc(nn)
+			if a.err != nil {
+				return a.err
+			}
+			a.neg, a.pass[2] = neg, pass
 		}
 		if wm > 0 && a.model[0] == 0 {
-			a.model = [3]uintptr{a.alloc(3 * c.Res * c.Res), a.alloc(n), a.alloc(n)}
+			model := [3]uintptr{a.alloc(3 * c.Res * c.Res), a.alloc(n), a.alloc(n)}
+			if a.err != nil {
+				return a.err
+			}
+			a.model = model
 		}
 		a.up(a.real, real)
 		a.up(a.z, z)

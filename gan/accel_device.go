@@ -5,7 +5,7 @@ package gan
 // Pointers are device addresses (uintptr, never dereferenced in Go); sizes
 // count float32s. Kernel arguments travel as 64-bit slots (see slot*), the
 // layout cuLaunchKernel copies from. gan/kernels has two: the CUDA one
-// (build tag cuda) and a host emulator that runs the same kernel source on
+// (build tag gpu) and a host emulator that runs the same kernel source on
 // the CPU, which the tests use to check this package's GPU code without a GPU.
 type device interface {
 	Name() string

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/ganstudio/ganstudio/datasets"
@@ -266,4 +267,19 @@ func maxDiff(a, b *Net) (float64, string) {
 		}
 	}
 	return worst / scale, where
+}
+
+// A configuration whose buffers the kernels' 32-bit indices cannot cover
+// is refused with a clear error, before any memory is allocated.
+func TestDeviceRefusesOversizedRun(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Res, cfg.Width, cfg.Batch = 64, 4, 1024
+	emu := kernels.NewEmu()
+	_, err := newTrainer(cfg, noiseSource{64}, emu)
+	if err == nil || !strings.Contains(err.Error(), "smaller batch or model size") {
+		t.Fatalf("got %v, want the run refused", err)
+	}
+	if emu.Live() != 0 {
+		t.Errorf("%d allocations made for a refused run", emu.Live())
+	}
 }

@@ -416,10 +416,14 @@ func repaired(r *store.Run) string {
 // OffCPU says whether the run is for a device besides the CPU.
 func OffCPU(r *store.Run) bool { return r.Device != "" && r.Device != gan.CPU }
 
-// DeviceLabel names a device for people: "CPU", "GPU (cuda)".
+// DeviceLabel names a device for people: "CPU", "GPU (cuda)", and the
+// test builds' emulated GPU "GPU emulator (emu)".
 func DeviceLabel(d string) string {
-	if d == "" || d == gan.CPU {
+	switch d {
+	case "", gan.CPU:
 		return "CPU"
+	case "emu":
+		return "GPU emulator (emu)"
 	}
 	return "GPU (" + d + ")"
 }

@@ -3,6 +3,7 @@
 package kernels
 
 import (
+	"errors"
 	"fmt"
 	"runtime"
 	"sync"
@@ -19,12 +20,13 @@ import (
 // driver is present (cu's package init), which is why it lives in the
 // separate ganstudio-cuda binary.
 type CUDA struct {
-	mu   sync.Mutex // one Do at a time: the cuBLAS handle is not for concurrent use
-	ctx  cu.CUContext
-	name string
-	mod  cu.Module
-	fns  map[string]cu.Function
-	blas *cublas.Standard
+	mu     sync.Mutex // one Do at a time: the cuBLAS handle is not for concurrent use
+	broken error      // a fault that leaves the context unusable; every Do reports it
+	ctx    cu.CUContext
+	name   string
+	mod    cu.Module
+	fns    map[string]cu.Function
+	blas   *cublas.Standard
 }
 
 // threads is the block size of every launch; grids are capped because
@@ -69,14 +71,26 @@ func OpenCUDA() (c *CUDA, err error) {
 			return nil, fmt.Errorf("kernel %s: %w", k, err)
 		}
 	}
-	defer func() {
-		if r := recover(); r != nil { // cublas.New panics when cublasCreate fails
-			err = fmt.Errorf("cuBLAS: %v", r)
-		}
-	}()
-	c.blas = cublas.New()
+	if c.blas, err = newBLAS(); err != nil {
+		return nil, err
+	}
 	return c, nil
 }
+
+// newBLAS makes a cuBLAS handle in the current context.
+func newBLAS() (b *cublas.Standard, err error) {
+	defer func() {
+		if r := recover(); r != nil { // cublas.New panics when cublasCreate fails
+			b, err = nil, fmt.Errorf("cuBLAS: %v", r)
+		}
+	}()
+	return cublas.New(), nil
+}
+
+// sticky are the faults after which a CUDA context can do nothing more:
+// the process must make a new one (restart the worker).
+var sticky = []error{cu.IllegalAddress, cu.LaunchFailed, cu.IllegalInstruction, cu.MisalignedAddress,
+	cu.HardwareStackError, cu.InvalidAddressSpace, cu.EccUncorrectable}
 
 // Name is "cuda" (the device the studio schedules runs on); GPU says which card.
 func (c *CUDA) Name() string { return "cuda" }
@@ -90,16 +104,26 @@ func (c *CUDA) GPU() string { return c.name }
 func (c *CUDA) Do(fn func() error) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.broken != nil {
+		return c.broken
+	}
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	if err := cu.SetCurrentContext(c.ctx); err != nil {
 		return fmt.Errorf("make the CUDA context current: %w", err)
 	}
-	if err := fn(); err != nil {
-		return err
+	err := fn()
+	if err == nil {
+		// Launches are asynchronous; a fault shows up here if not before.
+		err = cu.Synchronize()
 	}
-	// Launches are asynchronous; a fault shows up here if not before.
-	return cu.Synchronize()
+	for _, s := range sticky {
+		if errors.Is(err, s) {
+			c.broken = fmt.Errorf("the GPU's CUDA context is lost (%w): restart the worker", err)
+			return c.broken
+		}
+	}
+	return err
 }
 
 func (c *CUDA) Alloc(n int) (uintptr, error) {
@@ -149,10 +173,32 @@ func (c *CUDA) Launch(name string, n int, args ...uint64) error {
 
 func (c *CUDA) Sgemm(transA, transB bool, m, n, k int, alpha float32, a uintptr, lda int, b uintptr, ldb int, beta float32, cm uintptr, ldc int) error {
 	c.blas.Sgemm(trans(transA), trans(transB), m, n, k, alpha, devSlice(a), lda, devSlice(b), ldb, beta, devSlice(cm), ldc)
-	return c.blas.Err()
+	failed := c.blas.Err()
+	if failed == nil {
+		return nil
+	}
+	// cu/blas keeps its first error for good: a new handle, so one failed
+	// GEMM does not fail every later one.
+	c.blas.Close()
+	var err error
+	if c.blas, err = newBLAS(); err != nil {
+		c.broken = err
+	}
+	return fmt.Errorf("cuBLAS sgemm %d×%d×%d: %w", m, n, k, failed)
 }
 
 func (c *CUDA) Close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	if err := cu.SetCurrentContext(c.ctx); err == nil {
+		if c.blas != nil {
+			c.blas.Close()
+		}
+		c.mod.Unload()
+	}
+	c.broken = errors.New("the CUDA device is closed")
 	return c.ctx.Destroy()
 }
 

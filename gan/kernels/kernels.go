@@ -1,6 +1,6 @@
 // Package kernels holds the CUDA backend's kernels (kernels.cu, built to
 // kernels.ptx by `make ptx`) and the devices that run them: CUDA through
-// gorgonia.org/cu (build tag cuda) and Emu, a host emulator that runs the
+// gorgonia.org/cu (build tag gpu) and Emu, a host emulator that runs the
 // same kernel source on the CPU so the GPU code path is tested everywhere.
 //
 // Package gan drives either through its device interface; nothing here
