@@ -29,10 +29,12 @@ echo "check-cuda: go vet and build with -tags \"$tags\""
 go vet -tags "$tags" ./gan/... ./cmd/...
 go build -tags "$tags" -o bin/ganstudio-cuda ./cmd/ganstudio
 # The worker's CUDA code is really in the binary, through cu and cu/blas.
+# (grep reads all its input: with pipefail, grep -q could stop the writer
+# with SIGPIPE and fail the check.)
 for pkg in gorgonia.org/cu gorgonia.org/cu/blas github.com/ganstudio/ganstudio/gan/kernels; do
-  go list -tags "$tags" -deps ./cmd/ganstudio | grep -qx "$pkg" || { echo "check-cuda: $pkg is not in the gpu build" >&2; exit 1; }
+  go list -tags "$tags" -deps ./cmd/ganstudio | grep -x "$pkg" >/dev/null || { echo "check-cuda: $pkg is not in the gpu build" >&2; exit 1; }
 done
-nm -D --undefined-only bin/ganstudio-cuda | grep -q ' cuLaunchKernel' || { echo "check-cuda: the binary does not call cuLaunchKernel" >&2; exit 1; }
+nm -D --undefined-only bin/ganstudio-cuda | grep ' cuLaunchKernel' >/dev/null || { echo "check-cuda: the binary does not call cuLaunchKernel" >&2; exit 1; }
 # With nvcc at hand, the committed PTX must be what the kernels compile to.
 if command -v nvcc >/dev/null; then
   cp gan/kernels/kernels.ptx /tmp/ganstudio-kernels.ptx
