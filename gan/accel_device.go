@@ -9,6 +9,7 @@ package gan
 // the CPU, which the tests use to check this package's GPU code without a GPU.
 type device interface {
 	Name() string
+	Info() string // for people: which card, which driver
 	// Do runs fn with the device usable from the calling goroutine (CUDA
 	// contexts belong to OS threads); every other method is called inside it.
 	Do(fn func() error) error

@@ -68,6 +68,15 @@ func DeviceName() string {
 	return devName
 }
 
+// DeviceInfo describes the device trainers are made on, for benchmarks
+// and logs ("" for the CPU: BLASName says what runs there).
+func DeviceInfo() string {
+	if d := currentDevice(); d != nil {
+		return d.Info()
+	}
+	return ""
+}
+
 // currentDevice is the opened device, or nil for the CPU.
 func currentDevice() device {
 	devMu.Lock()

@@ -1,19 +1,26 @@
 #!/usr/bin/env bash
 # On a machine with an NVIDIA GPU and its driver: build the GPU worker
 # (and the PTX, where nvcc is), check that its training step gives the CPU
-# engine's losses and weights from the same seed, and print the ref32 bench
-# on both devices and at batch 256. A few minutes in all.
+# engine's losses and weight updates from the same weights and data, and
+# print the ref32 bench on both devices and at batch 256. A few minutes.
 #
 # Needs Go and the CUDA headers to build (make check-cuda installs them on
 # Debian); with no Go, it uses bin/ganstudio and bin/ganstudio-cuda as they
 # are (built elsewhere and copied over).
+#
+# GPU_CHECK_DEVICE, GPU_CHECK_BIN and GPU_CHECK_PRESET (cuda,
+# bin/ganstudio-cuda, ref32) let the script itself be tried without a GPU
+# on the emulator: a binary built with -tags emu, device emu, preset tiny.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+device=${GPU_CHECK_DEVICE:-cuda}
+gpu=${GPU_CHECK_BIN:-bin/ganstudio-cuda}
+preset=${GPU_CHECK_PRESET:-ref32}
 say() { printf '\n== %s\n' "$*"; }
 
 say "GPU"
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null || echo "(no nvidia-smi)"
-if command -v go >/dev/null; then
+if command -v go >/dev/null && [ -z "${GPU_CHECK_BIN:-}" ]; then
   if command -v nvcc >/dev/null; then
     say "PTX (nvcc $(nvcc --version | grep -o 'release [0-9.]*'))"
     ./scripts/build-ptx.sh
@@ -22,18 +29,18 @@ if command -v go >/dev/null; then
   say "build"
   make build cuda
 else
-  echo "no Go here: using the binaries in bin/"
+  echo "using the binaries as they are: bin/ganstudio, $gpu"
 fi
-test -x bin/ganstudio && test -x bin/ganstudio-cuda
+test -x bin/ganstudio && test -x "$gpu"
 
-say "CUDA step against the CPU engine (same seed: weights, batches, latents)"
-bin/ganstudio-cuda bench device --preset tiny --steps 5
-bin/ganstudio-cuda bench device --preset ref32 --steps 5
+say "$device step against the CPU engine's (same weights and data before each step)"
+"$gpu" bench device --device "$device" --preset tiny --steps 5
+"$gpu" bench device --device "$device" --preset "$preset" --steps 5
 
-say "ref32 bench, batch 64: CPU ($(nproc) cores), then GPU"
-bin/ganstudio bench --preset ref32 --steps 10 --warmup 2
-bin/ganstudio-cuda bench --device cuda --preset ref32 --steps 30 --warmup 5
-say "ref32 bench, batch 256: CPU, then GPU"
-bin/ganstudio bench --preset ref32 --batch 256 --steps 5 --warmup 1
-bin/ganstudio-cuda bench --device cuda --preset ref32 --batch 256 --steps 30 --warmup 5
+say "$preset bench, batch 64: CPU ($(nproc) cores), then $device"
+bin/ganstudio bench --preset "$preset" --batch 64 --steps 10 --warmup 2
+"$gpu" bench --device "$device" --preset "$preset" --batch 64 --steps 30 --warmup 5
+say "$preset bench, batch 256: CPU, then $device"
+bin/ganstudio bench --preset "$preset" --batch 256 --steps 5 --warmup 1
+"$gpu" bench --device "$device" --preset "$preset" --batch 256 --steps 30 --warmup 5
 say "gpu-check: done"

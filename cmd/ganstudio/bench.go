@@ -20,6 +20,7 @@ import (
 type benchResult struct {
 	Preset       string    `json:"preset"`
 	Device       string    `json:"device"`
+	DeviceInfo   string    `json:"device_info,omitempty"`
 	BLAS         string    `json:"blas"`
 	Res          int       `json:"res"`
 	Batch        int       `json:"batch"`
@@ -94,7 +95,7 @@ func benchCmd(ctx context.Context, args []string) error {
 		med = (sorted[len(sorted)/2-1] + sorted[len(sorted)/2]) / 2
 	}
 	r := benchResult{
-		Preset: *preset, Device: gan.DeviceName(), BLAS: gan.BLASName, Res: cfg.Res, Batch: cfg.Batch, Steps: *steps, Warmup: *warmup,
+		Preset: *preset, Device: gan.DeviceName(), DeviceInfo: gan.DeviceInfo(), BLAS: gan.BLASName, Res: cfg.Res, Batch: cfg.Batch, Steps: *steps, Warmup: *warmup,
 		StepMSMedian: round1(med), StepMSMin: round1(sorted[0]), StepMS: ms,
 		ImagesPerS:   round1(float64(cfg.Batch) / (med / 1000)),
 		GFLOPPerStep: round1(cfg.StepFLOPs() / 1e9),
@@ -107,7 +108,11 @@ func benchCmd(ctx context.Context, args []string) error {
 	fmt.Fprintln(os.Stderr)
 	fmt.Printf("%-22s %s\n", "preset", fmt.Sprintf("%s (%d×%d, batch %d)", r.Preset, r.Res, r.Res, r.Batch))
 	fmt.Printf("%-22s %s\n", "device", r.Device)
-	fmt.Printf("%-22s %s, %d threads, %s\n", "engine", r.BLAS, r.Threads, r.GoVersion)
+	if r.DeviceInfo != "" {
+		fmt.Printf("%-22s %s\n", "engine", r.DeviceInfo)
+	} else {
+		fmt.Printf("%-22s %s, %d threads, %s\n", "engine", r.BLAS, r.Threads, r.GoVersion)
+	}
 	fmt.Printf("%-22s %.1f ms (min %.1f, %d steps after %d warm-up)\n", "step (D+G) median", r.StepMSMedian, r.StepMSMin, r.Steps, r.Warmup)
 	fmt.Printf("%-22s %.1f\n", "images/s", r.ImagesPerS)
 	fmt.Printf("%-22s %.1f GFLOP/step, %.1f GFLOP/s\n", "compute", r.GFLOPPerStep, r.GFLOPSPerS)

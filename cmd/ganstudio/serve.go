@@ -122,7 +122,11 @@ func workerCmd(ctx context.Context, args []string) error {
 	if err := q.Start(ctx); err != nil {
 		return err
 	}
-	slog.Info("worker ready", "id", q.WorkerID(), "device", gan.DeviceName(), "data", *data, "blas", gan.BLASName)
+	if info := gan.DeviceInfo(); info != "" {
+		slog.Info("worker ready", "id", q.WorkerID(), "device", gan.DeviceName(), "gpu", info, "data", *data)
+	} else {
+		slog.Info("worker ready", "id", q.WorkerID(), "device", gan.DeviceName(), "data", *data, "blas", gan.BLASName)
+	}
 	<-ctx.Done()
 	slog.Info("worker stopping: saving checkpoints of running runs")
 	return q.Stop(context.Background())

@@ -20,10 +20,10 @@ import (
 // driver is present (cu's package init), which is why it lives in the
 // separate ganstudio-cuda binary.
 type CUDA struct {
+	info   string     // the card, its compute capability and memory, the driver
 	mu     sync.Mutex // one Do at a time: the cuBLAS handle is not for concurrent use
 	broken error      // a fault that leaves the context unusable; every Do reports it
 	ctx    cu.CUContext
-	name   string
 	mod    cu.Module
 	fns    map[string]cu.Function
 	blas   *cublas.Standard
@@ -52,12 +52,22 @@ func OpenCUDA() (c *CUDA, err error) {
 		return nil, err
 	}
 	name, _ := dev.Name()
+	info := name
+	if cc, err := dev.Attributes(cu.ComputeCapabilityMajor, cu.ComputeCapabilityMinor); err == nil {
+		info += fmt.Sprintf(", compute %d.%d", cc[0], cc[1])
+	}
+	if mem, err := dev.TotalMem(); err == nil {
+		info += fmt.Sprintf(", %.0f GiB", float64(mem)/(1<<30))
+	}
+	if v := cu.Version(); v > 0 {
+		info += fmt.Sprintf(", driver CUDA %d.%d", v/1000, v%1000/10)
+	}
 	// MakeContext makes the context current on this thread: load into it.
 	ctx, err := dev.MakeContext(cu.SchedAuto)
 	if err != nil {
 		return nil, fmt.Errorf("context on %s: %w", name, err)
 	}
-	c = &CUDA{ctx: ctx, name: name, fns: map[string]cu.Function{}}
+	c = &CUDA{ctx: ctx, info: info + "; cuBLAS and GAN Studio's kernels", fns: map[string]cu.Function{}}
 	defer func() {
 		if err != nil {
 			c.ctx.Destroy()
@@ -95,8 +105,8 @@ var sticky = []error{cu.IllegalAddress, cu.LaunchFailed, cu.IllegalInstruction, 
 // Name is "cuda" (the device the studio schedules runs on); GPU says which card.
 func (c *CUDA) Name() string { return "cuda" }
 
-// GPU is the card's name as the driver gives it.
-func (c *CUDA) GPU() string { return c.name }
+// Info says which card, compute capability, memory and driver.
+func (c *CUDA) Info() string { return c.info }
 
 // Do pins the goroutine to its OS thread and makes the context current
 // there for the length of fn: CUDA contexts belong to threads, goroutines

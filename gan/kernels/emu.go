@@ -34,6 +34,7 @@ func NewEmu() *Emu {
 }
 
 func (e *Emu) Name() string             { return "emu" }
+func (e *Emu) Info() string             { return "host emulator of the CUDA kernels (plain C loops, one thread)" }
 func (e *Emu) Do(fn func() error) error { return fn() }
 
 func (e *Emu) Alloc(n int) (uintptr, error) {
