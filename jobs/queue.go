@@ -147,6 +147,14 @@ func QueueFor(device string) string {
 // StaleAfter is how long a worker may be silent before it counts as gone.
 func (q *Queue) StaleAfter() time.Duration { return q.opts.StaleAfter }
 
+// where names this worker for a run's events, with its GPU if it has one.
+func (q *Queue) where() string {
+	if info := gan.DeviceInfo(); info != "" {
+		return q.workerID + " (" + info + ")"
+	}
+	return q.workerID
+}
+
 // WorkerID names this process in the workers table and on its runs.
 func (q *Queue) WorkerID() string { return q.workerID }
 

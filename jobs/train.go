@@ -233,7 +233,7 @@ func (t *training) train(ctx context.Context) error {
 		if err := st.TrimAfter(ctx, run.ID, run.CkptStep); err != nil {
 			return err
 		}
-		msg := fmt.Sprintf("Resumed on %s from the checkpoint at step %d.", t.q.workerID, run.CkptStep)
+		msg := fmt.Sprintf("Resumed on %s from the checkpoint at step %d.", t.q.where(), run.CkptStep)
 		if run.Step > run.CkptStep {
 			msg += fmt.Sprintf(" Steps %d–%d are trained again.", run.CkptStep+1, run.Step)
 		}
@@ -243,7 +243,7 @@ func (t *training) train(ctx context.Context) error {
 			return err
 		}
 		st.AddEvent(ctx, run.ID, 0, store.EventInfo, fmt.Sprintf("Started on %s: %d×%d, batch %d, %d images of %s.",
-			t.q.workerID, run.Config.Res, run.Config.Res, run.Config.Batch, t.ds.Len(), d.Name))
+			t.q.where(), run.Config.Res, run.Config.Res, run.Config.Batch, t.ds.Len(), d.Name))
 		if err := t.snapshot(ctx, false); err != nil {
 			return err
 		}

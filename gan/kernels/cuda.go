@@ -67,7 +67,7 @@ func OpenCUDA() (c *CUDA, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("context on %s: %w", name, err)
 	}
-	c = &CUDA{ctx: ctx, info: info + "; cuBLAS and GAN Studio's kernels", fns: map[string]cu.Function{}}
+	c = &CUDA{ctx: ctx, info: info, fns: map[string]cu.Function{}}
 	defer func() {
 		if err != nil {
 			c.ctx.Destroy()
