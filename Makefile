@@ -25,8 +25,8 @@ test: check-generate
 # The GPU worker's path with the kernels' host emulator as its device
 # (build tag emu): the side-by-side check and a worker that trains a run.
 test-emu:
-	$(GO) vet -tags "emu$(if $(OPENBLAS), openblas,)" ./gan/... ./cmd/...
-	$(GO) test -tags "emu$(if $(OPENBLAS), openblas,)" -count=1 -run Emu ./cmd/ganstudio
+	$(GO) vet -tags "emu$(if $(OPENBLAS), openblas,)" ./gan/... ./jobs/... ./cmd/...
+	$(GO) test -tags "emu$(if $(OPENBLAS), openblas,)" -count=1 -run Emu ./cmd/ganstudio ./jobs
 
 # The pure-Go build must keep building and computing the same gradients.
 test-purego:

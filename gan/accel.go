@@ -123,7 +123,7 @@ func newAccel(dev device, cfg Config, g, d *Net) (*accel, error) {
 	})
 	if err != nil {
 		a.close()
-		return nil, fmt.Errorf("%s: %w", dev.Name(), err)
+		return nil, markLost(dev, fmt.Errorf("%s: %w", dev.Name(), err))
 	}
 	return a, nil
 }

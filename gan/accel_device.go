@@ -10,6 +10,9 @@ package gan
 type device interface {
 	Name() string
 	Info() string // for people: which card, which driver
+	// Lost is non-nil once the device can do nothing more in this process
+	// (a CUDA context lost to a fault); every later call fails.
+	Lost() error
 	// Do runs fn with the device usable from the calling goroutine (CUDA
 	// contexts belong to OS threads); every other method is called inside it.
 	Do(fn func() error) error

@@ -3,6 +3,7 @@ package gan
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -281,5 +282,31 @@ func TestDeviceRefusesOversizedRun(t *testing.T) {
 	}
 	if emu.Live() != 0 {
 		t.Errorf("%d allocations made for a refused run", emu.Live())
+	}
+}
+
+// A device lost to a fault (as a CUDA context is after an illegal address)
+// makes every later call fail with ErrDeviceLost, so the worker can tell
+// a broken GPU from a broken run.
+func TestDeviceLost(t *testing.T) {
+	cfg := deviceConfig()
+	emu := kernels.NewEmu()
+	tr, err := newTrainer(cfg, noiseSource{cfg.Res}, emu)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	if _, err := tr.TrainStep(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	emu.Break(errors.New("IllegalAddress"))
+	if _, err := tr.TrainStep(context.Background()); !errors.Is(err, ErrDeviceLost) {
+		t.Errorf("step on a lost device: %v", err)
+	}
+	if _, err := tr.Generate(tr.RandomLatents(2, 1)); !errors.Is(err, ErrDeviceLost) {
+		t.Errorf("sampling after the device was lost: %v", err)
+	}
+	if _, err := newTrainer(cfg, noiseSource{cfg.Res}, emu); !errors.Is(err, ErrDeviceLost) {
+		t.Errorf("a new trainer on a lost device: %v", err)
 	}
 }

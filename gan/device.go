@@ -1,6 +1,7 @@
 package gan
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -18,6 +19,11 @@ var (
 	devName = CPU
 	devOnce device // the opened device, shared by every trainer of the process
 )
+
+// ErrDeviceLost marks an error after which the device can do nothing more
+// in this process (a GPU fault that loses the CUDA context). The run is not
+// at fault: it goes on from its last checkpoint once the worker restarts.
+var ErrDeviceLost = errors.New("the device is lost")
 
 // Devices lists the devices this binary can train on, CPU first.
 func Devices() []string {

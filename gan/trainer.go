@@ -164,9 +164,21 @@ func (t *Trainer) transfer(toDevice bool) error {
 		if toDevice {
 			dir = "to"
 		}
-		return fmt.Errorf("copy weights %s %s: %w", dir, a.dev.Name(), err)
+		return t.devErr(fmt.Errorf("copy weights %s %s: %w", dir, a.dev.Name(), err))
 	}
 	return nil
+}
+
+// devErr marks a device's error ErrDeviceLost when the device is gone.
+func (t *Trainer) devErr(err error) error {
+	return markLost(t.acc.dev, err)
+}
+
+func markLost(d device, err error) error {
+	if err != nil && d.Lost() != nil && !errors.Is(err, ErrDeviceLost) {
+		return fmt.Errorf("%w: %w", ErrDeviceLost, err)
+	}
+	return err
 }
 
 // inputs makes the host tensors batches and latents are drawn into.
@@ -480,7 +492,7 @@ func (t *Trainer) deviceStep() (Stats, error) {
 	// Whatever happened, the device's weights may have moved.
 	t.pull = true
 	if err != nil {
-		return st, fmt.Errorf("step %d on %s: %w", st.Step, a.dev.Name(), err)
+		return st, t.devErr(fmt.Errorf("step %d on %s: %w", st.Step, a.dev.Name(), err))
 	}
 	if math.IsNaN(st.LossD) || math.IsNaN(st.LossG) {
 		return st, fmt.Errorf("step %d: training diverged (loss is NaN)", st.Step)

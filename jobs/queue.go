@@ -81,6 +81,8 @@ type Queue struct {
 	active   sync.Map // run id → struct{}: runs this process is training now
 
 	dead   atomic.Bool // set by kill: write nothing more
+	lost   chan error  // gets the error that lost this worker's device, once
+	lostMu sync.Once
 	wg     sync.WaitGroup
 	cancel context.CancelFunc
 }
@@ -104,7 +106,7 @@ func New(ctx context.Context, st *store.Store, opts Options) (*Queue, error) {
 	}
 	var b [6]byte
 	rand.Read(b[:])
-	q := &Queue{st: st, opts: opts, workerID: opts.Device + "-" + hex.EncodeToString(b[:]), log: opts.Logger}
+	q := &Queue{st: st, opts: opts, workerID: opts.Device + "-" + hex.EncodeToString(b[:]), log: opts.Logger, lost: make(chan error, 1)}
 	host, _ := os.Hostname()
 	q.self = store.Worker{ID: q.workerID, Host: host, Device: opts.Device, Proc: procIdentity(host), PID: os.Getpid()}
 	workers := river.NewWorkers()
@@ -153,6 +155,15 @@ func (q *Queue) where() string {
 		return q.workerID + " (" + info + ")"
 	}
 	return q.workerID
+}
+
+// Lost delivers the error that lost this worker's device (a GPU fault):
+// the process can train nothing more and should stop (Stop) and exit, to
+// be restarted; the run it was training is already back in the queue.
+func (q *Queue) Lost() <-chan error { return q.lost }
+
+func (q *Queue) lose(err error) {
+	q.lostMu.Do(func() { q.lost <- err })
 }
 
 // WorkerID names this process in the workers table and on its runs.

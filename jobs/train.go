@@ -91,6 +91,21 @@ func (w *trainWorker) Work(ctx context.Context, job *river.Job[TrainArgs]) error
 		q.st.AddEvent(bg, run.ID, t.step(), store.EventInfo,
 			fmt.Sprintf("Worker %s stopped at step %d; the run is back in the queue.", q.workerID, t.step()))
 		return river.JobSnooze(time.Second)
+	case errors.Is(err, gan.ErrDeviceLost):
+		// The GPU failed, not the run: back to the queue from its last
+		// checkpoint (what the device held since is gone), and this
+		// worker stops taking runs (Lost), so another one, or this one
+		// restarted, resumes it.
+		bg := context.WithoutCancel(ctx)
+		t.log.Error("device lost; run handed back", "err", err)
+		q.lose(err)
+		if _, herr := q.st.Handback(bg, run.ID, q.workerID); herr != nil {
+			return herr
+		}
+		q.st.AddEvent(bg, run.ID, t.step(), store.EventError, fmt.Sprintf(
+			"Worker %s lost its GPU at step %d (%v) and stops; the run is back in the queue and goes on from the checkpoint at step %d when a worker for %s takes it.",
+			q.workerID, t.step(), err, t.run.CkptStep, run.Device))
+		return river.JobSnooze(5 * time.Second)
 	case store.IsDiskFull(err):
 		// Nothing is wrong with the run: pause it, so the user can free
 		// space and resume from the last checkpoint.

@@ -127,9 +127,17 @@ func workerCmd(ctx context.Context, args []string) error {
 	} else {
 		slog.Info("worker ready", "id", q.WorkerID(), "device", gan.DeviceName(), "data", *data, "blas", gan.BLASName)
 	}
-	<-ctx.Done()
-	slog.Info("worker stopping: saving checkpoints of running runs")
-	return q.Stop(context.Background())
+	select {
+	case <-ctx.Done():
+		slog.Info("worker stopping: saving checkpoints of running runs")
+		return q.Stop(context.Background())
+	case err := <-q.Lost():
+		// Nothing more can train here; a supervisor (systemd, a loop)
+		// restarts the worker with a fresh device.
+		slog.Error("worker stopping: its device is lost", "err", err)
+		q.Stop(context.Background())
+		return fmt.Errorf("the device is lost; restart the worker: %w", err)
+	}
 }
 
 // loopback reports whether addr listens on this machine's loopback only.

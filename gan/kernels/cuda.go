@@ -105,6 +105,13 @@ var sticky = []error{cu.IllegalAddress, cu.LaunchFailed, cu.IllegalInstruction, 
 // Name is "cuda" (the device the studio schedules runs on); GPU says which card.
 func (c *CUDA) Name() string { return "cuda" }
 
+// Lost is the fault that made the context unusable, if one has.
+func (c *CUDA) Lost() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.broken
+}
+
 // Info says which card, compute capability, memory and driver.
 func (c *CUDA) Info() string { return c.info }
 

@@ -20,6 +20,7 @@ import (
 // use it to check the GPU code path against the CPU engine.
 type Emu struct {
 	mu    sync.Mutex
+	lost  error           // set by Break: every later Do fails, as a lost CUDA context does
 	live  map[uintptr]int // allocation → its size in floats
 	names map[string]*C.char
 }
@@ -33,9 +34,29 @@ func NewEmu() *Emu {
 	return e
 }
 
-func (e *Emu) Name() string             { return "emu" }
-func (e *Emu) Info() string             { return "host emulator of the CUDA kernels (plain C loops, one thread)" }
-func (e *Emu) Do(fn func() error) error { return fn() }
+func (e *Emu) Name() string { return "emu" }
+func (e *Emu) Info() string { return "host emulator of the CUDA kernels (plain C loops, one thread)" }
+func (e *Emu) Do(fn func() error) error {
+	if err := e.Lost(); err != nil {
+		return err
+	}
+	return fn()
+}
+
+// Break makes the emulator behave as a GPU whose context a fault lost:
+// every Do from now on fails with err, and Lost reports it. Tests use it.
+func (e *Emu) Break(err error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.lost = err
+}
+
+// Lost is the error Break set, if any.
+func (e *Emu) Lost() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.lost
+}
 
 func (e *Emu) Alloc(n int) (uintptr, error) {
 	if n <= 0 {
