@@ -6,7 +6,7 @@ BIN     := bin/ganstudio
 OPENBLAS := $(shell ldconfig -p 2>/dev/null | grep -q 'libopenblas\.so ' && echo yes)
 TAGS    := $(if $(OPENBLAS),-tags openblas,)
 
-.PHONY: all build run test test-emu test-purego check-generate generate assets bench bench-peer emoji clean cuda ptx check-cuda gpu-check
+.PHONY: all build run test test-emu test-purego check-generate generate assets bench bench-peer emoji clean cuda ptx check-cuda gpu-check gpu-bundle
 
 all: build
 
@@ -64,6 +64,11 @@ check-cuda:
 # On a GPU machine: the CUDA step against the CPU engine's, and the benches.
 gpu-check:
 	./scripts/gpu-check.sh
+
+# .gpu/ganstudio-cuda: the GPU worker as one file for a GPU machine with no
+# Go and any CUDA (it takes that machine's cuBLAS); gpu-check.sh runs it there.
+gpu-bundle:
+	./scripts/gpu-bundle.sh
 
 bench: build
 	./$(BIN) bench

@@ -1,26 +1,29 @@
 #!/usr/bin/env bash
-# On a machine with an NVIDIA GPU and its driver: build the GPU worker
-# (and the PTX, where nvcc is), check that its training step gives the CPU
-# engine's losses and weight updates from the same weights and data, and
-# print the ref32 bench on both devices and at batch 256. A few minutes.
+# On a machine with an NVIDIA GPU and its driver: check that the GPU
+# worker's training step gives the CPU engine's losses and weight updates
+# from the same weights and data, and print the ref32 bench on both devices
+# and at batch 256. A few minutes.
 #
-# Needs Go and the CUDA headers to build (make check-cuda installs them on
-# Debian); with no Go, it uses bin/ganstudio and bin/ganstudio-cuda as they
-# are (built elsewhere and copied over).
+# Where Go and the CUDA headers are, it builds bin/ganstudio and
+# bin/ganstudio-cuda (and the PTX, where nvcc is). Where they are not (the
+# lent GPU machines have CUDA 13 and no Go), it runs .gpu/ganstudio-cuda,
+# made by scripts/gpu-bundle.sh and carried over, with the machine's own
+# cuBLAS; its CPU figures are then pure-Go BLAS (no OpenBLAS there).
 #
-# GPU_CHECK_DEVICE, GPU_CHECK_BIN and GPU_CHECK_PRESET (cuda,
-# bin/ganstudio-cuda, ref32) let the script itself be tried without a GPU
-# on the emulator: a binary built with -tags emu, device emu, preset tiny.
+# GPU_CHECK_DEVICE, GPU_CHECK_BIN and GPU_CHECK_PRESET (cuda, the binary
+# above, ref32) let the script be tried without a GPU on the emulator: a
+# binary built with -tags emu, device emu, preset tiny.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 device=${GPU_CHECK_DEVICE:-cuda}
-gpu=${GPU_CHECK_BIN:-bin/ganstudio-cuda}
 preset=${GPU_CHECK_PRESET:-ref32}
 say() { printf '\n== %s\n' "$*"; }
 
 say "GPU"
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null || echo "(no nvidia-smi)"
-if command -v go >/dev/null && [ -z "${GPU_CHECK_BIN:-}" ]; then
+if [ -n "${GPU_CHECK_BIN:-}" ]; then
+  gpu=$GPU_CHECK_BIN cpu=bin/ganstudio
+elif command -v go >/dev/null && [ -f /usr/include/cuda.h ]; then
   if command -v nvcc >/dev/null; then
     say "PTX (nvcc $(nvcc --version | grep -o 'release [0-9.]*'))"
     ./scripts/build-ptx.sh
@@ -28,19 +31,29 @@ if command -v go >/dev/null && [ -z "${GPU_CHECK_BIN:-}" ]; then
   fi
   say "build"
   make build cuda
+  gpu=bin/ganstudio-cuda cpu=bin/ganstudio
+elif [ -x .gpu/ganstudio-cuda ]; then
+  # The bundle's cuBLAS is whichever libcublas.so.N this machine has.
+  lib=$(find / \( -path /proc -o -path /sys \) -prune -o -name 'libcublas.so.[0-9]*' -print 2>/dev/null | sort -V | tail -1)
+  [ -n "$lib" ] || { echo "gpu-check: no libcublas.so.N on this machine" >&2; exit 1; }
+  mkdir -p .gpu/lib
+  ln -sf "$lib" .gpu/lib/libcublas.so
+  export LD_LIBRARY_PATH="$PWD/.gpu/lib:$(dirname "$lib")${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+  echo "no Go here: running .gpu/ganstudio-cuda with $lib"
+  gpu=.gpu/ganstudio-cuda cpu=.gpu/ganstudio-cuda
 else
-  echo "using the binaries as they are: bin/ganstudio, $gpu"
+  echo "gpu-check: no Go and CUDA headers to build with, and no .gpu/ganstudio-cuda (scripts/gpu-bundle.sh)" >&2
+  exit 1
 fi
-test -x bin/ganstudio && test -x "$gpu"
 
 say "$device step against the CPU engine's (same weights and data before each step)"
 "$gpu" bench device --device "$device" --preset tiny --steps 5
 "$gpu" bench device --device "$device" --preset "$preset" --steps 5
 
 say "$preset bench, batch 64: CPU ($(nproc) cores), then $device"
-bin/ganstudio bench --preset "$preset" --batch 64 --steps 10 --warmup 2
+"$cpu" bench --device cpu --preset "$preset" --batch 64 --steps 10 --warmup 2
 "$gpu" bench --device "$device" --preset "$preset" --batch 64 --steps 30 --warmup 5
 say "$preset bench, batch 256: CPU, then $device"
-bin/ganstudio bench --preset "$preset" --batch 256 --steps 5 --warmup 1
+"$cpu" bench --device cpu --preset "$preset" --batch 256 --steps 5 --warmup 1
 "$gpu" bench --device "$device" --preset "$preset" --batch 256 --steps 30 --warmup 5
 say "gpu-check: done"
