@@ -3,8 +3,6 @@ package gan
 import (
 	"fmt"
 	"math"
-
-	"gorgonia.org/tensor"
 )
 
 // accel trains a Trainer's networks on a device: the same DCGAN step as
@@ -595,10 +593,10 @@ func (a *accel) step(t *Trainer, real, z []float32) (Stats, error) {
 		}
 		g := a.host[:n]
 		st.LossD = lossTerm(lr, -1, mean, g)
-		st.DReal = meanSigmoid(tensorOf(lr))
+		st.DReal = meanSigmoid(lr)
 		a.discBackward(a.pass[0], g, true, 0)
 		st.LossD += lossTerm(lf, 1, mean, g)
-		st.DFake = meanSigmoid(tensorOf(lf))
+		st.DFake = meanSigmoid(lf)
 		t.dFakeSpread = spread(lf)
 		a.discBackward(a.pass[1], g, true, 0)
 		if wn > 0 {
@@ -644,9 +642,4 @@ func (a *accel) step(t *Trainer, real, z []float32) (Stats, error) {
 		return a.err
 	})
 	return st, err
-}
-
-// tensorOf wraps host values for helpers written for graph values.
-func tensorOf(xs []float32) *tensor.Dense {
-	return tensor.New(tensor.WithShape(len(xs)), tensor.WithBacking(xs))
 }

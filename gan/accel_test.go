@@ -30,6 +30,24 @@ func closeTo(a, b, tol float64) bool {
 	return math.Abs(a-b) <= tol*math.Max(1, math.Max(math.Abs(a), math.Abs(b)))
 }
 
+// stepBoth takes one step on the CPU trainer and one on the device's, which
+// must both be step number step, and compares their figures.
+func stepBoth(t *testing.T, step int, cpu, dev *Trainer) {
+	t.Helper()
+	a, err := cpu.TrainStep(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := dev.TrainStep(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Step != step || b.Step != step {
+		t.Fatalf("steps numbered %d on the CPU and %d on the device, want %d", a.Step, b.Step, step)
+	}
+	compareStats(t, step, a, b)
+}
+
 func compareStats(t *testing.T, step int, cpu, dev Stats) {
 	t.Helper()
 	for _, f := range []struct {
@@ -95,18 +113,7 @@ func TestDeviceStepMatchesCPU(t *testing.T) {
 		t.Fatalf("devices %q and %q", cpu.Device(), dev.Device())
 	}
 	for step := 1; step <= 3; step++ {
-		a, err := cpu.TrainStep(context.Background())
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, err := dev.TrainStep(context.Background())
-		if err != nil {
-			t.Fatal(err)
-		}
-		if b.Step != step {
-			t.Fatalf("device step numbered %d, want %d", b.Step, step)
-		}
-		compareStats(t, step, a, b)
+		stepBoth(t, step, cpu, dev)
 	}
 	compareNets(t, cpu, dev)
 	if !closeTo(cpu.dFakeSpread, dev.dFakeSpread, 1e-3) {
@@ -163,15 +170,7 @@ func TestDeviceStepMatchesCPUWithFeedback(t *testing.T) {
 		trainers[i] = tr
 	}
 	for step := 2; step <= 3; step++ {
-		a, err := trainers[0].TrainStep(context.Background())
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, err := trainers[1].TrainStep(context.Background())
-		if err != nil {
-			t.Fatal(err)
-		}
-		compareStats(t, step, a, b)
+		stepBoth(t, step, trainers[0], trainers[1])
 	}
 	compareNets(t, trainers[0], trainers[1])
 }
@@ -226,18 +225,7 @@ func TestDeviceCheckpointResumes(t *testing.T) {
 	if onDev.Device() != "emu" || onCPU.Device() != CPU {
 		t.Fatalf("read on %q and %q", onDev.Device(), onCPU.Device())
 	}
-	a, err := onCPU.TrainStep(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := onDev.TrainStep(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if a.Step != 3 || b.Step != 3 {
-		t.Fatalf("resumed at steps %d and %d, want 3", a.Step, b.Step)
-	}
-	compareStats(t, 3, a, b)
+	stepBoth(t, 3, onCPU, onDev)
 	compareNets(t, onCPU, onDev)
 
 	// The side-by-side check gpu-check.sh runs on a GPU.

@@ -48,15 +48,50 @@ func (t *Trainer) WriteCheckpoint(w io.Writer) error {
 	if err != nil {
 		return err
 	}
+	ck := t.weights()
+	ck.Version, ck.Config, ck.Step, ck.RNG, ck.FixedZ = checkpointVersion, t.cfg, t.step, rng, t.fixedZ
+	return gob.NewEncoder(w).Encode(&ck)
+}
+
+// weights is the part of a checkpoint that training changes every step:
+// both networks, the running statistics and both optimisers, as the host
+// holds them (not copies).
+func (t *Trainer) weights() checkpoint {
 	ck := checkpoint{
-		Version: checkpointVersion, Config: t.cfg, Step: t.step,
 		GNames: t.G.Names, G: netData(t.G), DNames: t.D.Names, D: netData(t.D),
-		Running: map[string]bnRunning{}, OptG: *t.optG, OptD: *t.optD, RNG: rng, FixedZ: t.fixedZ,
+		Running: map[string]bnRunning{}, OptG: *t.optG, OptD: *t.optD,
 	}
 	for k, r := range t.G.Running {
 		ck.Running[k] = *r
 	}
-	return gob.NewEncoder(w).Encode(&ck)
+	return ck
+}
+
+// setWeights copies weights' part of ck into the trainer, checking that
+// every piece fits its networks.
+func (t *Trainer) setWeights(ck *checkpoint) error {
+	if err := restore(t.G, ck.GNames, ck.G); err != nil {
+		return fmt.Errorf("checkpoint generator: %w", err)
+	}
+	if err := restore(t.D, ck.DNames, ck.D); err != nil {
+		return fmt.Errorf("checkpoint discriminator: %w", err)
+	}
+	for k, r := range t.G.Running {
+		saved, ok := ck.Running[k]
+		if !ok || len(saved.Mean) != len(r.Mean) || len(saved.Var) != len(r.Var) {
+			return fmt.Errorf("checkpoint lacks running statistics for %s", k)
+		}
+		copy(r.Mean, saved.Mean)
+		copy(r.Var, saved.Var)
+		r.Momentum = saved.Momentum
+	}
+	if err := restoreAdam(t.optG, &ck.OptG); err != nil {
+		return fmt.Errorf("checkpoint generator optimiser: %w", err)
+	}
+	if err := restoreAdam(t.optD, &ck.OptD); err != nil {
+		return fmt.Errorf("checkpoint discriminator optimiser: %w", err)
+	}
+	return nil
 }
 
 // SaveCheckpoint writes the checkpoint to path atomically (temporary file,
@@ -82,26 +117,8 @@ func ReadCheckpoint(r io.Reader, src Source) (*Trainer, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := restore(t.G, ck.GNames, ck.G); err != nil {
-		return nil, fmt.Errorf("checkpoint generator: %w", err)
-	}
-	if err := restore(t.D, ck.DNames, ck.D); err != nil {
-		return nil, fmt.Errorf("checkpoint discriminator: %w", err)
-	}
-	for k, r := range t.G.Running {
-		saved, ok := ck.Running[k]
-		if !ok || len(saved.Mean) != len(r.Mean) || len(saved.Var) != len(r.Var) {
-			return nil, fmt.Errorf("checkpoint lacks running statistics for %s", k)
-		}
-		copy(r.Mean, saved.Mean)
-		copy(r.Var, saved.Var)
-		r.Momentum = saved.Momentum
-	}
-	if err := restoreAdam(t.optG, &ck.OptG); err != nil {
-		return nil, fmt.Errorf("checkpoint generator optimiser: %w", err)
-	}
-	if err := restoreAdam(t.optD, &ck.OptD); err != nil {
-		return nil, fmt.Errorf("checkpoint discriminator optimiser: %w", err)
+	if err := t.setWeights(&ck); err != nil {
+		return nil, err
 	}
 	if err := t.pcg.UnmarshalBinary(ck.RNG); err != nil {
 		return nil, fmt.Errorf("checkpoint RNG: %w", err)

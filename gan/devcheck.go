@@ -42,16 +42,12 @@ const (
 // the other), which says nothing about the step.
 func CheckDevice(ctx context.Context, name string, cfg Config, src Source, steps int) (DeviceCheck, error) {
 	out := DeviceCheck{Device: name}
-	prev := DeviceName()
-	if err := SetDevice(name); err != nil {
-		return out, err
-	}
-	dev := currentDevice()
-	if err := SetDevice(prev); err != nil {
-		return out, err
-	}
-	if dev == nil {
+	if name == CPU {
 		return out, fmt.Errorf("%s is the CPU itself", name)
+	}
+	dev, err := openDevice(name)
+	if err != nil {
+		return out, err
 	}
 	cpu, err := newTrainer(cfg, src, nil)
 	if err != nil {
@@ -101,7 +97,9 @@ func CheckDevice(ctx context.Context, name string, cfg Config, src Source, steps
 		case apart > 0:
 			out.WeightDiff = math.Inf(1)
 		}
-		on.copyState(cpu)
+		if err := on.copyState(cpu); err != nil {
+			return out, err
+		}
 	}
 	return out, nil
 }
@@ -117,26 +115,13 @@ func cloneData(n *Net) [][]float32 {
 // copyState gives t the weights, running statistics and optimiser state
 // of src (same configuration), to be pushed to t's device before its next
 // step.
-func (t *Trainer) copyState(src *Trainer) {
-	for k, n := range [][2]*Net{{t.G, src.G}, {t.D, src.D}} {
-		for j, p := range n[0].Params {
-			copy(f32(p), f32(n[1].Params[j]))
-		}
-		for name, r := range n[0].Running {
-			copy(r.Mean, n[1].Running[name].Mean)
-			copy(r.Var, n[1].Running[name].Var)
-		}
-		o, so := t.optG, src.optG
-		if k == 1 {
-			o, so = t.optD, src.optD
-		}
-		o.T = so.T
-		for j := range o.M {
-			copy(o.M[j], so.M[j])
-			copy(o.V[j], so.V[j])
-		}
+func (t *Trainer) copyState(src *Trainer) error {
+	w := src.weights()
+	if err := t.setWeights(&w); err != nil {
+		return err
 	}
 	t.pull, t.push = false, true
+	return nil
 }
 
 func relDiff(a, b float64) float64 {

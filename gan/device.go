@@ -3,7 +3,6 @@ package gan
 import (
 	"errors"
 	"fmt"
-	"slices"
 	"sort"
 	"sync"
 )
@@ -29,6 +28,10 @@ var ErrDeviceLost = errors.New("the device is lost")
 func Devices() []string {
 	devMu.Lock()
 	defer devMu.Unlock()
+	return devicesLocked()
+}
+
+func devicesLocked() []string {
 	out := make([]string, 0, len(devOpen))
 	for n := range devOpen {
 		out = append(out, n)
@@ -43,28 +46,36 @@ func Devices() []string {
 func SetDevice(name string) error {
 	devMu.Lock()
 	defer devMu.Unlock()
-	if name == CPU {
-		devName = CPU
-		return nil
+	if name != CPU {
+		if _, err := openLocked(name); err != nil {
+			return err
+		}
 	}
+	devName = name
+	return nil
+}
+
+// openDevice is the named device, opened once per process and shared by
+// every trainer on it.
+func openDevice(name string) (device, error) {
+	devMu.Lock()
+	defer devMu.Unlock()
+	return openLocked(name)
+}
+
+func openLocked(name string) (device, error) {
 	open, ok := devOpen[name]
 	if !ok {
-		have := []string{CPU}
-		for n := range devOpen {
-			have = append(have, n)
-		}
-		slices.Sort(have[1:])
-		return fmt.Errorf("device %q is not in this build (have %v)", name, have)
+		return nil, fmt.Errorf("device %q is not in this build (have %v)", name, devicesLocked())
 	}
 	if devOnce == nil || devOnce.Name() != name {
 		d, err := open()
 		if err != nil {
-			return fmt.Errorf("open device %s: %w", name, err)
+			return nil, fmt.Errorf("open device %s: %w", name, err)
 		}
 		devOnce = d
 	}
-	devName = name
-	return nil
+	return devOnce, nil
 }
 
 // DeviceName is the device trainers are made on (SetDevice's choice).

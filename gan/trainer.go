@@ -395,9 +395,8 @@ func (s *graphStep) run() ([][]float32, error) {
 	return s.grads, nil
 }
 
-func meanSigmoid(v gorgonia.Value) float64 {
+func meanSigmoid(xs []float32) float64 {
 	var s float64
-	xs := f32(v)
 	for _, x := range xs {
 		s += 1 / (1 + math.Exp(-float64(x)))
 	}
@@ -444,8 +443,8 @@ func (t *Trainer) TrainStep(ctx context.Context) (Stats, error) {
 		return st, fmt.Errorf("step %d, discriminator: %w", st.Step, err)
 	}
 	st.LossD = scalar(t.dStep.loss)
-	st.DReal = meanSigmoid(t.dStep.logitsA)
-	st.DFake = meanSigmoid(t.dStep.logitsB)
+	st.DReal = meanSigmoid(f32(t.dStep.logitsA))
+	st.DFake = meanSigmoid(f32(t.dStep.logitsB))
 	t.dFakeSpread = spread(f32(t.dStep.logitsB))
 	t.optD.step(t.D.Params, grads)
 

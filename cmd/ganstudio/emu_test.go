@@ -4,8 +4,6 @@ package main
 
 import (
 	"context"
-	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -35,12 +33,7 @@ func TestEmuWorkerTrainsDeviceRun(t *testing.T) {
 	}
 	defer st.Close()
 	r := shapesRun(t, q, st, "emu", 30)
-	worker := exec.Command(os.Args[0], "worker", "--data", data, "--device", "emu", "--stale-after", "10m")
-	worker.Env = append(os.Environ(), "GANSTUDIO_AS_MAIN=1")
-	worker.Stderr = os.Stderr
-	if err := worker.Start(); err != nil {
-		t.Fatal(err)
-	}
+	worker := startWorker(t, data, "--device", "emu")
 	defer func() {
 		worker.Process.Kill()
 		worker.Wait()

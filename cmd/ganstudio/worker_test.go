@@ -26,9 +26,11 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-func startWorker(t *testing.T, data string) *exec.Cmd {
+// startWorker starts `ganstudio worker` on data in a process of its own,
+// with any further flags.
+func startWorker(t *testing.T, data string, flags ...string) *exec.Cmd {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "worker", "--data", data, "--stale-after", "10m")
+	cmd := exec.Command(os.Args[0], append([]string{"worker", "--data", data, "--stale-after", "10m"}, flags...)...)
 	cmd.Env = append(os.Environ(), "GANSTUDIO_AS_MAIN=1")
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {

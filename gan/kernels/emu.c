@@ -27,7 +27,6 @@ static float bits2f(uint64_t v) {
 
 int emu_launch(const char *name, const uint64_t *a, int nargs) {
 	CASE(fill, 3, fill(I(0), P(1), F(2)))
-	CASE(copyf, 3, copyf(I(0), P(1), P(2)))
 	CASE(im2col, 11, im2col(I(0), I(1), I(2), I(3), I(4), I(5), I(6), I(7), I(8), P(9), P(10)))
 	CASE(col2im, 11, col2im(I(0), I(1), I(2), I(3), I(4), I(5), I(6), I(7), I(8), P(9), P(10)))
 	CASE(cn_to_nc, 5, cn_to_nc(I(0), I(1), I(2), P(3), P(4)))

@@ -20,7 +20,7 @@ var PTX string
 
 // Names are the kernels in kernels.cu, each an entry in PTX.
 var Names = []string{
-	"fill", "copyf", "im2col", "col2im", "cn_to_nc", "nc_to_cn", "add_bias", "sum_partial", "sum_finish",
+	"fill", "im2col", "col2im", "cn_to_nc", "nc_to_cn", "add_bias", "sum_partial", "sum_finish",
 	"leaky", "leaky_bwd", "tanh_fwd", "tanh_bwd", "up2", "up2_bwd",
 	"bn_partial", "bn_stats", "bn_apply", "bn_bwd_partial", "bn_bwd_stats", "bn_bwd_dx", "adam",
 }

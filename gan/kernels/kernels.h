@@ -26,11 +26,6 @@ KERNEL fill(int n, float *x, float v) {
 	FOR_EACH(i, n) x[i] = v;
 }
 
-// copyf copies src[0:n] to dst.
-KERNEL copyf(int n, const float *src, float *dst) {
-	FOR_EACH(i, n) dst[i] = src[i];
-}
-
 // im2col lays out a batch's receptive fields as columns, zero outside the image.
 KERNEL im2col(int N, int C, int H, int W, int k, int s, int p, int Ho, int Wo, const float *x, float *col) {
 	int np = N * Ho * Wo;
