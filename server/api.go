@@ -84,32 +84,19 @@ func (s *Server) apiRuns(c echo.Context) error {
 }
 
 func (s *Server) apiCreateRun(c echo.Context) error {
-	var body runForm
+	var body runBody
 	if err := decodeJSON(c, &body); err != nil {
 		return err
 	}
-	f := defaultRunForm(body.DatasetID)
-	set := func(k string, v any, zero bool) {
-		if !zero {
-			f[k] = fmt.Sprint(v)
-		}
+	// The form reads an empty choice as "the default"; over the API an
+	// empty string was sent on purpose and is as wrong as any other.
+	if body.CollapsePolicy != nil && *body.CollapsePolicy == "" {
+		return fieldErrors{"collapse_policy": "repair, warn or off"}
 	}
-	set("res", body.Res, body.Res == 0)
-	set("width", body.Width, body.Width == 0)
-	set("steps", body.Steps, body.Steps == 0)
-	set("batch", body.Batch, body.Batch == 0)
-	set("lr_g", body.LRG, body.LRG == 0)
-	set("lr_d", body.LRD, body.LRD == 0)
-	set("seed", body.Seed, body.Seed == 0)
-	if body.FeedbackWeight != nil {
-		f["feedback_weight"] = fmt.Sprint(*body.FeedbackWeight)
+	if body.Device != nil && *body.Device == "" {
+		return fieldErrors{"device": "a device name, such as cpu"}
 	}
-	set("snapshot_every", body.SnapshotEvery, body.SnapshotEvery == 0)
-	set("collapse_policy", body.CollapsePolicy, body.CollapsePolicy == "")
-	set("device", body.Device, body.Device == "")
-	if body.SnapshotEvery == 0 && body.Steps > 0 {
-		f["snapshot_every"] = fmt.Sprint(max(1, min(50, body.Steps/10)))
-	}
+	f := body.form()
 	r, errs := toRun(c, s, f)
 	if errs != nil {
 		return errs
@@ -154,26 +141,28 @@ func (s *Server) apiRunAction(c echo.Context) error {
 	}
 	if c.Param("action") == "generate" {
 		var body struct {
-			N    int  `json:"n"`
-			Step *int `json:"step"`
+			N    *int `json:"n"`    // left out: 16
+			Step *int `json:"step"` // left out: the latest checkpoint
 			Bias bool `json:"bias"` // near liked samples' latents
 		}
-		if c.Request().ContentLength != 0 {
-			if err := decodeJSON(c, &body); err != nil {
-				return err
-			}
+		if err := decodeJSON(c, &body); err != nil {
+			return err
 		}
-		if body.N == 0 {
-			body.N = 16
+		n := 16
+		if body.N != nil {
+			n = *body.N
 		}
-		if body.N < 1 || body.N > jobs.MaxGenerate {
+		if n < 1 || n > jobs.MaxGenerate {
 			return fieldErrors{"n": fmt.Sprintf("between 1 and %d", jobs.MaxGenerate)}
+		}
+		if body.Step != nil && *body.Step < 0 {
+			return fieldErrors{"step": "the step of a snapshot with a checkpoint, from 0"}
 		}
 		step := -1
 		if body.Step != nil {
 			step = *body.Step
 		}
-		got, err := jobs.Generate(c.Request().Context(), s.st, r, step, body.N, body.Bias)
+		got, err := jobs.Generate(c.Request().Context(), s.st, r, step, n, body.Bias)
 		if errors.Is(err, gan.ErrNoLiked) {
 			return fieldErrors{"bias": "like a few samples first: biased latents start from liked ones"}
 		}
@@ -190,8 +179,8 @@ func (s *Server) apiRunAction(c echo.Context) error {
 		if err := decodeJSON(c, &body); err != nil {
 			return err
 		}
-		if body.Step == nil {
-			return fieldErrors{"step": "the step of a snapshot with a checkpoint"}
+		if body.Step == nil || *body.Step < 0 {
+			return fieldErrors{"step": "the step of a snapshot with a checkpoint, from 0"}
 		}
 		step = *body.Step
 	}

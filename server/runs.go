@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -20,21 +22,52 @@ import (
 
 func urlQuery(s string) string { return url.QueryEscape(s) }
 
-// runForm is the new-run form and the body of POST /api/runs. Zero values
-// take the defaults.
-type runForm struct {
-	DatasetID      int64    `json:"dataset_id"`
-	Res            int      `json:"res"`
-	Width          float64  `json:"width"`
-	Steps          int      `json:"steps"`
-	Batch          int      `json:"batch"`
-	LRG            float64  `json:"lr_g"`
-	LRD            float64  `json:"lr_d"`
-	Seed           uint64   `json:"seed"`
-	FeedbackWeight *float64 `json:"feedback_weight"` // nil: the default; 0 turns feedback off
-	SnapshotEvery  int      `json:"snapshot_every"`
-	CollapsePolicy string   `json:"collapse_policy"`
-	Device         string   `json:"device"` // "": the CPU
+// runBody is the body of POST /api/runs. A field left out (or null) takes
+// the new-run form's default; a field that is present is validated as sent,
+// so an explicit 0 is a zero, not "the default".
+type runBody struct {
+	DatasetID      *int64   `json:"dataset_id"`
+	Res            *int     `json:"res"`
+	Width          *float64 `json:"width"`
+	Steps          *int     `json:"steps"`
+	Batch          *int     `json:"batch"`
+	LRG            *float64 `json:"lr_g"`
+	LRD            *float64 `json:"lr_d"`
+	Seed           *uint64  `json:"seed"`
+	FeedbackWeight *float64 `json:"feedback_weight"` // 0 turns feedback off
+	SnapshotEvery  *int     `json:"snapshot_every"`
+	CollapsePolicy *string  `json:"collapse_policy"`
+	Device         *string  `json:"device"` // left out: the CPU
+}
+
+// form lays the body over the form's defaults, as the text the form would
+// have sent.
+func (b runBody) form() web.RunForm {
+	f := defaultRunForm(0)
+	put(f, "dataset_id", b.DatasetID)
+	put(f, "res", b.Res)
+	put(f, "width", b.Width)
+	put(f, "steps", b.Steps)
+	put(f, "batch", b.Batch)
+	put(f, "lr_g", b.LRG)
+	put(f, "lr_d", b.LRD)
+	put(f, "seed", b.Seed)
+	put(f, "feedback_weight", b.FeedbackWeight)
+	put(f, "snapshot_every", b.SnapshotEvery)
+	put(f, "collapse_policy", b.CollapsePolicy)
+	put(f, "device", b.Device)
+	if b.SnapshotEvery == nil && b.Steps != nil && *b.Steps > 0 {
+		// A short run still gets about ten snapshots.
+		f["snapshot_every"] = fmt.Sprint(max(1, min(50, *b.Steps/10)))
+	}
+	return f
+}
+
+// put sets a form field from a body field that was sent.
+func put[T any](f web.RunForm, k string, v *T) {
+	if v != nil {
+		f[k] = fmt.Sprint(*v)
+	}
 }
 
 func defaultRunForm(datasetID int64) web.RunForm { return web.DefaultRunForm(datasetID) }
@@ -430,20 +463,78 @@ func (s *Server) jsonRun(c echo.Context, r *store.Run, full bool) (jsonRun, erro
 	return j, nil
 }
 
-// decodeJSON reads a JSON body strictly: unknown fields and wrong types
-// are field errors.
+// maxJSON bounds a JSON body: the largest real one is a few hundred bytes.
+const maxJSON = 1 << 20
+
+// decodeJSON reads a JSON body strictly: one object, unknown fields and
+// wrong types refused with a message per field. An empty body is an object
+// with no fields.
 func decodeJSON(c echo.Context, v any) error {
-	dec := json.NewDecoder(c.Request().Body)
+	dec := json.NewDecoder(http.MaxBytesReader(c.Response(), c.Request().Body, maxJSON))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		var te *json.UnmarshalTypeError
-		if errors.As(err, &te) {
-			return fieldErrors{te.Field: "wrong type: want a " + te.Type.String()}
-		}
-		if strings.HasPrefix(err.Error(), "json: unknown field ") {
-			return fieldErrors{strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`): "unknown field"}
-		}
-		return echo.NewHTTPError(http.StatusBadRequest, "the body is not valid JSON: "+err.Error())
+	err := dec.Decode(v)
+	if err == nil && dec.More() {
+		err = errors.New("more than one JSON value")
 	}
-	return nil
+	if err == nil || errors.Is(err, io.EOF) {
+		return nil
+	}
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		if te.Field == "" {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("the body must be one JSON object of named fields, such as {\"n\": 4}, not %s", jsonKind(te.Value)))
+		}
+		return fieldErrors{te.Field: fmt.Sprintf("wrong type: want %s, not %s", wantOf(te.Type), jsonKind(te.Value))}
+	}
+	if strings.HasPrefix(err.Error(), "json: unknown field ") {
+		return fieldErrors{strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`): "unknown field"}
+	}
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return uploadErr(err)
+	}
+	return echo.NewHTTPError(http.StatusBadRequest, "the body is not valid JSON: "+strings.TrimPrefix(err.Error(), "json: "))
+}
+
+// wantOf names what a Go field takes in words a person sending JSON knows.
+func wantOf(t reflect.Type) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return "a whole number"
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "a whole number from 0"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.String:
+		return "text in quotes"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Slice, reflect.Array:
+		return "a list"
+	}
+	return "an object"
+}
+
+// jsonKind names what was sent, from encoding/json's description of it
+// ("number 1.5", "string", "array").
+func jsonKind(v string) string {
+	switch {
+	case strings.HasPrefix(v, "number"):
+		if n := strings.TrimSpace(strings.TrimPrefix(v, "number")); n != "" {
+			return "the number " + n
+		}
+		return "a number"
+	case v == "string":
+		return "text"
+	case v == "bool":
+		return "true or false"
+	case v == "array":
+		return "a list"
+	case v == "object":
+		return "an object"
+	}
+	return v
 }

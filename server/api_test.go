@@ -1,0 +1,248 @@
+package server
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ganstudio/ganstudio/store"
+)
+
+// goType finds Go's names for types in a message meant for people.
+var goType = regexp.MustCompile(`\bu?int(8|16|32|64)?\b|\bfloat(32|64)\b|\bserver\.|\*`)
+
+// TestRunAPIFields sends every field of POST /api/runs absent, zero,
+// negative and of the wrong type. A field that is present is validated as
+// sent: an explicit 0 is never read as "use the default".
+func TestRunAPIFields(t *testing.T) {
+	s := newStudio(t, false, DefaultOptions())
+	type want struct {
+		code int
+		// check looks at the created run (201) or the refused field (422).
+		check func(jsonRun) string
+	}
+	ok := func(check func(jsonRun) string) want { return want{201, check} }
+	refused := want{code: 422}
+	defaults := func(r jsonRun) string {
+		if r.Steps != 500 || r.Config.Batch != 64 || r.Config.Res != 32 || r.Config.Width != 1 || r.Config.LRG != 0.0002 ||
+			r.Config.LRD != 0.0002 || r.Config.SnapshotEvery != 50 || r.Config.FeedbackWeight != 0.5 ||
+			r.Config.CollapsePolicy != "repair" || r.Device != "cpu" {
+			return fmt.Sprintf("not the form's defaults: %d steps, %+v on %s", r.Steps, r.Config, r.Device)
+		}
+		return ""
+	}
+	cases := []struct {
+		field   string
+		absent  want
+		zero    want
+		neg     want
+		wrong   string // a value of the wrong JSON type
+		wrongOK bool   // the wrong-type value is refused with 422 (else 400)
+	}{
+		{field: "dataset_id", absent: refused, zero: refused, neg: refused, wrong: `"1"`},
+		{field: "res", absent: ok(defaults), zero: refused, neg: refused, wrong: `"32"`},
+		{field: "width", absent: ok(defaults), zero: refused, neg: refused, wrong: `"wide"`},
+		{field: "steps", absent: ok(defaults), zero: refused, neg: refused, wrong: `12.5`},
+		{field: "batch", absent: ok(defaults), zero: refused, neg: refused, wrong: `[64]`},
+		{field: "lr_g", absent: ok(defaults), zero: refused, neg: refused, wrong: `"2e-4"`},
+		{field: "lr_d", absent: ok(defaults), zero: refused, neg: refused, wrong: `true`},
+		{field: "seed", absent: ok(nil), zero: ok(func(r jsonRun) string {
+			if r.Config.Seed != 0 {
+				return fmt.Sprintf("seed %d, want the 0 that was sent", r.Config.Seed)
+			}
+			return ""
+		}), neg: refused, wrong: `"7"`},
+		{field: "feedback_weight", absent: ok(defaults), zero: ok(func(r jsonRun) string {
+			if r.Config.FeedbackWeight != 0 {
+				return fmt.Sprintf("feedback weight %g, want the 0 that was sent", r.Config.FeedbackWeight)
+			}
+			return ""
+		}), neg: refused, wrong: `"off"`},
+		{field: "snapshot_every", absent: ok(defaults), zero: refused, neg: refused, wrong: `{}`},
+		{field: "collapse_policy", absent: ok(defaults), zero: refused, neg: refused, wrong: `1`},
+		{field: "device", absent: ok(defaults), zero: refused, neg: refused, wrong: `0`},
+	}
+	for _, c := range cases {
+		// The other fields hold valid values that differ from the defaults
+		// only where the check does not look.
+		body := func(v string) string {
+			parts := []string{}
+			if c.field != "dataset_id" {
+				parts = append(parts, `"dataset_id": 1`)
+			}
+			if v != "" {
+				parts = append(parts, fmt.Sprintf("%q: %s", c.field, v))
+			}
+			return "{" + strings.Join(parts, ", ") + "}"
+		}
+		zero, neg := "0", "-1"
+		if c.field == "collapse_policy" || c.field == "device" {
+			zero, neg = `""`, `"-1"`
+		}
+		for _, tc := range []struct {
+			name string
+			body string
+			want want
+		}{
+			{"absent", body(""), c.absent},
+			{"zero", body(zero), c.zero},
+			{"negative", body(neg), c.neg},
+			{"wrong type", body(c.wrong), refused},
+		} {
+			var raw json.RawMessage
+			code := s.do("POST", "/api/runs", "application/json", strings.NewReader(tc.body), &raw)
+			if code != tc.want.code {
+				t.Errorf("%s %s %s: status %d (%s), want %d", c.field, tc.name, tc.body, code, raw, tc.want.code)
+				continue
+			}
+			switch code {
+			case 201:
+				var r jsonRun
+				json.Unmarshal(raw, &r)
+				if tc.want.check != nil {
+					if msg := tc.want.check(r); msg != "" {
+						t.Errorf("%s %s %s: %s", c.field, tc.name, tc.body, msg)
+					}
+				}
+			case 422:
+				var a apiError
+				json.Unmarshal(raw, &a)
+				msg := a.Fields[c.field]
+				if msg == "" {
+					t.Errorf("%s %s %s: no message for the field in %s", c.field, tc.name, tc.body, raw)
+				}
+				if goType.MatchString(msg) {
+					t.Errorf("%s %s: the message %q names Go types", c.field, tc.name, msg)
+				}
+			}
+		}
+	}
+	// A short run with no snapshot interval still gets about ten snapshots.
+	var r jsonRun
+	if code := s.do("POST", "/api/runs", "application/json", strings.NewReader(`{"dataset_id": 1, "steps": 40}`), &r); code != 201 || r.Config.SnapshotEvery != 4 {
+		t.Errorf("40 steps: %d, snapshot every %d, want 201 and 4", code, r.Config.SnapshotEvery)
+	}
+}
+
+// TestAPIBodies sends bodies that are not one JSON object of fields to
+// every JSON endpoint.
+func TestAPIBodies(t *testing.T) {
+	s := newStudio(t, false, DefaultOptions())
+	var run jsonRun
+	if code := s.do("POST", "/api/runs", "application/json", strings.NewReader(`{"dataset_id": 1, "steps": 5}`), &run); code != 201 {
+		t.Fatalf("create a run: %d", code)
+	}
+	paths := []string{"/api/runs", fmt.Sprintf("/api/runs/%d/generate", run.ID), fmt.Sprintf("/api/runs/%d/rollback", run.ID), "/api/samples/1/rating"}
+	for _, p := range paths {
+		for _, c := range []struct {
+			body string
+			code int
+			says string
+		}{
+			{`[{"dataset_id": 1}]`, 400, "one JSON object"},
+			{`"steps"`, 400, "one JSON object"},
+			{`{} {}`, 400, "more than one"},
+			{`{"n": 1,`, 400, "not valid JSON"},
+			{`{"n": 1, "colour": "red"}`, 422, "unknown field"},
+			{`{"x": "` + strings.Repeat("a", maxJSON) + `"}`, 413, "larger than"},
+		} {
+			var a apiError
+			code := s.do("POST", p, "application/json", strings.NewReader(c.body), &a)
+			msg := a.Error + fmt.Sprint(a.Fields)
+			if code != c.code || !strings.Contains(msg, c.says) || goType.MatchString(msg) {
+				t.Errorf("POST %s %.40s: %d %q, want %d saying %q", p, c.body, code, msg, c.code, c.says)
+			}
+		}
+	}
+}
+
+// TestActionAPIFields: generate's n and step, rollback's step and a
+// rating's value, absent, zero, negative and of the wrong type.
+func TestActionAPIFields(t *testing.T) {
+	s := newStudio(t, true, DefaultOptions())
+	var run jsonRun
+	s.do("POST", "/api/runs", "application/json", strings.NewReader(`{"dataset_id": 1, "steps": 4, "snapshot_every": 2, "width": 0.25, "batch": 4, "res": 32}`), &run)
+	path := fmt.Sprintf("/api/runs/%d", run.ID)
+	for deadline := time.Now().Add(time.Minute); run.State != store.Done; {
+		if time.Now().After(deadline) || run.State == store.Failed {
+			t.Fatalf("run is %s at step %d (%s)", run.State, run.Step, run.Error)
+		}
+		time.Sleep(50 * time.Millisecond)
+		s.do("GET", path, "", nil, &run)
+	}
+	cases := []struct {
+		path, body string
+		code       int
+		field      string // the field a 422 names
+		samples    int    // how many samples a 201 makes
+	}{
+		{"/generate", ``, 201, "", 16},
+		{"/generate", `{}`, 201, "", 16},
+		{"/generate", `{"n": 3}`, 201, "", 3},
+		{"/generate", `{"n": 0}`, 422, "n", 0},
+		{"/generate", `{"n": -2}`, 422, "n", 0},
+		{"/generate", `{"n": "3"}`, 422, "n", 0},
+		{"/generate", `{"n": 2.5}`, 422, "n", 0},
+		{"/generate", `{"n": 1, "step": 0}`, 201, "", 1},
+		{"/generate", `{"n": 1, "step": -1}`, 422, "step", 0},
+		{"/generate", `{"n": 1, "step": "last"}`, 422, "step", 0},
+		{"/generate", `{"n": 1, "bias": 1}`, 422, "bias", 0},
+		{"/rollback", `{}`, 422, "step", 0},
+		{"/rollback", `{"step": -4}`, 422, "step", 0},
+		{"/rollback", `{"step": "0"}`, 422, "step", 0},
+	}
+	for _, c := range cases {
+		var raw json.RawMessage
+		code := s.do("POST", path+c.path, "application/json", strings.NewReader(c.body), &raw)
+		if code != c.code {
+			t.Errorf("%s %s: %d %s, want %d", c.path, c.body, code, raw, c.code)
+			continue
+		}
+		if code == 422 {
+			var a apiError
+			json.Unmarshal(raw, &a)
+			if a.Fields[c.field] == "" || goType.MatchString(a.Fields[c.field]) {
+				t.Errorf("%s %s: %s, want a message a person reads for %q", c.path, c.body, raw, c.field)
+			}
+		}
+		if code == 201 {
+			var got struct{ Samples []jsonSample }
+			json.Unmarshal(raw, &got)
+			if len(got.Samples) != c.samples {
+				t.Errorf("%s %s: %d samples, want %d", c.path, c.body, len(got.Samples), c.samples)
+			}
+		}
+	}
+	var list struct{ Samples []jsonSample }
+	s.do("GET", path+"/samples", "", nil, &list)
+	if len(list.Samples) == 0 {
+		t.Fatal("no samples to rate")
+	}
+	rate := fmt.Sprintf("/api/samples/%d/rating", list.Samples[0].ID)
+	for _, c := range []struct {
+		body   string
+		code   int
+		rating int
+	}{
+		{`{}`, 422, 0},
+		{`{"value": 1}`, 200, 1},
+		{`{"value": 0}`, 200, 0},
+		{`{"value": -1}`, 200, -1},
+		{`{"value": -2}`, 422, 0},
+		{`{"value": "like"}`, 422, 0},
+		{`{"value": 1.0}`, 422, 0},
+	} {
+		var sm jsonSample
+		code := s.do("POST", rate, "application/json", strings.NewReader(c.body), &sm)
+		if code != c.code || (code == 200 && sm.Rating != c.rating) {
+			t.Errorf("rate %s: %d, rating %d; want %d and %d", c.body, code, sm.Rating, c.code, c.rating)
+		}
+	}
+	if code := s.do("POST", "/api/samples/999999/rating", "application/json", strings.NewReader(`{"value": 1}`), nil); code != http.StatusNotFound {
+		t.Errorf("rating a sample that does not exist: %d, want 404", code)
+	}
+}
