@@ -83,6 +83,9 @@ func New(st *store.Store, q *jobs.Queue, opts Options) http.Handler {
 		CookiePath:     "/",
 		CookieHTTPOnly: true,
 		CookieSameSite: http.SameSiteStrictMode,
+		// A missing token and a forged one are the same refusal (echo
+		// answers the first with a bare 400).
+		ErrorHandler: func(error, echo.Context) error { return errCSRF },
 	}))
 	s.routes(e)
 	cop := http.NewCrossOriginProtection()
@@ -157,6 +160,9 @@ func allowHosts(hosts []string) echo.MiddlewareFunc {
 	}
 }
 
+// errCSRF refuses a form posted without the token its page carried.
+var errCSRF = echo.NewHTTPError(http.StatusForbidden, "this form has expired or came from another site; reload the page and try again")
+
 // apiError is the JSON body of every API error.
 type apiError struct {
 	Error  string            `json:"error"`
@@ -206,9 +212,6 @@ func (s *Server) handleError(err error, c echo.Context) {
 		msg = fmt.Sprint(he.Message)
 		if he.Code == http.StatusRequestEntityTooLarge {
 			msg = fmt.Sprintf("the upload is larger than the %d MB this studio accepts", s.opts.MaxUpload>>20)
-		}
-		if he.Code == http.StatusForbidden && strings.Contains(msg, "csrf") {
-			msg = "this form has expired or came from another site; reload the page and try again"
 		}
 	}
 	switch {

@@ -238,15 +238,30 @@ func TestRunAPIValidation(t *testing.T) {
 
 func TestCSRF(t *testing.T) {
 	s := newStudio(t, false, DefaultOptions())
-	form := url.Values{"dataset_id": {"1"}, "res": {"32"}}
-	// A form without its token.
-	resp, err := http.PostForm(s.srv.URL+"/runs", form)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusBadRequest && resp.StatusCode != http.StatusForbidden {
-		t.Errorf("form without a CSRF token: %d, want 400 or 403", resp.StatusCode)
+	// A form without its token and one with a forged token: the same
+	// refusal, the friendly 403 page.
+	for _, c := range []struct {
+		name  string
+		token string
+	}{{"no token", ""}, {"a forged token", "forged"}} {
+		body := url.Values{"dataset_id": {"1"}, "res": {"32"}}
+		if c.token != "" {
+			body.Set("_csrf", c.token)
+		}
+		req, _ := http.NewRequest("POST", s.srv.URL+"/runs", strings.NewReader(body.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		if c.token != "" {
+			req.AddCookie(&http.Cookie{Name: "ganstudio_csrf", Value: "another"})
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		page, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusForbidden || !strings.Contains(string(page), "reload the page") || strings.Contains(string(page), "csrf token") {
+			t.Errorf("form with %s: %d, want 403 with the friendly page; got %.300s", c.name, resp.StatusCode, page)
+		}
 	}
 	// A cross-site browser request to the API.
 	req, _ := http.NewRequest("POST", s.srv.URL+"/api/runs", strings.NewReader(`{"dataset_id":1}`))
@@ -260,7 +275,7 @@ func TestCSRF(t *testing.T) {
 	// A page on another domain that rebinds its name to 127.0.0.1.
 	req, _ = http.NewRequest("POST", s.srv.URL+"/api/runs", strings.NewReader(`{"dataset_id":1}`))
 	req.Host = "attacker.example:8080"
-	resp, err = http.DefaultClient.Do(req)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
