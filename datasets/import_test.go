@@ -238,3 +238,26 @@ func TestBuiltin(t *testing.T) {
 		t.Error("resolution 48 accepted")
 	}
 }
+
+// TestNotImageReasons: what a file that is no image is called, so a person
+// knows what to do about it.
+func TestNotImageReasons(t *testing.T) {
+	tar := make([]byte, 1024)
+	copy(tar[257:], "ustar")
+	for _, c := range []struct {
+		name string
+		data []byte
+		want string
+	}{
+		{"empty", nil, "empty file"},
+		{"zip", []byte("PK\x03\x04rest of a zip"), "a zip archive: archives inside a zip or folder are not unpacked"},
+		{"gzip", []byte("\x1f\x8b\x08\x00...."), "a gzip archive"},
+		{"tar", tar, "a tar archive"},
+		{"text", []byte("hello"), "not a PNG, JPEG, GIF or WebP image"},
+	} {
+		_, err := Decode(c.data, DefaultLimits())
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want %q", c.name, err, c.want)
+		}
+	}
+}

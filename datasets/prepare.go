@@ -40,13 +40,38 @@ func DefaultLimits() Limits {
 // ErrNotImage marks data that is not an image in a format we read.
 var ErrNotImage = errors.New("not a PNG, JPEG, GIF or WebP image")
 
+// archives are the signatures of archive formats a designer might put in
+// an upload; their contents are not unpacked a second time.
+var archives = []struct{ magic, name string }{
+	{"PK\x03\x04", "a zip archive"},
+	{"\x1f\x8b", "a gzip archive"},
+	{"7z\xbc\xaf\x27\x1c", "a 7-Zip archive"},
+	{"Rar!\x1a\x07", "a RAR archive"},
+}
+
+// notImage says what data is, when it is not an image we read.
+func notImage(data []byte) error {
+	if len(data) == 0 {
+		return errors.New("empty file")
+	}
+	for _, a := range archives {
+		if bytes.HasPrefix(data, []byte(a.magic)) {
+			return fmt.Errorf("%s: archives inside a zip or folder are not unpacked; upload it on its own", a.name)
+		}
+	}
+	if len(data) > 262 && string(data[257:262]) == "ustar" {
+		return errors.New("a tar archive: archives inside a zip or folder are not unpacked; upload its images or a zip of them")
+	}
+	return ErrNotImage
+}
+
 // Decode reads one image, checking its declared size against lim before
 // decoding any pixels, and applies its EXIF orientation.
 func Decode(data []byte, lim Limits) (image.Image, error) {
 	cfg, format, err := image.DecodeConfig(bytes.NewReader(data))
 	if err != nil {
-		if errors.Is(err, image.ErrFormat) {
-			return nil, ErrNotImage
+		if errors.Is(err, image.ErrFormat) || len(data) == 0 {
+			return nil, notImage(data)
 		}
 		return nil, fmt.Errorf("unreadable header: %w", err)
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"image/png"
 	"io"
+	"mime"
 	"mime/multipart"
 	"net/http"
 	"os"
@@ -38,6 +39,7 @@ func (s *Server) importUpload(c echo.Context) (*store.Dataset, error) {
 	}
 	im := datasets.NewImporter("", UploadRes, s.opts.Limits)
 	name, files := "", 0
+	var zips []string // names of the zip files sent
 	var read int64
 	for {
 		part, err := mr.NextPart()
@@ -53,13 +55,16 @@ func (s *Server) importUpload(c echo.Context) (*store.Dataset, error) {
 			name = strings.TrimSpace(string(b))
 		case "files", "files[]":
 			files++
-			fname := cleanName(part.FileName())
+			fname := cleanName(rawFileName(part))
 			if datasets.SkipName(fname) {
 				io.Copy(io.Discard, part)
 				continue
 			}
-			n, err := s.addPart(c, im, fname, part)
+			n, zip, err := s.addPart(c, im, fname, part)
 			read += n
+			if zip {
+				zips = append(zips, fname)
+			}
 			if err != nil {
 				return nil, err
 			}
@@ -81,7 +86,7 @@ func (s *Server) importUpload(c echo.Context) (*store.Dataset, error) {
 		return nil, &importError{err: err, report: report}
 	}
 	if name == "" {
-		name = defaultName(ds.Names)
+		name = defaultName(ds.Names, zips)
 	}
 	if utf8.RuneCountInString(name) > 80 {
 		return nil, fieldErrors{"name": "keep the name under 80 characters"}
@@ -95,30 +100,31 @@ func (s *Server) importUpload(c echo.Context) (*store.Dataset, error) {
 }
 
 // addPart adds one uploaded file: a zip goes through a temporary file
-// (zip needs random access), an image straight from the request.
-func (s *Server) addPart(c echo.Context, im *datasets.Importer, name string, part *multipart.Part) (int64, error) {
+// (zip needs random access), an image straight from the request. It says
+// how many bytes it read and whether the file was a zip.
+func (s *Server) addPart(c echo.Context, im *datasets.Importer, name string, part *multipart.Part) (int64, bool, error) {
 	head := make([]byte, 4)
 	n, _ := io.ReadFull(part, head)
 	body := io.MultiReader(bytes.NewReader(head[:n]), part)
 	if !bytes.Equal(head[:n], []byte("PK\x03\x04")) && !strings.EqualFold(path.Ext(name), ".zip") {
 		cr := &countReader{r: body}
 		err := im.Add(name, cr)
-		return cr.n, err
+		return cr.n, false, err
 	}
 	tmp, err := os.CreateTemp("", "ganstudio-upload-*.zip")
 	if err != nil {
-		return 0, err
+		return 0, true, err
 	}
 	defer os.Remove(tmp.Name())
 	defer tmp.Close()
 	size, err := io.Copy(tmp, body)
 	if err != nil {
-		return size, uploadErr(err)
+		return size, true, uploadErr(err)
 	}
 	if err := im.AddZip(c.Request().Context(), tmp, size, name, nil); err != nil {
-		return size, &importError{err: err}
+		return size, true, &importError{err: err}
 	}
-	return size, nil
+	return size, true, nil
 }
 
 type countReader struct {
@@ -156,6 +162,17 @@ func uploadErr(err error) error {
 	return echo.NewHTTPError(http.StatusBadRequest, "the upload was cut short: "+err.Error())
 }
 
+// rawFileName is the file name the client sent, folders included:
+// Part.FileName keeps only its last element, and a folder chosen in the
+// browser sends "folder/file.png".
+func rawFileName(part *multipart.Part) string {
+	_, params, err := mime.ParseMediaType(part.Header.Get("Content-Disposition"))
+	if err != nil || params["filename"] == "" {
+		return part.FileName()
+	}
+	return params["filename"]
+}
+
 // cleanName keeps only what a report needs of a client's file name: a
 // relative path with no "..", for display only; nothing is written there.
 func cleanName(name string) string {
@@ -176,14 +193,20 @@ func cleanName(name string) string {
 	return name
 }
 
-// defaultName names a dataset after the folder or zip its images came from.
-func defaultName(names []string) string {
+// defaultName names a dataset after the zip its images came from (when
+// one zip was sent) or the folder.
+func defaultName(names, zips []string) string {
+	if len(zips) == 1 {
+		if base := strings.TrimSuffix(path.Base(zips[0]), path.Ext(zips[0])); base != "" && base != "." {
+			return base
+		}
+	}
 	if len(names) > 0 {
 		if dir := path.Dir(names[0]); dir != "." {
 			return strings.SplitN(dir, "/", 2)[0]
 		}
 	}
-	return fmt.Sprintf("upload of %d images", len(names))
+	return "upload of " + web.Plural(len(names), "image")
 }
 
 func (s *Server) datasetsPage(c echo.Context) error {

@@ -10,10 +10,12 @@ import (
 	"image/color"
 	"image/png"
 	"io"
+	"maps"
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -140,6 +142,8 @@ func TestUploadDatasets(t *testing.T) {
 	}{
 		{"images", map[string][]byte{"a.png": red, "b.png": blue, "notes.txt": []byte("hello")}, 201, 2, "not a PNG"},
 		{"zip", map[string][]byte{"set.zip": zipOf(map[string][]byte{"x/1.png": red, "x/2.png": blue, "x/3.png": []byte("broken")})}, 201, 2, "not a PNG"},
+		{"zip in a zip", map[string][]byte{"outer.zip": zipOf(map[string][]byte{"1.png": red, "inner.zip": zipOf(map[string][]byte{"2.png": blue})})}, 201, 1, "archives inside a zip or folder are not unpacked"},
+		{"empty file", map[string][]byte{"a.png": red, "empty.png": {}}, 201, 1, "empty file"},
 		{"zip slip", map[string][]byte{"evil.zip": zipOf(map[string][]byte{"../../etc/passwd.png": red})}, 422, 0, "outside the archive"},
 		{"broken zip", map[string][]byte{"cut.zip": zipOf(map[string][]byte{"1.png": red})[:30]}, 422, 0, "not a readable zip"},
 		{"no images", map[string][]byte{"a.txt": []byte("text")}, 422, 0, "no usable images"},
@@ -172,8 +176,29 @@ func TestUploadDatasets(t *testing.T) {
 		})
 	}
 	list, _ := s.st.Datasets(context.Background())
-	if len(list) != 3 { // shapes + the two good uploads: failures leave nothing
-		t.Errorf("%d datasets after the uploads, want 3", len(list))
+	if len(list) != 5 { // shapes + the four good uploads: failures leave nothing
+		t.Errorf("%d datasets after the uploads, want 5", len(list))
+	}
+}
+
+// TestUploadNames: with the name field left empty, an upload is named
+// after the zip chosen, else the folder its files came from.
+func TestUploadNames(t *testing.T) {
+	s := newStudio(t, false, DefaultOptions())
+	red := pngBytes(color.NRGBA{200, 0, 0, 255}, 8, 8)
+	for _, c := range []struct {
+		files map[string][]byte
+		want  string
+	}{
+		{map[string][]byte{"icons.zip": zipOf(map[string][]byte{"a.png": red, "b.png": red})}, "icons"},
+		{map[string][]byte{"set.zip": zipOf(map[string][]byte{"export/a.png": red})}, "set"},
+		{map[string][]byte{"flags/a.png": red, "flags/b.png": red}, "flags"},
+		{map[string][]byte{"a.png": red, "b.png": red}, "upload of 2 images"},
+	} {
+		var d struct{ Name string }
+		if code := s.upload("", c.files, &d); code != 201 || d.Name != c.want {
+			t.Errorf("%v: %d, named %q, want %q", slices.Collect(maps.Keys(c.files)), code, d.Name, c.want)
+		}
 	}
 }
 
