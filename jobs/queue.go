@@ -18,6 +18,7 @@ import (
 	"github.com/riverqueue/river/rivermigrate"
 
 	"github.com/ganstudio/ganstudio/gan"
+	"github.com/ganstudio/ganstudio/internal/proc"
 	"github.com/ganstudio/ganstudio/store"
 )
 
@@ -108,7 +109,7 @@ func New(ctx context.Context, st *store.Store, opts Options) (*Queue, error) {
 	rand.Read(b[:])
 	q := &Queue{st: st, opts: opts, workerID: opts.Device + "-" + hex.EncodeToString(b[:]), log: opts.Logger, lost: make(chan error, 1)}
 	host, _ := os.Hostname()
-	q.self = store.Worker{ID: q.workerID, Host: host, Device: opts.Device, Proc: procIdentity(host), PID: os.Getpid()}
+	q.self = store.Worker{ID: q.workerID, Host: host, Device: opts.Device, Proc: proc.Self().Proc, PID: os.Getpid()}
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &trainWorker{q: q})
 	cfg := &river.Config{
@@ -346,7 +347,7 @@ func (q *Queue) deadNeighbours(ctx context.Context) ([]string, error) {
 		// Our own pid under another worker id: that process was an earlier
 		// life of this one (a container restarts with the same pid).
 		// (So one process must not run two working queues.)
-		if w.PID == os.Getpid() || processGone(w.PID) {
+		if w.PID == os.Getpid() || proc.Exited(w.PID) {
 			dead = append(dead, w.ID)
 		}
 	}

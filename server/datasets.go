@@ -111,7 +111,9 @@ func (s *Server) addPart(c echo.Context, im *datasets.Importer, name string, par
 		err := im.Add(name, cr)
 		return cr.n, false, err
 	}
-	tmp, err := os.CreateTemp("", "ganstudio-upload-*.zip")
+	// In the data folder, named for this process: if it is killed now,
+	// the next start removes the file.
+	tmp, err := s.st.TempFile("upload-*.zip")
 	if err != nil {
 		return 0, true, err
 	}

@@ -38,9 +38,14 @@ var keyRE = regexp.MustCompile(`^[a-z]+(/[a-z0-9][a-z0-9.]*)*/?$`)
 // DirBlobs keeps blobs as files under a folder.
 type DirBlobs struct{ root string }
 
+// blobTemp is the folder under a DirBlobs' root where objects are written
+// before they are renamed into place: one folder to sweep after a crash
+// (no key can name it: keys start with a letter).
+const blobTemp = ".tmp"
+
 // NewDirBlobs makes the folder if needed.
 func NewDirBlobs(root string) (*DirBlobs, error) {
-	if err := os.MkdirAll(root, 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Join(root, blobTemp), 0o755); err != nil {
 		return nil, fmt.Errorf("blob folder: %w", err)
 	}
 	return &DirBlobs{root: root}, nil
@@ -61,7 +66,7 @@ func (b *DirBlobs) Put(ctx context.Context, key string, fill func(io.Writer) err
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		return fmt.Errorf("put %s: %w", key, err)
 	}
-	if err := atomicfile.Write(p, fill); err != nil {
+	if err := atomicfile.WriteVia(filepath.Join(b.root, blobTemp), p, fill); err != nil {
 		return fmt.Errorf("put %s: %w", key, err)
 	}
 	return nil

@@ -9,6 +9,8 @@ import (
 	"io"
 	"strings"
 	"time"
+
+	"github.com/ganstudio/ganstudio/internal/proc"
 )
 
 // Dataset is a prepared image collection runs train on.
@@ -64,8 +66,10 @@ func (s *Store) CreateDataset(ctx context.Context, d *Dataset, writeSheet func(i
 	if err != nil {
 		return err
 	}
-	res, err := s.DB.ExecContext(ctx, `INSERT INTO datasets (name, builtin, res, count, bytes, report, ready, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, d.Name, d.Builtin, d.Res, d.Count, d.Bytes, string(report), writeSheet == nil, now())
+	// The row names its writer, so that if this process is killed before
+	// the sheet is whole, the next start knows at once the row is dead.
+	res, err := s.DB.ExecContext(ctx, `INSERT INTO datasets (name, builtin, res, count, bytes, report, ready, owner, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, d.Name, d.Builtin, d.Res, d.Count, d.Bytes, string(report), writeSheet == nil, proc.Self().String(), now())
 	if err != nil {
 		return fmt.Errorf("save dataset %q: %w", d.Name, err)
 	}

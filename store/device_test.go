@@ -89,6 +89,10 @@ func TestDeviceMigration(t *testing.T) {
 	s.CreateDataset(ctx, d, nil)
 	r := newRun(t, s, d.ID)
 	s.DB.ExecContext(ctx, `UPDATE runs SET device = '', job_id = 3 WHERE id = ?`, r.ID)
+	// As the database stood at version 3 (later migrations undone).
+	if _, err := s.DB.ExecContext(ctx, `ALTER TABLE datasets DROP COLUMN owner`); err != nil {
+		t.Fatal(err)
+	}
 	s.DB.ExecContext(ctx, `PRAGMA user_version = 3`)
 	s.Close()
 

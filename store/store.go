@@ -17,6 +17,9 @@ import (
 
 	"modernc.org/sqlite" // the pure-Go SQLite driver, registered as "sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/ganstudio/ganstudio/internal/atomicfile"
+	"github.com/ganstudio/ganstudio/internal/proc"
 )
 
 //go:embed migrations/*.sql
@@ -32,11 +35,21 @@ type Store struct {
 	// SQLite driver asks for exactly one connection.
 	RiverDB *sql.DB
 	Blobs   Blobs
-	dir     string
+	// Swept is what Open cleared away of what killed processes left.
+	Swept Swept
+	dir   string
 }
 
-// Open opens (creating if needed) the studio's data folder: dir/ganstudio.db
-// and dir/blobs/. It applies any schema migrations not yet applied.
+// Swept counts what a killed process left behind that Open removed.
+type Swept struct {
+	Datasets  int   // unfinished imports
+	TempFiles int   // temporary files (uploads, blobs half written)
+	TempBytes int64 // their size
+}
+
+// Open opens (creating if needed) the studio's data folder: dir/ganstudio.db,
+// dir/blobs/ and dir/tmp/. It applies any schema migrations not yet
+// applied, and removes what killed processes left unfinished (see sweep).
 func Open(ctx context.Context, dir string) (*Store, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("data folder: %w", err)
@@ -72,11 +85,22 @@ func Open(ctx context.Context, dir string) (*Store, error) {
 		s.Close()
 		return nil, err
 	}
-	if err := s.sweepUnfinished(ctx); err != nil {
+	if err := s.sweep(ctx); err != nil {
 		s.Close()
 		return nil, err
 	}
 	return s, nil
+}
+
+// TempFile makes a temporary file in the data folder (dir/tmp), named for
+// this process so that a later start removes it if this process is killed
+// before it does. The caller closes and removes it.
+func (s *Store) TempFile(pattern string) (*os.File, error) {
+	f, err := atomicfile.CreateTemp(filepath.Join(s.dir, "tmp"), pattern)
+	if err != nil {
+		return nil, fmt.Errorf("temporary file: %w", err)
+	}
+	return f, nil
 }
 
 // Close closes both pools.
@@ -84,26 +108,40 @@ func (s *Store) Close() error {
 	return errors.Join(s.DB.Close(), s.RiverDB.Close())
 }
 
-// unfinishedAge is how old a dataset still being written must be before
-// Open takes it for the leftover of a killed import (and not one going on
-// in another process).
-const unfinishedAge = time.Hour
+// foreignAge is how old unfinished work must be before Open removes it
+// when its owner cannot be checked: a process on another machine or in
+// another container sharing the folder (or a build that did not record
+// owners). Work whose owner is known to have ended goes at once.
+const foreignAge = time.Hour
 
-// sweepUnfinished removes datasets whose import was killed mid-write: their
-// rows are never listed and their files would stay for good.
-func (s *Store) sweepUnfinished(ctx context.Context) error {
-	rows, err := s.DB.QueryContext(ctx, `SELECT id FROM datasets WHERE ready = 0 AND created_at < ?`,
-		time.Now().Add(-unfinishedAge).UnixMilli())
+// foreignTempAge is the same for temporary files, which a slow upload may
+// hold for a long time.
+const foreignTempAge = 24 * time.Hour
+
+// sweep removes what processes that were killed mid-way left behind:
+// datasets whose import never finished (their rows are never listed and
+// their files would stay for good) and temporary files.
+func (s *Store) sweep(ctx context.Context) error {
+	rows, err := s.DB.QueryContext(ctx, `SELECT id, owner, created_at FROM datasets WHERE ready = 0`)
 	if err != nil {
-		return err
+		return fmt.Errorf("sweep unfinished imports: %w", err)
 	}
 	var ids []int64
 	for rows.Next() {
-		var id int64
-		rows.Scan(&id)
-		ids = append(ids, id)
+		var id, created int64
+		var owner string
+		if err := rows.Scan(&id, &owner, &created); err != nil {
+			rows.Close()
+			return fmt.Errorf("sweep unfinished imports: %w", err)
+		}
+		if proc.Parse(owner).Gone() || time.Since(Time(created)) > foreignAge {
+			ids = append(ids, id)
+		}
 	}
 	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("sweep unfinished imports: %w", err)
+	}
 	for _, id := range ids {
 		if err := s.Blobs.Delete(ctx, fmt.Sprintf("datasets/%d/", id)); err != nil {
 			return err
@@ -112,7 +150,16 @@ func (s *Store) sweepUnfinished(ctx context.Context) error {
 			return err
 		}
 	}
-	return rows.Err()
+	s.Swept.Datasets = len(ids)
+	for _, dir := range []string{filepath.Join(s.dir, "tmp"), filepath.Join(s.dir, "blobs", blobTemp)} {
+		n, size, err := atomicfile.Sweep(dir, foreignTempAge)
+		s.Swept.TempFiles += n
+		s.Swept.TempBytes += size
+		if err != nil {
+			return fmt.Errorf("sweep temporary files: %w", err)
+		}
+	}
+	return nil
 }
 
 // connect opens the first connection, waiting a while for another process

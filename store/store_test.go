@@ -7,12 +7,14 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/ganstudio/ganstudio/gan"
+	"github.com/ganstudio/ganstudio/internal/proc"
 )
 
 func open(t *testing.T, dir string) *Store {
@@ -363,26 +365,50 @@ func TestUnfinishedImportsSweptAndNewerSchemaRefused(t *testing.T) {
 	dir := t.TempDir()
 	ctx := context.Background()
 	s := open(t, dir)
-	old := time.Now().Add(-2 * unfinishedAge).UnixMilli()
-	res, _ := s.DB.Exec(`INSERT INTO datasets (name, res, count, ready, created_at) VALUES ('killed', 64, 1, 0, ?)`, old)
-	killed, _ := res.LastInsertId()
-	s.Blobs.Put(ctx, DatasetKey(killed), func(w io.Writer) error { _, err := w.Write([]byte("half")); return err })
-	res, _ = s.DB.Exec(`INSERT INTO datasets (name, res, count, ready, created_at) VALUES ('going on', 64, 1, 0, ?)`, time.Now().UnixMilli())
-	going, _ := res.LastInsertId()
+	me := proc.Self()
+	cmd := exec.Command("true")
+	if err := cmd.Run(); err != nil {
+		t.Fatal(err)
+	}
+	dead := proc.Owner{Proc: me.Proc, PID: cmd.Process.Pid, Life: "ab"}
+	foreign := proc.Owner{Proc: "elsewhere/boot/pid:[1]", PID: 7, Life: "cd"}
+	old, recent := time.Now().Add(-2*foreignAge).UnixMilli(), time.Now().UnixMilli()
+	cases := []struct {
+		name    string
+		owner   string
+		created int64
+		swept   bool
+	}{
+		{"killed just now", dead.String(), recent, true},
+		{"an earlier life of this pid", proc.Owner{Proc: me.Proc, PID: me.PID, Life: "0000"}.String(), recent, true},
+		{"going on in this process", me.String(), recent, false},
+		{"going on on another machine", foreign.String(), recent, false},
+		{"another machine's, long ago", foreign.String(), old, true},
+		{"from a build that kept no owner, long ago", "", old, true},
+		{"from a build that kept no owner, recent", "", recent, false},
+	}
+	ids := make([]int64, len(cases))
+	for i, c := range cases {
+		res, err := s.DB.Exec(`INSERT INTO datasets (name, res, count, ready, owner, created_at) VALUES (?, 64, 1, 0, ?, ?)`, c.name, c.owner, c.created)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids[i], _ = res.LastInsertId()
+		s.Blobs.Put(ctx, DatasetKey(ids[i]), func(w io.Writer) error { _, err := w.Write([]byte("half")); return err })
+	}
 	s.Close()
 
 	s = open(t, dir)
-	var n int
-	s.DB.QueryRow(`SELECT COUNT(*) FROM datasets WHERE id = ?`, killed).Scan(&n)
-	if n != 0 {
-		t.Error("a killed import's row was kept")
+	if s.Swept.Datasets != 4 {
+		t.Errorf("Swept.Datasets = %d, want 4", s.Swept.Datasets)
 	}
-	if _, err := s.Blobs.Open(ctx, DatasetKey(killed)); !errors.Is(err, ErrNotFound) {
-		t.Errorf("a killed import's file was kept: %v", err)
-	}
-	s.DB.QueryRow(`SELECT COUNT(*) FROM datasets WHERE id = ?`, going).Scan(&n)
-	if n != 1 {
-		t.Error("a recent import (maybe going on in another process) was swept")
+	for i, c := range cases {
+		var n int
+		s.DB.QueryRow(`SELECT COUNT(*) FROM datasets WHERE id = ?`, ids[i]).Scan(&n)
+		_, err := s.Blobs.Open(ctx, DatasetKey(ids[i]))
+		if swept := n == 0; swept != c.swept || swept != errors.Is(err, ErrNotFound) {
+			t.Errorf("%s: row kept %v, file %v; want swept %v", c.name, n == 1, err, c.swept)
+		}
 	}
 	s.DB.Exec(`PRAGMA user_version = 99`)
 	s.Close()

@@ -24,6 +24,10 @@ func openStudio(ctx context.Context, data string, work bool, staleAfter time.Dur
 	if err != nil {
 		return nil, nil, err
 	}
+	if sw := st.Swept; sw != (store.Swept{}) {
+		slog.Info("removed what killed processes left unfinished", "imports", sw.Datasets,
+			"temporary_files", sw.TempFiles, "temporary_mb", float64(sw.TempBytes)/(1<<20))
+	}
 	for _, name := range datasets.BuiltinNames {
 		ds, err := datasets.Builtin(name, 32)
 		if err == nil {

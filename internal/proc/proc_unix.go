@@ -1,6 +1,6 @@
 //go:build unix
 
-package jobs
+package proc
 
 import (
 	"errors"
@@ -9,13 +9,13 @@ import (
 	"syscall"
 )
 
-// processGone reports whether no process has this pid on this machine.
-func processGone(pid int) bool { return errors.Is(syscall.Kill(pid, 0), syscall.ESRCH) }
+// Exited reports whether no process has this pid in this namespace.
+func Exited(pid int) bool { return errors.Is(syscall.Kill(pid, 0), syscall.ESRCH) }
 
-// procIdentity names this process namespace: the host, this boot of the
+// Identity names this process namespace: the host, this boot of the
 // machine and the pid namespace. "" if it cannot tell (then pids are never
 // compared).
-func procIdentity(host string) string {
+func Identity(host string) string {
 	boot, err := os.ReadFile("/proc/sys/kernel/random/boot_id")
 	if err != nil {
 		return ""

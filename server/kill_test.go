@@ -1,0 +1,117 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"mime/multipart"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ganstudio/ganstudio/jobs"
+	"github.com/ganstudio/ganstudio/store"
+)
+
+// killHelper is set in the environment of a test binary run as a studio
+// that the test then kills.
+const killHelper = "GANSTUDIO_TEST_KILL_HELPER"
+
+// TestKillHelperServe is not a test: run by TestKilledUploadSweptAtStart as
+// another process, it serves a studio until it is killed.
+func TestKillHelperServe(t *testing.T) {
+	dir := os.Getenv(killHelper)
+	if dir == "" {
+		t.Skip("only run as a helper process")
+	}
+	ctx := context.Background()
+	st, err := store.Open(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := jobs.New(ctx, st, jobs.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "addr"), []byte(ln.Addr().String()), 0o644)
+	http.Serve(ln, New(st, q, DefaultOptions()))
+}
+
+// TestKilledUploadSweptAtStart kills (SIGKILL) a studio while a zip is
+// being uploaded to it: the upload's temporary file is in the data folder,
+// not the system's temp folder, and the next start removes it.
+func TestKilledUploadSweptAtStart(t *testing.T) {
+	dir, sysTmp := t.TempDir(), t.TempDir()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestKillHelperServe$")
+	cmd.Env = append(os.Environ(), killHelper+"="+dir, "TMPDIR="+sysTmp)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	waitFor := func(what string, ok func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(time.Minute); !ok(); time.Sleep(20 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %s", what)
+			}
+		}
+	}
+	var addr []byte
+	waitFor("the studio to listen", func() bool { addr, _ = os.ReadFile(filepath.Join(dir, "addr")); return len(addr) > 0 })
+
+	// A zip sent slowly: its first megabyte, then nothing until the kill.
+	pr, pw := io.Pipe()
+	mw := multipart.NewWriter(pw)
+	go func() {
+		part, _ := mw.CreateFormFile("files", "icons.zip")
+		part.Write([]byte("PK\x03\x04"))
+		part.Write(make([]byte, 1<<20))
+	}()
+	req, _ := http.NewRequest("POST", fmt.Sprintf("http://%s/api/datasets", addr), pr)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	go func() {
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			resp.Body.Close()
+		}
+	}()
+	tmp := filepath.Join(dir, "tmp")
+	waitFor("the upload's temporary file", func() bool {
+		ents, _ := os.ReadDir(tmp)
+		if len(ents) != 1 {
+			return false
+		}
+		info, err := ents[0].Info()
+		return err == nil && info.Size() >= 1<<20
+	})
+	cmd.Process.Signal(syscall.SIGKILL)
+	cmd.Wait()
+	pw.Close()
+	if ents, _ := os.ReadDir(sysTmp); len(ents) != 0 {
+		t.Errorf("the killed studio left %s in the system's temp folder", ents[0].Name())
+	}
+
+	st, err := store.Open(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ents, _ := os.ReadDir(tmp)
+	if len(ents) != 0 || st.Swept.TempFiles != 1 || st.Swept.TempBytes < 1<<20 {
+		var names []string
+		for _, e := range ents {
+			names = append(names, e.Name())
+		}
+		t.Errorf("after the restart: left %s; swept %d files of %d bytes; want none left, 1 of 1 MiB swept",
+			strings.Join(names, ", "), st.Swept.TempFiles, st.Swept.TempBytes)
+	}
+}
