@@ -44,9 +44,10 @@ func NewImporter(name string, size int, lim Limits) *Importer {
 	return &Importer{Limits: lim, ds: &Dataset{Name: name, Size: size}}
 }
 
-// Add decodes and prepares one file. Errors about the file itself go into
+// Add decodes and prepares one file, within the process's decode budget
+// (waiting for it until ctx is done). Errors about the file itself go into
 // the report; the returned error means the import as a whole must stop.
-func (im *Importer) Add(name string, r io.Reader) error {
+func (im *Importer) Add(ctx context.Context, name string, r io.Reader) error {
 	if im.ds.Len() >= im.Limits.MaxFiles {
 		return fmt.Errorf("more than %d images: split the collection", im.Limits.MaxFiles)
 	}
@@ -59,12 +60,15 @@ func (im *Importer) Add(name string, r io.Reader) error {
 	if im.total > im.Limits.MaxTotalBytes {
 		return fmt.Errorf("the files add up to more than the %d MiB limit", im.Limits.MaxTotalBytes>>20)
 	}
-	img, err := Decode(data, im.Limits)
+	img, err := Load(ctx, data, im.Limits, im.ds.Size)
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
 	if err != nil {
 		im.skip(name, err.Error())
 		return nil
 	}
-	if err := im.ds.append(name, Prepare(img, im.ds.Size)); err != nil {
+	if err := im.ds.append(name, img); err != nil {
 		im.skip(name, err.Error())
 		return nil
 	}
@@ -127,7 +131,7 @@ func ImportDir(ctx context.Context, dir string, size int, lim Limits, progress P
 			im.skip(rel, err.Error())
 			continue
 		}
-		err = im.Add(filepath.ToSlash(rel), f)
+		err = im.Add(ctx, filepath.ToSlash(rel), f)
 		f.Close()
 		if err != nil {
 			return nil, im.report, err
@@ -209,7 +213,7 @@ func (im *Importer) AddZip(ctx context.Context, r io.ReaderAt, size int64, name 
 			im.skip(f.Name, fmt.Sprintf("cannot open entry: %v", err))
 			continue
 		}
-		err = im.Add(f.Name, rc)
+		err = im.Add(ctx, f.Name, rc)
 		rc.Close()
 		if err != nil {
 			return fmt.Errorf("%s: %w", name, err)

@@ -2,11 +2,10 @@ package datasets
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"image"
-	"image/color"
-	"image/draw"
 	_ "image/gif"  // first frame of a GIF
 	_ "image/jpeg" // JPEG, CMYK included
 	_ "image/png"  // PNG, 16-bit and paletted included
@@ -66,22 +65,58 @@ func notImage(data []byte) error {
 }
 
 // Decode reads one image, checking its declared size against lim before
-// decoding any pixels, and applies its EXIF orientation.
+// decoding any pixels, and applies its EXIF orientation. It takes no part
+// of the process's decode budget: imports use Load.
 func Decode(data []byte, lim Limits) (image.Image, error) {
+	_, format, err := decodeConfig(data, lim)
+	if err != nil {
+		return nil, err
+	}
+	return decode(data, format)
+}
+
+// Load decodes one image and prepares it as a size×size training image,
+// within the process's decode budget: it waits (or fails with ctx) until
+// the memory that decoding this image can take is free, so that no mix of
+// concurrent imports takes more than the budget. The full-size image never
+// leaves this function.
+func Load(ctx context.Context, data []byte, lim Limits, size int) (*image.NRGBA, error) {
+	cfg, format, err := decodeConfig(data, lim)
+	if err != nil {
+		return nil, err
+	}
+	done, err := decodeBudget.Load().take(ctx, decodeCost(data, cfg, format))
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	img, err := decode(data, format)
+	if err != nil {
+		return nil, err
+	}
+	return Prepare(img, size), nil
+}
+
+// decodeConfig reads an image's header and checks its size against lim.
+func decodeConfig(data []byte, lim Limits) (image.Config, string, error) {
 	cfg, format, err := image.DecodeConfig(bytes.NewReader(data))
 	if err != nil {
 		if errors.Is(err, image.ErrFormat) || len(data) == 0 {
-			return nil, notImage(data)
+			return cfg, "", notImage(data)
 		}
-		return nil, fmt.Errorf("unreadable header: %w", err)
+		return cfg, "", fmt.Errorf("unreadable header: %w", err)
 	}
 	if cfg.Width <= 0 || cfg.Height <= 0 {
-		return nil, fmt.Errorf("image has no pixels (%dx%d)", cfg.Width, cfg.Height)
+		return cfg, "", fmt.Errorf("image has no pixels (%dx%d)", cfg.Width, cfg.Height)
 	}
 	if cfg.Width > lim.MaxSide || cfg.Height > lim.MaxSide || int64(cfg.Width)*int64(cfg.Height) > lim.MaxPixels {
-		return nil, fmt.Errorf("image is %dx%d, larger than the limit of %d pixels a side and %d megapixels",
+		return cfg, "", fmt.Errorf("image is %dx%d, larger than the limit of %d pixels a side and %d megapixels",
 			cfg.Width, cfg.Height, lim.MaxSide, lim.MaxPixels>>20)
 	}
+	return cfg, format, nil
+}
+
+func decode(data []byte, format string) (image.Image, error) {
 	img, err := imaging.Decode(bytes.NewReader(data), imaging.AutoOrientation(true))
 	if err != nil {
 		return nil, fmt.Errorf("corrupt %s: %w", format, err)
@@ -90,20 +125,44 @@ func Decode(data []byte, lim Limits) (image.Image, error) {
 }
 
 // Prepare turns any decoded image into a size×size training image:
-// transparent parts composited on white, centre-cropped to a square, then
-// resized with a Lanczos filter. Grayscale, 16-bit and CMYK images arrive
-// here already decoded and are converted through their colour models.
+// centre-cropped to a square, resized with a Lanczos filter, then
+// transparent parts composited on white. Grayscale, 16-bit and CMYK images
+// are read through their colour models row by row: no full-size copy is
+// made (an 8192×8192 image would take another 256 MiB for each).
 func Prepare(img image.Image, size int) *image.NRGBA {
 	b := img.Bounds()
-	flat := image.NewNRGBA(image.Rect(0, 0, b.Dx(), b.Dy()))
-	draw.Draw(flat, flat.Bounds(), image.NewUniform(color.White), image.Point{}, draw.Src)
-	draw.Draw(flat, flat.Bounds(), img, b.Min, draw.Over)
 	side := min(b.Dx(), b.Dy())
-	sq := imaging.CropCenter(flat, side, side)
-	if side == size {
-		return sq
+	sq := image.Rectangle{Min: b.Min.Add(image.Pt((b.Dx()-side)/2, (b.Dy()-side)/2))}
+	sq.Max = sq.Min.Add(image.Pt(side, side))
+	var out *image.NRGBA
+	if sub, ok := img.(interface {
+		SubImage(image.Rectangle) image.Image
+	}); ok && side != size {
+		// The resizer weighs colours by their alpha, so compositing after
+		// resizing gives what compositing first would.
+		out = imaging.Resize(sub.SubImage(sq), size, size, imaging.Lanczos)
+	} else {
+		out = imaging.Crop(img, sq)
+		if side != size {
+			out = imaging.Resize(out, size, size, imaging.Lanczos)
+		}
 	}
-	return imaging.Resize(sq, size, size, imaging.Lanczos)
+	onWhite(out)
+	return out
+}
+
+// onWhite composites an image on white in place, leaving it opaque.
+func onWhite(img *image.NRGBA) {
+	for i := 0; i+3 < len(img.Pix); i += 4 {
+		a := uint32(img.Pix[i+3])
+		if a == 255 {
+			continue
+		}
+		for c := 0; c < 3; c++ {
+			img.Pix[i+c] = uint8((uint32(img.Pix[i+c])*a + 255*(255-a) + 127) / 255)
+		}
+		img.Pix[i+3] = 255
+	}
 }
 
 // readAll reads r up to max bytes, failing past that.

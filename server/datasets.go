@@ -13,6 +13,7 @@ import (
 	"os"
 	"path"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
@@ -36,6 +37,20 @@ func (s *Server) importUpload(c echo.Context) (*store.Dataset, error) {
 	mr, err := c.Request().MultipartReader()
 	if err != nil {
 		return nil, fieldErrors{"files": "send the images as a multipart form (field \"files\")"}
+	}
+	// Wait for a turn before reading the body: an upload waiting holds
+	// nothing but its connection.
+	wait := time.NewTimer(s.opts.ImportWait)
+	defer wait.Stop()
+	select {
+	case s.imports <- struct{}{}:
+		defer func() { <-s.imports }()
+	case <-wait.C:
+		c.Response().Header().Set("Retry-After", "10")
+		return nil, echo.NewHTTPError(http.StatusServiceUnavailable,
+			fmt.Sprintf("the studio is preparing %s; nothing was saved: send it again in a few seconds", web.Plural(cap(s.imports), "other upload")))
+	case <-ctx.Done():
+		return nil, ctx.Err()
 	}
 	im := datasets.NewImporter("", UploadRes, s.opts.Limits)
 	name, files := "", 0
@@ -108,7 +123,7 @@ func (s *Server) addPart(c echo.Context, im *datasets.Importer, name string, par
 	body := io.MultiReader(bytes.NewReader(head[:n]), part)
 	if !bytes.Equal(head[:n], []byte("PK\x03\x04")) && !strings.EqualFold(path.Ext(name), ".zip") {
 		cr := &countReader{r: body}
-		err := im.Add(name, cr)
+		err := im.Add(c.Request().Context(), name, cr)
 		return cr.n, false, err
 	}
 	// In the data folder, named for this process: if it is killed now,

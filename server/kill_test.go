@@ -1,8 +1,12 @@
 package server
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"image/color"
 	"io"
 	"mime/multipart"
 	"net"
@@ -113,5 +117,68 @@ func TestKilledUploadSweptAtStart(t *testing.T) {
 		}
 		t.Errorf("after the restart: left %s; swept %d files of %d bytes; want none left, 1 of 1 MiB swept",
 			strings.Join(names, ", "), st.Swept.TempFiles, st.Swept.TempBytes)
+	}
+}
+
+// TestUploadsWaitTheirTurn: past MaxImports, an upload waits ImportWait
+// for a turn and is then answered 503 with Retry-After, nothing saved;
+// once the turn is free, uploads go through again.
+func TestUploadsWaitTheirTurn(t *testing.T) {
+	opts := DefaultOptions()
+	opts.MaxImports, opts.ImportWait = 1, 200*time.Millisecond
+	s := newStudio(t, false, opts)
+	red := pngBytes(color.NRGBA{200, 0, 0, 255}, 8, 8)
+
+	// The first upload holds the one turn while its zip arrives slowly.
+	pr, pw := io.Pipe()
+	mw := multipart.NewWriter(pw)
+	go func() {
+		part, _ := mw.CreateFormFile("files", "icons.zip")
+		part.Write(zipOf(map[string][]byte{"a.png": red})[:10])
+	}()
+	req, _ := http.NewRequest("POST", s.srv.URL+"/api/datasets", pr)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	first := make(chan int)
+	go func() {
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			first <- 0
+			return
+		}
+		resp.Body.Close()
+		first <- resp.StatusCode
+	}()
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(10 * time.Millisecond) {
+		if ents, _ := os.ReadDir(filepath.Join(s.dir, "tmp")); len(ents) == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the first upload never started")
+		}
+	}
+
+	var b bytes.Buffer
+	mw2 := multipart.NewWriter(&b)
+	w, _ := mw2.CreateFormFile("files", "b.png")
+	w.Write(red)
+	mw2.Close()
+	resp, err := http.Post(s.srv.URL+"/api/datasets", mw2.FormDataContentType(), bytes.NewReader(b.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var a apiError
+	json.NewDecoder(resp.Body).Decode(&a)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" || !strings.HasPrefix(a.Error, "the studio is preparing 1 other upload;") {
+		t.Errorf("an upload past the limit: %d, Retry-After %q, %q; want 503 with Retry-After", resp.StatusCode, resp.Header.Get("Retry-After"), a.Error)
+	}
+
+	pw.CloseWithError(errors.New("client gave up"))
+	<-first
+	if code := s.upload("", map[string][]byte{"b.png": red}, nil); code != http.StatusCreated {
+		t.Errorf("an upload once the turn is free: %d, want 201", code)
+	}
+	if list, _ := s.st.Datasets(context.Background()); len(list) != 2 {
+		t.Errorf("%d datasets, want the built-in one and the last upload", len(list))
 	}
 }

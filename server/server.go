@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
@@ -33,7 +34,14 @@ type Options struct {
 	// answers only to loopback names, so a web page cannot reach it by
 	// rebinding its own domain name to 127.0.0.1.
 	AllowedHosts []string
-	Logger       *slog.Logger
+	// MaxImports is how many uploads are prepared at once. Each holds its
+	// images while they are prepared (up to 600 MB for 50 000 at 64 px) and
+	// one file at a time (up to 64 MB); a further upload waits ImportWait
+	// for a turn and is then answered 503 with Retry-After. Decoding itself
+	// is bounded across the process by datasets.SetDecodeMemory.
+	MaxImports int
+	ImportWait time.Duration
+	Logger     *slog.Logger
 }
 
 // LoopbackHosts are the names of this machine seen from itself.
@@ -41,7 +49,8 @@ var LoopbackHosts = []string{"localhost", "127.0.0.1", "::1"}
 
 // DefaultOptions suit one machine, listening on its loopback address.
 func DefaultOptions() Options {
-	return Options{MaxUpload: 1 << 30, Limits: datasets.DefaultLimits(), AllowedHosts: LoopbackHosts, Logger: slog.Default()}
+	return Options{MaxUpload: 1 << 30, Limits: datasets.DefaultLimits(), AllowedHosts: LoopbackHosts,
+		MaxImports: 4, ImportWait: 15 * time.Second, Logger: slog.Default()}
 }
 
 // Server holds what the handlers need.
@@ -50,7 +59,8 @@ type Server struct {
 	q        *jobs.Queue
 	opts     Options
 	log      *slog.Logger
-	previews sync.Map // dataset id → preview PNG
+	previews sync.Map      // dataset id → preview PNG
+	imports  chan struct{} // a token per upload being prepared
 }
 
 // New returns the studio's HTTP handler.
@@ -58,7 +68,7 @@ func New(st *store.Store, q *jobs.Queue, opts Options) http.Handler {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	s := &Server{st: st, q: q, opts: opts, log: opts.Logger}
+	s := &Server{st: st, q: q, opts: opts, log: opts.Logger, imports: make(chan struct{}, max(1, opts.MaxImports))}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.handleError
@@ -218,6 +228,8 @@ func (s *Server) handleError(err error, c echo.Context) {
 	case code == http.StatusInsufficientStorage:
 		s.log.Error("disk full", "method", c.Request().Method, "path", c.Request().URL.Path, "err", err)
 		msg = "the studio's disk is full; nothing was saved. Free some space (deleting old runs frees their checkpoints, the largest files) and try again"
+	case code == http.StatusServiceUnavailable:
+		s.log.Warn("request refused for now", "method", c.Request().Method, "path", c.Request().URL.Path, "err", err)
 	case code >= 500:
 		s.log.Error("request failed", "method", c.Request().Method, "path", c.Request().URL.Path, "err", err)
 		msg = "something went wrong on the server: " + msg

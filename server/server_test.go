@@ -29,6 +29,7 @@ import (
 
 type studio struct {
 	t   *testing.T
+	dir string // the data folder
 	st  *store.Store
 	q   *jobs.Queue
 	srv *httptest.Server
@@ -37,7 +38,8 @@ type studio struct {
 func newStudio(t *testing.T, work bool, opts Options) *studio {
 	t.Helper()
 	ctx := context.Background()
-	st, err := store.Open(ctx, t.TempDir())
+	dir := t.TempDir()
+	st, err := store.Open(ctx, dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,7 +59,7 @@ func newStudio(t *testing.T, work bool, opts Options) *studio {
 		q.Stop(ctx)
 		st.Close()
 	})
-	return &studio{t: t, st: st, q: q, srv: srv}
+	return &studio{t: t, dir: dir, st: st, q: q, srv: srv}
 }
 
 // do sends a request and decodes a JSON answer into out (if not nil).

@@ -98,7 +98,8 @@
         $("#upload-button").disabled = false;
         // Nothing was saved: start the choice again rather than sending
         // the same files twice next time.
-        if (xhr.status !== 201) reset();
+        // (A 503 is "busy, send it again": keep the choice for that.)
+        if (xhr.status !== 201 && xhr.status !== 503) reset();
         let body = {};
         try { body = JSON.parse(xhr.responseText); } catch (_) { /* not JSON */ }
         if (xhr.status === 201) { window.location = "/datasets/" + body.id; return; }

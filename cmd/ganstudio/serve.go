@@ -54,6 +54,8 @@ func serveCmd(ctx context.Context, args []string) error {
 	data := fs.String("data", "data", "data folder: the database and every image, sample and checkpoint")
 	noWorker := fs.Bool("no-worker", false, "serve only; leave training to 'ganstudio worker' processes")
 	maxUpload := fs.Int64("max-upload-mb", 1024, "largest upload accepted, in MB")
+	decodeMB := fs.Int64("decode-memory-mb", datasets.DefaultDecodeMemory>>20, "memory that decoding uploaded images may take at once, in MB (an image that needs more decodes alone)")
+	maxImports := fs.Int("max-imports", server.DefaultOptions().MaxImports, "uploads prepared at once; more wait their turn, then get 503")
 	stale := fs.Duration("stale-after", jobs.DefaultStaleAfter, "resume a run elsewhere once its worker has been silent this long")
 	if err := fs.Parse(args); err != nil {
 		return errUsage
@@ -67,8 +69,13 @@ func serveCmd(ctx context.Context, args []string) error {
 	if err := q.Start(ctx); err != nil {
 		return err
 	}
+	if *decodeMB < 64 || *maxImports < 1 {
+		return fmt.Errorf("--decode-memory-mb must be at least 64 and --max-imports at least 1")
+	}
+	datasets.SetDecodeMemory(*decodeMB << 20)
 	opts := server.DefaultOptions()
 	opts.MaxUpload = *maxUpload << 20
+	opts.MaxImports = *maxImports
 	if !loopback(*addr) {
 		opts.AllowedHosts = nil // reachable by other names on purpose
 	}

@@ -4,6 +4,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -55,7 +56,7 @@ func main() {
 			if err != nil {
 				log.Fatal(err)
 			}
-			if err := im.Add(e.Image, f); err != nil {
+			if err := im.Add(context.Background(), e.Image, f); err != nil {
 				log.Fatal(err)
 			}
 			f.Close()
