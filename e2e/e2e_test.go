@@ -156,6 +156,18 @@ func writeImageZip(t *testing.T, n int) string {
 		t.Fatal(err)
 	}
 	io.WriteString(w, "not an image: the import lists it as skipped\n")
+	// An empty file and a zip inside the zip: skipped, each with its reason.
+	if _, err := zw.Create("shapes/empty.png"); err != nil {
+		t.Fatal(err)
+	}
+	w, err = zw.Create("shapes/more.zip")
+	if err != nil {
+		t.Fatal(err)
+	}
+	inner := zip.NewWriter(w)
+	iw, _ := inner.Create("img.png")
+	png.Encode(iw, shape(0))
+	inner.Close()
 	if err := zw.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -349,8 +361,10 @@ func requestURI(abs string) string {
 	return u.RequestURI()
 }
 
-// uploadDataset uploads the zip from the datasets page and returns the new
-// dataset's id, checking its page lists notes.txt as skipped.
+// uploadDataset uploads the zip from the datasets page (the name field left
+// empty) and returns the new dataset's id, checking its page: named after
+// the zip, notes.txt, the empty file and the zip inside listed as skipped
+// with their reasons.
 func uploadDataset(t *testing.T, ctx context.Context, base, zipPath string) string {
 	t.Helper()
 	do(t, ctx, "choose the zip",
@@ -363,8 +377,13 @@ func uploadDataset(t *testing.T, ctx context.Context, base, zipPath string) stri
 	)
 	id := waitPath(t, ctx, "upload and go to the dataset's page", regexp.MustCompile(`^/datasets/(\d+)$`))
 	skipped := get(t, ctx, "read the skipped files", chromedp.Text(chromedp.CSS("table.skipped")))
-	if !strings.Contains(skipped, "notes.txt") {
-		t.Errorf("the skipped-files table does not mention notes.txt:\n%s", skipped)
+	for _, want := range []string{"notes.txt", "empty.png", "empty file", "more.zip", "archives inside a zip or folder are not unpacked"} {
+		if !strings.Contains(skipped, want) {
+			t.Errorf("the skipped-files table does not say %q:\n%s", want, skipped)
+		}
+	}
+	if name := get(t, ctx, "read the dataset's name", chromedp.Text(chromedp.CSS("h1"))); name != strings.TrimSuffix(filepath.Base(zipPath), ".zip") {
+		t.Errorf("the dataset is named %q, not after the zip %s", name, filepath.Base(zipPath))
 	}
 	facts := get(t, ctx, "read the dataset's facts", chromedp.Text(chromedp.CSS("dl.facts")))
 	if !regexp.MustCompile(`Images\s+12\s`).MatchString(facts) {
