@@ -120,12 +120,12 @@ func TestDeviceStepMatchesCPU(t *testing.T) {
 		t.Errorf("spread of D's verdicts on fakes: %g on the CPU, %g on the device", cpu.dFakeSpread, dev.dFakeSpread)
 	}
 	// Sampling after device steps sees the device's weights.
-	z := cpu.RandomLatents(4, 9)
-	ia, err := cpu.Generate(z)
+	z := RandomLatents(4, cpu.cfg.ZDim, 9)
+	ia, err := cpu.Generator().Generate(z)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ib, err := dev.Generate(z)
+	ib, err := dev.Generator().Generate(z)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -291,7 +291,7 @@ func TestDeviceLost(t *testing.T) {
 	if _, err := tr.TrainStep(context.Background()); !errors.Is(err, ErrDeviceLost) {
 		t.Errorf("step on a lost device: %v", err)
 	}
-	if _, err := tr.Generate(tr.RandomLatents(2, 1)); !errors.Is(err, ErrDeviceLost) {
+	if _, err := tr.Generator().Generate(RandomLatents(2, tr.cfg.ZDim, 1)); !errors.Is(err, ErrDeviceLost) {
 		t.Errorf("sampling after the device was lost: %v", err)
 	}
 	if _, err := newTrainer(cfg, noiseSource{cfg.Res}, emu); !errors.Is(err, ErrDeviceLost) {

@@ -25,8 +25,8 @@ var ErrNoLiked = errors.New("no liked samples to bias toward; like a few first")
 // fitted to the liked latents). With a rating model, three candidates are
 // drawn per latent and the model keeps the one it likes most: liked latents
 // from early steps may no longer make liked images once G has moved on.
-func (t *Trainer) BiasedLatents(liked [][]float32, model *RatingModel, n int, seed uint64) ([]float32, error) {
-	zd := t.cfg.ZDim
+func (g *Generator) BiasedLatents(liked [][]float32, model *RatingModel, n int, seed uint64) ([]float32, error) {
+	zd := g.cfg.ZDim
 	if len(liked) == 0 {
 		return nil, ErrNoLiked
 	}
@@ -52,7 +52,7 @@ func (t *Trainer) BiasedLatents(liked [][]float32, model *RatingModel, n int, se
 	if model == nil {
 		return cand, nil
 	}
-	imgs, err := t.Generate(cand)
+	imgs, err := g.Generate(cand)
 	if err != nil {
 		return nil, err
 	}

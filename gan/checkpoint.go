@@ -70,20 +70,11 @@ func (t *Trainer) weights() checkpoint {
 // setWeights copies weights' part of ck into the trainer, checking that
 // every piece fits its networks.
 func (t *Trainer) setWeights(ck *checkpoint) error {
-	if err := restore(t.G, ck.GNames, ck.G); err != nil {
-		return fmt.Errorf("checkpoint generator: %w", err)
+	if err := setGenerator(t.G, ck.GNames, ck.G, ck.Running); err != nil {
+		return err
 	}
 	if err := restore(t.D, ck.DNames, ck.D); err != nil {
 		return fmt.Errorf("checkpoint discriminator: %w", err)
-	}
-	for k, r := range t.G.Running {
-		saved, ok := ck.Running[k]
-		if !ok || len(saved.Mean) != len(r.Mean) || len(saved.Var) != len(r.Var) {
-			return fmt.Errorf("checkpoint lacks running statistics for %s", k)
-		}
-		copy(r.Mean, saved.Mean)
-		copy(r.Var, saved.Var)
-		r.Momentum = saved.Momentum
 	}
 	if err := restoreAdam(t.optG, &ck.OptG); err != nil {
 		return fmt.Errorf("checkpoint generator optimiser: %w", err)

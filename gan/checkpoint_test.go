@@ -73,8 +73,8 @@ func TestCheckpointExactResume(t *testing.T) {
 		}
 	}
 	// The grid comes from the same latents and weights.
-	g1, _ := straight.Generate(straight.FixedLatents()[:straight.cfg.ZDim])
-	g2, _ := resumed.Generate(resumed.FixedLatents()[:resumed.cfg.ZDim])
+	g1, _ := straight.Generator().Generate(straight.FixedLatents()[:straight.cfg.ZDim])
+	g2, _ := resumed.Generator().Generate(resumed.FixedLatents()[:resumed.cfg.ZDim])
 	for i := range g1[0] {
 		if g1[0][i] != g2[0][i] {
 			t.Fatal("grid image differs after resume")

@@ -16,7 +16,7 @@ func TestClosedTrainerIsCollected(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := tr.Generate(RandomLatents(2, cfg.ZDim, 1)); err != nil {
+	if _, err := tr.Generator().Generate(RandomLatents(2, cfg.ZDim, 1)); err != nil {
 		t.Fatal(err)
 	}
 	probe := weak.Make(tr.G)

@@ -20,7 +20,7 @@ func RealSample(src Source, n int, seed uint64) [][]float32 {
 // Quality is the SWD between EvalImages generated images (from fixed
 // latents, so figures over a run are comparable) and as many real ones.
 func (t *Trainer) Quality() (SWDResult, error) {
-	fake, err := t.Generate(RandomLatents(EvalImages, t.cfg.ZDim, 0xe7a1))
+	fake, err := t.Generator().Generate(RandomLatents(EvalImages, t.cfg.ZDim, 0xe7a1))
 	if err != nil {
 		return SWDResult{}, err
 	}

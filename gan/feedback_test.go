@@ -298,7 +298,7 @@ func TestModelLossSteersGenerator(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		imgs, err := tr.Generate(z)
+		imgs, err := tr.Generator().Generate(z)
 		if err != nil {
 			t.Fatal(err)
 		}

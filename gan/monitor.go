@@ -46,7 +46,7 @@ func (t *Trainer) Health(ref Reference) (HealthReport, error) {
 // like with like. A snapshot that also charts the rating model's verdict
 // generates them once for both.
 func (t *Trainer) HealthImages() ([][]float32, error) {
-	return t.Generate(RandomLatents(HealthSamples, t.cfg.ZDim, healthLatentSeed))
+	return t.Generator().Generate(RandomLatents(HealthSamples, t.cfg.ZDim, healthLatentSeed))
 }
 
 // HealthOf judges HealthImages against ref. The discriminator's spread on

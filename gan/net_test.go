@@ -92,7 +92,7 @@ func TestNetworkShapesAndGradients(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		imgs, err := tr.Generate(tr.RandomLatents(3, 1))
+		imgs, err := tr.Generator().Generate(RandomLatents(3, tr.cfg.ZDim, 1))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -104,7 +104,7 @@ func TestNetworkShapesAndGradients(t *testing.T) {
 				t.Fatalf("res %d: pixel %g outside tanh's range", res, v)
 			}
 		}
-		copy(f32(tr.zD), tr.RandomLatents(cfg.Batch, 2))
+		copy(f32(tr.zD), RandomLatents(cfg.Batch, cfg.ZDim, 2))
 		copy(f32(tr.zG), f32(tr.zD))
 		for i := range f32(tr.real) {
 			f32(tr.real)[i] = float32(math.Sin(float64(i)))

@@ -5,79 +5,7 @@ import (
 	"image"
 	"image/color"
 	"math"
-
-	"gorgonia.org/gorgonia"
-	"gorgonia.org/tensor"
 )
-
-// sampler is a generator graph in eval mode (batch norm from running
-// statistics), so each image depends on its own latent alone.
-type sampler struct {
-	vm  gorgonia.VM
-	z   *tensor.Dense
-	out gorgonia.Value
-}
-
-const sampleBatch = GridSize
-
-func (t *Trainer) newSampler() (*sampler, error) {
-	g := gorgonia.NewGraph()
-	s := &sampler{z: newInput(sampleBatch, t.cfg.ZDim)}
-	img, err := generator(bind(g, t.G), t.cfg, inputNode(g, "z", s.z), genMode{eval: true})
-	if err != nil {
-		return nil, fmt.Errorf("sampling graph: %w", err)
-	}
-	gorgonia.Read(img, &s.out)
-	s.vm = gorgonia.NewTapeMachine(g)
-	return s, nil
-}
-
-// Generate turns latents (n × ZDim, row after row) into n images, each planar
-// RGB (CHW) in [-1, 1].
-func (t *Trainer) Generate(z []float32) ([][]float32, error) {
-	zd := t.cfg.ZDim
-	if len(z)%zd != 0 {
-		return nil, fmt.Errorf("latents: %d values is not a multiple of %d", len(z), zd)
-	}
-	// Sampling runs on the host's copy of the generator, even for a run
-	// trained on a device: it happens at snapshots, not every step.
-	if err := t.sync(); err != nil {
-		return nil, err
-	}
-	if t.sampler == nil {
-		s, err := t.newSampler()
-		if err != nil {
-			return nil, err
-		}
-		t.sampler = s
-	}
-	s := t.sampler
-	n := len(z) / zd
-	per := 3 * t.cfg.Res * t.cfg.Res
-	out := make([][]float32, 0, n)
-	for lo := 0; lo < n; lo += sampleBatch {
-		hi := min(lo+sampleBatch, n)
-		in := f32(s.z)
-		clear(in)
-		copy(in, z[lo*zd:hi*zd])
-		err := s.vm.RunAll()
-		s.vm.Reset()
-		if err != nil {
-			return nil, fmt.Errorf("generate: %w", err)
-		}
-		imgs := f32(s.out)
-		for i := 0; i < hi-lo; i++ {
-			out = append(out, append([]float32(nil), imgs[i*per:(i+1)*per]...))
-		}
-	}
-	return out, nil
-}
-
-// RandomLatents draws n latents from N(0, I) with the given seed, apart
-// from the training RNG so sampling never changes the course of training.
-func (t *Trainer) RandomLatents(n int, seed uint64) []float32 {
-	return RandomLatents(n, t.cfg.ZDim, seed)
-}
 
 // Interpolate returns steps latents spherically interpolated from a to b.
 func Interpolate(a, b []float32, steps int) []float32 {
@@ -142,15 +70,6 @@ func Grid(imgs [][]float32, res, cols int) *image.NRGBA {
 		}
 	}
 	return out
-}
-
-// GridImage renders the fixed-latent progress grid at the current step.
-func (t *Trainer) GridImage() (*image.NRGBA, error) {
-	imgs, err := t.Generate(t.fixedZ)
-	if err != nil {
-		return nil, err
-	}
-	return Grid(imgs, t.cfg.Res, 8), nil
 }
 
 // Blank is a Source of the given resolution with one empty image: enough

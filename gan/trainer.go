@@ -45,7 +45,7 @@ type Trainer struct {
 
 	dStep, gStep *graphStep
 	real, zD, zG *tensor.Dense // inputs bound into the graphs
-	sampler      *sampler
+	gen          *Generator    // G in eval mode, lent out by Generator
 
 	// stamp is odd during a training step: then the G step's generator
 	// layers copy their outputs from the D step's, computed moments
@@ -204,6 +204,18 @@ func (t *Trainer) Step() int { return t.step }
 
 // FixedLatents returns the progress grid's latents (GridSize × ZDim).
 func (t *Trainer) FixedLatents() []float32 { return t.fixedZ }
+
+// Generator is the trainer's generator in eval mode, sharing its weights:
+// what it makes follows training. Sampling runs on the host's copy, even
+// for a run trained on a device (it happens at snapshots, not every step),
+// so the generator copies the device's weights back before it reads them.
+func (t *Trainer) Generator() *Generator {
+	if t.gen == nil {
+		t.gen = &Generator{cfg: t.cfg, net: t.G, fixedZ: t.fixedZ, ready: t.sync}
+	}
+	t.gen.step = t.step
+	return t.gen
+}
 
 func (t *Trainer) normal(dst []float32) {
 	for i := range dst {
@@ -472,8 +484,8 @@ func (t *Trainer) Close() {
 		closeVM(t.dStep.vm)
 		closeVM(t.gStep.vm)
 	}
-	if t.sampler != nil {
-		closeVM(t.sampler.vm)
+	if t.gen != nil {
+		t.gen.Close()
 	}
 }
 

@@ -39,7 +39,7 @@ func feedbackTraining(t *testing.T, st *store.Store) (*training, []store.Sample)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	q := &Queue{st: st, workerID: "test", log: log}
 	tt := &training{q: q, run: r, log: log, tr: tr, ds: ds}
-	sms, err := Draw(ctx, st, tr, r.ID, 0, store.OriginSnapshot, gan.RandomLatents(12, cfg.ZDim, 3))
+	sms, err := Draw(ctx, st, tr.Generator(), r.ID, 0, store.OriginSnapshot, gan.RandomLatents(12, cfg.ZDim, 3))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +85,7 @@ func TestRatingsReachTheTrainer(t *testing.T) {
 		t.Fatalf("after one like: %d liked, %d disliked", l, d)
 	}
 	// The liked image is the sample's, as stored.
-	want, err := tt.tr.Generate(sms[0].Latent)
+	want, err := tt.tr.Generator().Generate(sms[0].Latent)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,46 +14,51 @@ import (
 // MaxGenerate bounds one "generate" request.
 const MaxGenerate = 256
 
-// checkpointFor picks the checkpoint of step (or the latest, for step < 0).
-func checkpointFor(ctx context.Context, st *store.Store, run *store.Run, step int) (*gan.Trainer, error) {
+// generatorFor reads the generator of the checkpoint of step (or the
+// latest, for step < 0): no discriminator or optimiser is built.
+func generatorFor(ctx context.Context, st *store.Store, run *store.Run, step int) (*gan.Generator, error) {
 	if step < 0 {
 		step = run.CkptStep
 	}
 	if step < 0 {
 		return nil, fmt.Errorf("run %d has no checkpoint yet: %w", run.ID, store.ErrNotFound)
 	}
-	tr, err := loadCheckpoint(ctx, st, run.ID, step, gan.Blank(run.Config.Res))
-	if err != nil {
-		return nil, fmt.Errorf("checkpoint at step %d: %w", step, err)
+	r, err := st.Blobs.Open(ctx, store.CheckpointKey(run.ID, step))
+	if err == nil {
+		defer r.Close()
+		var g *gan.Generator
+		if g, err = gan.ReadGenerator(r); err == nil {
+			return g, nil
+		}
 	}
-	return tr, nil
+	return nil, fmt.Errorf("checkpoint at step %d: %w", step, err)
 }
 
 // Generate draws n new samples from the run's checkpoint at step (the
 // latest if step < 0) and stores them. With bias, their latents lie near
-// those of liked samples (gan.Trainer.BiasedLatents), a rating model
+// those of liked samples (gan.Generator.BiasedLatents), a rating model
 // fitted to the run's ratings picking among candidates when there are
 // enough ratings for one.
 func Generate(ctx context.Context, st *store.Store, run *store.Run, step, n int, bias bool) ([]store.Sample, error) {
 	if n < 1 || n > MaxGenerate {
 		return nil, fmt.Errorf("can generate 1 to %d samples at a time, not %d", MaxGenerate, n)
 	}
-	tr, err := checkpointFor(ctx, st, run, step)
+	g, err := generatorFor(ctx, st, run, step)
 	if err != nil {
 		return nil, err
 	}
-	defer tr.Close()
+	defer g.Close()
 	seed := uint64(time.Now().UnixNano())
 	z := gan.RandomLatents(n, run.Config.ZDim, seed)
 	if bias {
-		if z, err = biasedLatents(ctx, st, run, tr, n, seed); err != nil {
+		if z, err = biasedLatents(ctx, st, run, g, n, seed); err != nil {
 			return nil, err
 		}
 	}
-	return Draw(ctx, st, tr, run.ID, tr.Step(), store.OriginGenerate, z)
+	return Draw(ctx, st, g, run.ID, g.Step(), store.OriginGenerate, z)
 }
 
-func biasedLatents(ctx context.Context, st *store.Store, run *store.Run, tr *gan.Trainer, n int, seed uint64) ([]float32, error) {
+func biasedLatents(ctx context.Context, st *store.Store, run *store.Run, g *gan.Generator, n int, seed uint64) ([]float32, error) {
 	rated, err := st.RatedSamples(ctx, run.ID)
 	if err != nil {
 		return nil, err
@@ -78,7 +83,7 @@ func biasedLatents(ctx context.Context, st *store.Store, run *store.Run, tr *gan
 	if err != nil && !errors.Is(err, gan.ErrFewRatings) {
 		return nil, err
 	}
-	return tr.BiasedLatents(likedZ, model, n, seed)
+	return g.BiasedLatents(likedZ, model, n, seed)
 }
 
 // Interpolate renders a strip of frames from sample a to sample b along the
@@ -87,17 +92,17 @@ func Interpolate(ctx context.Context, st *store.Store, run *store.Run, a, b *sto
 	if frames < 2 || frames > 32 {
 		return nil, fmt.Errorf("interpolation takes 2 to 32 frames, not %d", frames)
 	}
-	tr, err := checkpointFor(ctx, st, run, a.Step)
+	g, err := generatorFor(ctx, st, run, a.Step)
 	if err != nil {
-		if tr, err = checkpointFor(ctx, st, run, -1); err != nil {
+		if g, err = generatorFor(ctx, st, run, -1); err != nil {
 			return nil, err
 		}
 	}
-	defer tr.Close()
+	defer g.Close()
 	if len(a.Latent) != run.Config.ZDim || len(b.Latent) != run.Config.ZDim {
 		return nil, fmt.Errorf("samples %d and %d do not belong to a run like %d", a.ID, b.ID, run.ID)
 	}
-	imgs, err := tr.Generate(gan.Interpolate(a.Latent, b.Latent, frames))
+	imgs, err := g.Generate(gan.Interpolate(a.Latent, b.Latent, frames))
 	if err != nil {
 		return nil, err
 	}

@@ -355,7 +355,7 @@ func loadCheckpoint(ctx context.Context, st *store.Store, runID int64, step int,
 // checkpoint of the current step.
 func (t *training) snapshot(ctx context.Context, final bool) error {
 	st, run, s := t.q.st, t.run, t.tr.Step()
-	grid, err := t.tr.GridImage()
+	grid, err := t.tr.Generator().GridImage()
 	if err != nil {
 		return err
 	}
@@ -458,7 +458,7 @@ func (t *training) addSamples(ctx context.Context, n int, origin string) error {
 	if origin == store.OriginFinal {
 		seed ^= 1
 	}
-	_, err := Draw(ctx, t.q.st, t.tr, t.run.ID, s, origin, gan.RandomLatents(n, t.run.Config.ZDim, seed))
+	_, err := Draw(ctx, t.q.st, t.tr.Generator(), t.run.ID, s, origin, gan.RandomLatents(n, t.run.Config.ZDim, seed))
 	return err
 }
 
@@ -472,18 +472,18 @@ func (t *training) finalSamples(ctx context.Context) error {
 	return t.addSamples(ctx, FinalSamples, store.OriginFinal)
 }
 
-// Draw generates one sample per latent from tr and stores them.
-func Draw(ctx context.Context, st *store.Store, tr *gan.Trainer, runID int64, step int, origin string, z []float32) ([]store.Sample, error) {
-	imgs, err := tr.Generate(z)
+// Draw generates one sample per latent with g and stores them.
+func Draw(ctx context.Context, st *store.Store, g *gan.Generator, runID int64, step int, origin string, z []float32) ([]store.Sample, error) {
+	imgs, err := g.Generate(z)
 	if err != nil {
 		return nil, err
 	}
-	zd := tr.Config().ZDim
+	zd := g.Config().ZDim
 	lat := make([][]float32, len(imgs))
 	for i := range lat {
 		lat[i] = z[i*zd : (i+1)*zd]
 	}
-	res := tr.Config().Res
+	res := g.Config().Res
 	return st.AddSamples(ctx, runID, step, origin, lat, func(i int, w io.Writer) error {
 		return png.Encode(w, gan.ToImage(imgs[i], res))
 	})

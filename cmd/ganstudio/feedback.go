@@ -263,7 +263,7 @@ func round2(x float64) float64 { return math.Round(x*100) / 100 }
 const evalLatentSeed, evalN = 0xfeed, 256
 
 func measureFeedback(tr *gan.Trainer, rt rater, ref gan.Reference, model *gan.RatingModel, liked [][]float32) (feedbackMeasure, error) {
-	imgs, err := tr.Generate(gan.RandomLatents(evalN, tr.Config().ZDim, evalLatentSeed))
+	imgs, err := tr.Generator().Generate(gan.RandomLatents(evalN, tr.Config().ZDim, evalLatentSeed))
 	if err != nil {
 		return feedbackMeasure{}, err
 	}
@@ -282,11 +282,11 @@ func measureFeedback(tr *gan.Trainer, rt rater, ref gan.Reference, model *gan.Ra
 		m.ModelShare = model.LikedShare(imgs)
 	}
 	if len(liked) > 0 {
-		z, err := tr.BiasedLatents(liked, model, evalN, evalLatentSeed)
+		z, err := tr.Generator().BiasedLatents(liked, model, evalN, evalLatentSeed)
 		if err != nil {
 			return m, err
 		}
-		bi, err := tr.Generate(z)
+		bi, err := tr.Generator().Generate(z)
 		if err != nil {
 			return m, err
 		}
@@ -360,7 +360,7 @@ func feedbackArmRun(ctx context.Context, tr *gan.Trainer, rt rater, ref gan.Refe
 		if arm.Ratings < ratings && (tr.Step()-start)%every == 0 {
 			n := min(per, ratings-arm.Ratings)
 			z := gan.RandomLatents(n, zd, seed<<16^uint64(round)^0x7a7e)
-			imgs, err := tr.Generate(z)
+			imgs, err := tr.Generator().Generate(z)
 			if err != nil {
 				return arm, before, err
 			}

@@ -32,11 +32,11 @@ func sampleCmd(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	tr, err := gan.LoadCheckpoint(filepath.Join(*run, "checkpoint.gob"), gan.Blank(info.Config.Res))
+	g, err := gan.LoadGenerator(filepath.Join(*run, "checkpoint.gob"))
 	if err != nil {
 		return err
 	}
-	defer tr.Close()
+	defer g.Close()
 	zd := info.Config.ZDim
 	z := gan.RandomLatents(*n, zd, *seed)
 	cols := 8
@@ -48,13 +48,13 @@ func sampleCmd(ctx context.Context, args []string) error {
 		}
 		cols = *interp
 	}
-	imgs, err := tr.Generate(z)
+	imgs, err := g.Generate(z)
 	if err != nil {
 		return err
 	}
 	if err := writePNG(*out, gan.Grid(imgs, info.Config.Res, cols)); err != nil {
 		return err
 	}
-	fmt.Fprintf(os.Stderr, "wrote %d images from step %d to %s\n", len(imgs), tr.Step(), *out)
+	fmt.Fprintf(os.Stderr, "wrote %d images from step %d to %s\n", len(imgs), g.Step(), *out)
 	return nil
 }

@@ -164,7 +164,7 @@ func trainLoop(ctx context.Context, tr *gan.Trainer, ds *datasets.Dataset, out s
 		return metrics.Encode(map[string]any{"step": tr.Step(), "swd": q, "swd_floor": floor})
 	}
 	grid := func() error {
-		img, err := tr.GridImage()
+		img, err := tr.Generator().GridImage()
 		if err != nil {
 			return err
 		}
