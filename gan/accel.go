@@ -2,6 +2,7 @@ package gan
 
 import (
 	"fmt"
+	"github.com/ganstudio/ganstudio/gan/spec"
 	"math"
 )
 
@@ -18,7 +19,7 @@ import (
 // phase trick saves FLOPs a GPU has to spare).
 type accel struct {
 	dev    device
-	cfg    Config
+	cfg    spec.Config
 	allocs []uintptr
 	err    error // the first failure since the step began
 
@@ -106,7 +107,7 @@ type discActs struct {
 	host         []float32
 }
 
-func newAccel(dev device, cfg Config, g, d *Net) (*accel, error) {
+func newAccel(dev device, cfg spec.Config, g, d *Net) (*accel, error) {
 	// Lay the buffers out once without memory, so a configuration past
 	// the kernels' limits is refused before anything is allocated.
 	dry := &accel{cfg: cfg, dry: true}
@@ -212,7 +213,7 @@ func (a *accel) partSize(n, c, p int) {
 
 func (a *accel) genAlloc() {
 	c, n := a.cfg, a.cfg.Batch
-	ch := c.genChannels()
+	ch := genChannels(c)
 	g := &a.gen
 	g.h0, g.dh0 = a.alloc(n*ch[0]*16), a.alloc(n*ch[0]*16)
 	g.bn = append(g.bn, a.bnAlloc(n, ch[0], 16, g.h0, a.alloc(n*ch[0]*16)))
@@ -237,7 +238,7 @@ func (a *accel) genAlloc() {
 }
 
 func (a *accel) discAlloc(n int) *discActs {
-	ch := a.cfg.discChannels()
+	ch := discChannels(a.cfg)
 	p := &discActs{n: n, host: make([]float32, n)}
 	in, side := 3, a.cfg.Res
 	for i, o := range ch {
@@ -367,7 +368,7 @@ func (a *accel) bnBackward(b *bnAct, gamma, dy, dx, dgamma, dbeta uintptr, slope
 // the statistics into the running ones, once per step as the CPU does.
 func (a *accel) genForward() {
 	c, g, G := a.cfg, &a.gen, &a.G
-	ch := c.genChannels()
+	ch := genChannels(c)
 	n := c.Batch
 	a.mm(false, false, n, ch[0]*16, c.ZDim, a.z, c.ZDim, G.p("lin.w"), ch[0]*16, 0, g.h0, ch[0]*16)
 	a.bnLayer(0)
@@ -395,7 +396,7 @@ func (a *accel) bnLayer(i int) {
 // genBackward adds G's parameter gradients from dL/dG(z) in gen.dimg.
 func (a *accel) genBackward() {
 	c, g, G := a.cfg, &a.gen, &a.G
-	ch := c.genChannels()
+	ch := genChannels(c)
 	n := c.Batch
 	per := n * 3 * c.Res * c.Res
 	a.launch("tanh_bwd", per, ai(per), ap(g.img), ap(g.dimg), ap(g.dout))
@@ -439,7 +440,7 @@ func (a *accel) discForward(p *discActs, x uintptr) []float32 {
 }
 
 func (a *accel) discFeatures() int {
-	ch := a.cfg.discChannels()
+	ch := discChannels(a.cfg)
 	return ch[len(ch)-1] * 16
 }
 
@@ -552,8 +553,8 @@ func lossTerm(x []float32, sign float64, w func(i int) float64, g []float32) flo
 // step is one TrainStep on the device: real and z are the batch and
 // latents the host drew; the feedback inputs are read from t as filled
 // by fillFeedback.
-func (a *accel) step(t *Trainer, real, z []float32) (Stats, error) {
-	var st Stats
+func (a *accel) step(t *Trainer, real, z []float32) (spec.Stats, error) {
+	var st spec.Stats
 	c := a.cfg
 	n := c.Batch
 	mean := func(int) float64 { return 1 / float64(n) }

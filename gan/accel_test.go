@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/ganstudio/ganstudio/gan/spec"
 	"math"
 	"math/rand/v2"
 	"strings"
@@ -18,8 +19,8 @@ import (
 // kernel and GEMM) to take a few steps in seconds, with every layer kind
 // of the reference networks: three upsampling stages, three strided
 // convolutions, batch norm in both networks.
-func deviceConfig() Config {
-	cfg, _ := Preset("tiny")
+func deviceConfig() spec.Config {
+	cfg, _ := spec.Preset("tiny")
 	cfg.Batch = 8
 	return cfg
 }
@@ -43,19 +44,19 @@ func stepBoth(t *testing.T, step int, cpu, dev *Trainer) {
 		t.Fatal(err)
 	}
 	if a.Step != step || b.Step != step {
-		t.Fatalf("steps numbered %d on the CPU and %d on the device, want %d", a.Step, b.Step, step)
+		t.Fatalf("steps numbered %d on the spec.CPU and %d on the device, want %d", a.Step, b.Step, step)
 	}
 	compareStats(t, step, a, b)
 }
 
-func compareStats(t *testing.T, step int, cpu, dev Stats) {
+func compareStats(t *testing.T, step int, cpu, dev spec.Stats) {
 	t.Helper()
 	for _, f := range []struct {
 		name string
 		a, b float64
 	}{{"loss D", cpu.LossD, dev.LossD}, {"loss G", cpu.LossG, dev.LossG}, {"D(x)", cpu.DReal, dev.DReal}, {"D(G(z))", cpu.DFake, dev.DFake}} {
 		if !closeTo(f.a, f.b, 1e-4) {
-			t.Errorf("step %d: %s is %.6f on the CPU, %.6f on the device", step, f.name, f.a, f.b)
+			t.Errorf("step %d: %s is %.6f on the spec.CPU, %.6f on the device", step, f.name, f.a, f.b)
 		}
 	}
 }
@@ -79,14 +80,14 @@ func compareNets(t *testing.T, cpu, dev *Trainer) {
 		o := dev.G.Running[name]
 		for c := range r.Mean {
 			if !closeTo(float64(r.Mean[c]), float64(o.Mean[c]), 1e-4) || !closeTo(float64(r.Var[c]), float64(o.Var[c]), 1e-4) {
-				t.Fatalf("%s channel %d: running mean/var %g/%g on the CPU, %g/%g on the device", name, c, r.Mean[c], r.Var[c], o.Mean[c], o.Var[c])
+				t.Fatalf("%s channel %d: running mean/var %g/%g on the spec.CPU, %g/%g on the device", name, c, r.Mean[c], r.Var[c], o.Mean[c], o.Var[c])
 			}
 		}
 	}
 	for i, m := range cpu.optD.M {
 		for j := range m {
 			if !closeTo(float64(m[j]), float64(dev.optD.M[i][j]), 1e-3) {
-				t.Fatalf("D's Adam moment %s[%d]: %g on the CPU, %g on the device", cpu.D.Names[i], j, m[j], dev.optD.M[i][j])
+				t.Fatalf("D's Adam moment %s[%d]: %g on the spec.CPU, %g on the device", cpu.D.Names[i], j, m[j], dev.optD.M[i][j])
 			}
 		}
 	}
@@ -109,7 +110,7 @@ func TestDeviceStepMatchesCPU(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if dev.Device() != "emu" || cpu.Device() != CPU {
+	if dev.Device() != "emu" || cpu.Device() != spec.CPU {
 		t.Fatalf("devices %q and %q", cpu.Device(), dev.Device())
 	}
 	for step := 1; step <= 3; step++ {
@@ -117,7 +118,7 @@ func TestDeviceStepMatchesCPU(t *testing.T) {
 	}
 	compareNets(t, cpu, dev)
 	if !closeTo(cpu.dFakeSpread, dev.dFakeSpread, 1e-3) {
-		t.Errorf("spread of D's verdicts on fakes: %g on the CPU, %g on the device", cpu.dFakeSpread, dev.dFakeSpread)
+		t.Errorf("spread of D's verdicts on fakes: %g on the spec.CPU, %g on the device", cpu.dFakeSpread, dev.dFakeSpread)
 	}
 	// Sampling after device steps sees the device's weights.
 	z := RandomLatents(4, cpu.cfg.ZDim, 9)
@@ -132,7 +133,7 @@ func TestDeviceStepMatchesCPU(t *testing.T) {
 	for i := range ia {
 		for j := range ia[i] {
 			if !closeTo(float64(ia[i][j]), float64(ib[i][j]), 1e-3) {
-				t.Fatalf("sample %d value %d: %g from the CPU's generator, %g from the device's", i, j, ia[i][j], ib[i][j])
+				t.Fatalf("sample %d value %d: %g from the spec.CPU's generator, %g from the device's", i, j, ia[i][j], ib[i][j])
 			}
 		}
 	}
@@ -181,7 +182,7 @@ func TestDeviceStepMatchesCPUWithFeedback(t *testing.T) {
 func TestDeviceCheckpointResumes(t *testing.T) {
 	registerDevice("emu", func() (device, error) { return kernels.NewEmu(), nil })
 	defer func() {
-		SetDevice(CPU)
+		SetDevice(spec.CPU)
 		devMu.Lock()
 		delete(devOpen, "emu")
 		devMu.Unlock()
@@ -216,13 +217,13 @@ func TestDeviceCheckpointResumes(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer onDev.Close()
-	SetDevice(CPU)
+	SetDevice(spec.CPU)
 	onCPU, err := ReadCheckpoint(bytes.NewReader(ck.Bytes()), src)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer onCPU.Close()
-	if onDev.Device() != "emu" || onCPU.Device() != CPU {
+	if onDev.Device() != "emu" || onCPU.Device() != spec.CPU {
 		t.Fatalf("read on %q and %q", onDev.Device(), onCPU.Device())
 	}
 	stepBoth(t, 3, onCPU, onDev)
@@ -233,7 +234,7 @@ func TestDeviceCheckpointResumes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if DeviceName() != CPU {
+	if DeviceName() != spec.CPU {
 		t.Errorf("CheckDevice left the device set to %q", DeviceName())
 	}
 	if len(chk.Steps) != 2 || !(chk.LossDiff < DeviceLossTolerance) || !(chk.WeightDiff < DeviceWeightTolerance) || chk.Where == "" {
@@ -261,7 +262,7 @@ func maxDiff(a, b *Net) (float64, string) {
 // A configuration whose buffers the kernels' 32-bit indices cannot cover
 // is refused with a clear error, before any memory is allocated.
 func TestDeviceRefusesOversizedRun(t *testing.T) {
-	cfg := DefaultConfig()
+	cfg := spec.DefaultConfig()
 	cfg.Res, cfg.Width, cfg.Batch = 64, 4, 1024
 	emu := kernels.NewEmu()
 	_, err := newTrainer(cfg, noiseSource{64}, emu)

@@ -1,11 +1,14 @@
 package gan
 
-import "testing"
+import (
+	"github.com/ganstudio/ganstudio/gan/spec"
+	"testing"
+)
 
 // Running a graph twice on the same inputs must give the same gradients:
 // nothing may accumulate across runs.
 func TestGradientsDoNotAccumulate(t *testing.T) {
-	cfg, _ := Preset("tiny")
+	cfg, _ := spec.Preset("tiny")
 	tr, err := NewTrainer(cfg, noiseSource{32})
 	if err != nil {
 		t.Fatal(err)

@@ -2,13 +2,14 @@ package gan
 
 import (
 	"context"
+	"github.com/ganstudio/ganstudio/gan/spec"
 	"testing"
 )
 
 // BenchmarkStepRef32 measures one training step (D then G) of the reference
 // network at batch 64; `ganstudio bench` reports the same with medians.
 func BenchmarkStepRef32(b *testing.B) {
-	tr, err := NewTrainer(DefaultConfig(), noiseSource{32})
+	tr, err := NewTrainer(spec.DefaultConfig(), noiseSource{32})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -22,14 +23,14 @@ func BenchmarkStepRef32(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	b.ReportMetric(DefaultConfig().StepFLOPs()/1e9*float64(b.N)/b.Elapsed().Seconds(), "GFLOP/s")
+	b.ReportMetric(StepFLOPs(spec.DefaultConfig())/1e9*float64(b.N)/b.Elapsed().Seconds(), "GFLOP/s")
 }
 
 // BenchmarkStepRef32Feedback is the same step with ratings steering it at
 // weight 1 (liked images in the real batch, a disliked batch, the rating
 // model's loss): compare with BenchmarkStepRef32 in the same run.
 func BenchmarkStepRef32Feedback(b *testing.B) {
-	cfg := DefaultConfig()
+	cfg := spec.DefaultConfig()
 	tr, err := NewTrainer(cfg, noiseSource{32})
 	if err != nil {
 		b.Fatal(err)

@@ -5,6 +5,7 @@ import (
 	"encoding/gob"
 	"errors"
 	"fmt"
+	"github.com/ganstudio/ganstudio/gan/spec"
 	"github.com/ganstudio/ganstudio/internal/atomicfile"
 	"io"
 	"math/rand/v2"
@@ -19,7 +20,7 @@ const checkpointVersion = 1
 // the RNG state and the progress grid's latents.
 type checkpoint struct {
 	Version    int
-	Config     Config
+	Config     spec.Config
 	Step       int
 	GNames     []string
 	G          [][]float32

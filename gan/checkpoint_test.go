@@ -3,6 +3,7 @@ package gan
 import (
 	"bytes"
 	"context"
+	"github.com/ganstudio/ganstudio/gan/spec"
 	"os"
 	"path/filepath"
 	"testing"
@@ -10,7 +11,7 @@ import (
 
 func tinyTrainer(t *testing.T, seed uint64) *Trainer {
 	t.Helper()
-	cfg, _ := Preset("tiny")
+	cfg, _ := spec.Preset("tiny")
 	cfg.Batch = 8
 	cfg.Seed = seed
 	tr, err := NewTrainer(cfg, noiseSource{32})
@@ -20,9 +21,9 @@ func tinyTrainer(t *testing.T, seed uint64) *Trainer {
 	return tr
 }
 
-func steps(t *testing.T, tr *Trainer, n int) []Stats {
+func steps(t *testing.T, tr *Trainer, n int) []spec.Stats {
 	t.Helper()
-	var out []Stats
+	var out []spec.Stats
 	for i := 0; i < n; i++ {
 		st, err := tr.TrainStep(context.Background())
 		if err != nil {

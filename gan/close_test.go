@@ -1,6 +1,7 @@
 package gan
 
 import (
+	"github.com/ganstudio/ganstudio/gan/spec"
 	"runtime"
 	"testing"
 	"weak"
@@ -11,7 +12,7 @@ import (
 // without Close a trainer stayed reachable for good (the studio grew by
 // ~90 MB per "generate" of a ref32 checkpoint).
 func TestClosedTrainerIsCollected(t *testing.T) {
-	cfg, _ := Preset("tiny")
+	cfg, _ := spec.Preset("tiny")
 	tr, err := NewTrainer(cfg, Blank(32))
 	if err != nil {
 		t.Fatal(err)

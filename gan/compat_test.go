@@ -2,6 +2,7 @@ package gan
 
 import (
 	"encoding/json"
+	"github.com/ganstudio/ganstudio/gan/spec"
 	"hash"
 	"hash/fnv"
 	"math"
@@ -87,7 +88,7 @@ func TestWriteCompatCheckpoint(t *testing.T) {
 	if os.Getenv("GANSTUDIO_WRITE_COMPAT") != "1" {
 		t.Skip("set GANSTUDIO_WRITE_COMPAT=1 to rewrite " + compatCheckpoint)
 	}
-	cfg, err := Preset("tiny")
+	cfg, err := spec.Preset("tiny")
 	if err != nil {
 		t.Fatal(err)
 	}

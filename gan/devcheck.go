@@ -3,13 +3,14 @@ package gan
 import (
 	"context"
 	"fmt"
+	"github.com/ganstudio/ganstudio/gan/spec"
 	"math"
 )
 
 // DeviceCheck is how far training on a device strays from the CPU engine.
 type DeviceCheck struct {
-	Device string     `json:"device"`
-	Steps  [][2]Stats `json:"steps"` // each step's figures: CPU, device
+	Device string          `json:"device"`
+	Steps  [][2]spec.Stats `json:"steps"` // each step's figures: spec.CPU, device
 	// LossDiff is the largest relative difference between the two
 	// engines' losses and D outputs over all steps.
 	LossDiff float64 `json:"loss_diff"`
@@ -40,10 +41,10 @@ const (
 // steps a GAN's two copies drift apart by themselves (a rectifier input
 // within rounding of zero takes one side on one engine and the other on
 // the other), which says nothing about the step.
-func CheckDevice(ctx context.Context, name string, cfg Config, src Source, steps int) (DeviceCheck, error) {
+func CheckDevice(ctx context.Context, name string, cfg spec.Config, src Source, steps int) (DeviceCheck, error) {
 	out := DeviceCheck{Device: name}
-	if name == CPU {
-		return out, fmt.Errorf("%s is the CPU itself", name)
+	if name == spec.CPU {
+		return out, fmt.Errorf("%s is the spec.CPU itself", name)
 	}
 	dev, err := openDevice(name)
 	if err != nil {
@@ -70,7 +71,7 @@ func CheckDevice(ctx context.Context, name string, cfg Config, src Source, steps
 		if err != nil {
 			return out, fmt.Errorf("%s: %w", name, err)
 		}
-		out.Steps = append(out.Steps, [2]Stats{a, b})
+		out.Steps = append(out.Steps, [2]spec.Stats{a, b})
 		for _, p := range [][2]float64{{a.LossD, b.LossD}, {a.LossG, b.LossG}, {a.DReal, b.DReal}, {a.DFake, b.DFake}} {
 			out.LossDiff = math.Max(out.LossDiff, relDiff(p[0], p[1]))
 		}

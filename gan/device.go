@@ -3,19 +3,15 @@ package gan
 import (
 	"errors"
 	"fmt"
+	"github.com/ganstudio/ganstudio/gan/spec"
 	"sort"
 	"sync"
 )
 
-// CPU is the engine's own device: gorgonia graphs with this package's ops.
-// It is in every build; others (CUDA) register themselves from build-tagged
-// files, since a binary that links CUDA cannot start without a GPU.
-const CPU = "cpu"
-
 var (
 	devMu   sync.Mutex
-	devOpen = map[string]func() (device, error){} // name → opener, besides CPU
-	devName = CPU
+	devOpen = map[string]func() (device, error){} // name → opener, besides spec.CPU
+	devName = spec.CPU
 	devOnce device // the opened device, shared by every trainer of the process
 )
 
@@ -37,7 +33,7 @@ func devicesLocked() []string {
 		out = append(out, n)
 	}
 	sort.Strings(out)
-	return append([]string{CPU}, out...)
+	return append([]string{spec.CPU}, out...)
 }
 
 // SetDevice chooses the device for the trainers this process makes from
@@ -46,7 +42,7 @@ func devicesLocked() []string {
 func SetDevice(name string) error {
 	devMu.Lock()
 	defer devMu.Unlock()
-	if name != CPU {
+	if name != spec.CPU {
 		if _, err := openLocked(name); err != nil {
 			return err
 		}
@@ -98,7 +94,7 @@ func DeviceInfo() string {
 func currentDevice() device {
 	devMu.Lock()
 	defer devMu.Unlock()
-	if devName == CPU {
+	if devName == spec.CPU {
 		return nil
 	}
 	return devOnce

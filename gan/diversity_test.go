@@ -1,6 +1,7 @@
 package gan
 
 import (
+	"github.com/ganstudio/ganstudio/gan/spec"
 	"math"
 	"math/rand/v2"
 	"strings"
@@ -103,8 +104,8 @@ func TestAssessLevels(t *testing.T) {
 		name, level, says string
 		set               [][]float32
 	}{
-		{"real data", Healthy, "", shapesImages(t, 200, 3)},
-		{"one image", Collapsed, "more alike than the training images", same},
+		{"real data", spec.Healthy, "", shapesImages(t, 200, 3)},
+		{"one image", spec.Collapsed, "more alike than the training images", same},
 	}
 	for _, c := range cases {
 		h := ref.Assess(c.set)

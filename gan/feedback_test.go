@@ -3,6 +3,7 @@ package gan
 import (
 	"bytes"
 	"context"
+	"github.com/ganstudio/ganstudio/gan/spec"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -316,8 +317,8 @@ func TestModelLossSteersGenerator(t *testing.T) {
 	}
 }
 
-func tinyConfig() Config {
-	cfg, _ := Preset("tiny")
+func tinyConfig() spec.Config {
+	cfg, _ := spec.Preset("tiny")
 	cfg.Batch = 16
 	return cfg
 }

@@ -1,5 +1,7 @@
 package gan
 
+import "github.com/ganstudio/ganstudio/gan/spec"
+
 // StepFLOPs counts the floating-point operations of one training step's
 // matrix products (convolutions and linear layers, forward and backward), as
 // the engine runs them: the D step evaluates G(z) and D on the real and the
@@ -7,10 +9,10 @@ package gan
 // shared with the D step, not recomputed) and back-propagates through both
 // into G. Element-wise work (batch norm, activations) is left out, as is
 // usual for such counts.
-func (c Config) StepFLOPs() float64 {
+func StepFLOPs(c spec.Config) float64 {
 	n := float64(c.Batch)
 	// Generator layers: forward FLOPs of each product.
-	gch := c.genChannels()
+	gch := genChannels(c)
 	var gFwd, gBwd float64
 	lin := 2 * n * float64(c.ZDim) * float64(gch[0]*16)
 	gFwd += lin
@@ -27,7 +29,7 @@ func (c Config) StepFLOPs() float64 {
 	gFwd += out
 	gBwd += 2 * out
 	// Discriminator layers.
-	dch := c.discChannels()
+	dch := discChannels(c)
 	var dFwd, dBwdW, dBwdX float64
 	in, side := 3, c.Res
 	for i, o := range dch {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/gob"
 	"fmt"
+	"github.com/ganstudio/ganstudio/gan/spec"
 	"image"
 	"io"
 	"math/rand/v2"
@@ -21,7 +22,7 @@ import (
 // from a checkpoint without building the discriminator, the optimisers or
 // the training graphs.
 type Generator struct {
-	cfg    Config
+	cfg    spec.Config
 	net    *Net
 	step   int
 	fixedZ []float32
@@ -42,7 +43,7 @@ const sampleBatch = GridSize
 // keeping them.
 type genCheckpoint struct {
 	Version int
-	Config  Config
+	Config  spec.Config
 	Step    int
 	GNames  []string
 	G       [][]float32
@@ -106,7 +107,7 @@ func setGenerator(net *Net, names []string, data [][]float32, running map[string
 }
 
 // Config is the configuration of the run the generator comes from.
-func (g *Generator) Config() Config { return g.cfg }
+func (g *Generator) Config() spec.Config { return g.cfg }
 
 // Step is the training step its checkpoint was taken at (for a trainer's
 // own generator, the step it was lent at).

@@ -2,38 +2,9 @@ package gan
 
 import (
 	"fmt"
+	"github.com/ganstudio/ganstudio/gan/spec"
 	"strings"
 )
-
-// Health levels of a snapshot.
-const (
-	Healthy   = "healthy"
-	Warning   = "warning"
-	Collapsed = "collapsed"
-)
-
-// HealthReport judges one set of generated images against the real data.
-type HealthReport struct {
-	Level  string `json:"level"`
-	Reason string `json:"reason"` // in words, for people; "" when healthy
-	// Diversity is the mean pairwise distance among generated images ÷ the
-	// same among real ones: 1 for a generator as varied as the data.
-	Diversity float64 `json:"diversity"`
-	// Duplicates is the share of generated images with a near-duplicate
-	// among the others (closer than any two real images are).
-	Duplicates float64 `json:"duplicates"`
-	// NDB is the share of k-means cells of the real data that generated
-	// images fill in a significantly different proportion.
-	NDB float64 `json:"ndb"`
-	// Precision is the share of generated images inside the real data's
-	// support (3-nearest-neighbour balls). Reported, not judged: early in
-	// training every generated image is off the data without any collapse.
-	Precision float64 `json:"precision"`
-	// DFakeSpread is the standard deviation of the discriminator's logits
-	// on the last training batch of fakes: near 0 when they all look alike
-	// to it. Reported, not judged.
-	DFakeSpread float64 `json:"d_fake_spread"`
-}
 
 // Thresholds of the judgement. A collapsed generator makes images far more
 // alike than the data (diversity well under 1) or repeats itself outright;
@@ -76,34 +47,34 @@ func NewReference(real [][]float32, k int, seed uint64) Reference {
 }
 
 // Assess judges generated images against the reference.
-func (ref Reference) Assess(fake [][]float32) HealthReport {
-	h := HealthReport{
+func (ref Reference) Assess(fake [][]float32) spec.HealthReport {
+	h := spec.HealthReport{
 		Diversity:  MeanPairwiseDistance(fake) / ref.MeanDistance,
 		Duplicates: NearDuplicateRate(fake, ref.DupThreshold),
 		NDB:        ref.Bins.NDB(fake),
 		Precision:  ref.Support.Precision(fake),
-		Level:      Healthy,
+		Level:      spec.Healthy,
 	}
 	var why []string
 	alike := fmt.Sprintf("samples are %.1f× more alike than the training images", 1/max(h.Diversity, 1e-3))
 	switch {
 	case h.Diversity < collapseDiversity:
-		h.Level = Collapsed
+		h.Level = spec.Collapsed
 		why = append(why, alike)
 	case h.Diversity < warnDiversity:
-		h.Level = Warning
+		h.Level = spec.Warning
 		why = append(why, alike)
 	}
 	switch {
 	case h.Duplicates >= collapseDupes:
-		h.Level = Collapsed
+		h.Level = spec.Collapsed
 		why = append(why, fmt.Sprintf("%.0f%% of samples are near-copies of another", 100*h.Duplicates))
 	case h.Duplicates >= warnDupes:
-		h.Level = worse(h.Level, Warning)
+		h.Level = worse(h.Level, spec.Warning)
 		why = append(why, fmt.Sprintf("%.0f%% of samples are near-copies of another", 100*h.Duplicates))
 	}
 	if h.NDB >= warnNDB {
-		h.Level = worse(h.Level, Warning)
+		h.Level = worse(h.Level, spec.Warning)
 		why = append(why, fmt.Sprintf("samples miss or crowd %.0f%% of the regions of the training images", 100*h.NDB))
 	}
 	h.Reason = strings.Join(why, "; ")
@@ -111,7 +82,7 @@ func (ref Reference) Assess(fake [][]float32) HealthReport {
 }
 
 func worse(a, b string) string {
-	rank := map[string]int{Healthy: 0, Warning: 1, Collapsed: 2}
+	rank := map[string]int{spec.Healthy: 0, spec.Warning: 1, spec.Collapsed: 2}
 	if rank[b] > rank[a] {
 		return b
 	}

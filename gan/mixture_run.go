@@ -3,6 +3,7 @@ package gan
 import (
 	"context"
 	"fmt"
+	"github.com/ganstudio/ganstudio/gan/spec"
 	"math/rand/v2"
 	"strings"
 	"time"
@@ -18,7 +19,7 @@ type ModesRun struct {
 	Every  int // steps between health checks
 	CheckN int // samples per health check, from one fixed latent batch
 	EvalN  int // samples of the final evaluation (the papers use 2 500)
-	Policy Policy
+	Policy spec.Policy
 	// CollapseNDB raises a health report to collapsed when its NDB share
 	// reaches it (0: off). The shared thresholds in health.go were set on
 	// images, where NDB only warns; on a mixture NDB is the sign that
@@ -46,10 +47,10 @@ type ModesRun struct {
 // ModesCheck is one health check: what the detector said and what the
 // known modes say.
 type ModesCheck struct {
-	Step   int          `json:"step"`
-	Modes  int          `json:"modes"` // captured by the check's samples
-	HQ     float64      `json:"hq"`
-	Health HealthReport `json:"health"`
+	Step   int               `json:"step"`
+	Modes  int               `json:"modes"` // captured by the check's samples
+	HQ     float64           `json:"hq"`
+	Health spec.HealthReport `json:"health"`
 	// Truth is the ground truth: collapsed when the check's samples
 	// capture fewer than all modes.
 	Truth  bool   `json:"truth_collapsed"`
@@ -83,13 +84,13 @@ func (r ModesRun) Validate() error {
 
 // assess is the detector: the shared judgement, plus the mixture's NDB
 // threshold.
-func (r ModesRun) assess(ref Reference, fake []float32) HealthReport {
+func (r ModesRun) assess(ref Reference, fake []float32) spec.HealthReport {
 	h := ref.Assess(points(fake))
 	if r.CollapseNDB > 0 && h.NDB >= r.CollapseNDB {
-		h.Level = Collapsed
+		h.Level = spec.Collapsed
 	}
 	if h.Precision < r.CollapsePrecision {
-		h.Level = Collapsed
+		h.Level = spec.Collapsed
 		h.Reason = strings.TrimPrefix(h.Reason+fmt.Sprintf("; only %.0f%% of samples lie where the data does", 100*h.Precision), "; ")
 	}
 	return h
@@ -110,8 +111,8 @@ func RunModes(ctx context.Context, r ModesRun, progress func(ModesCheck)) (Modes
 	seed := r.MLP.Seed
 	ref := NewReference(points(r.Mix.Sample(r.CheckN, rand.New(rand.NewPCG(seed, 101)))), len(r.Mix.Means), seed)
 	fixedZ := RandomLatents(r.CheckN, r.MLP.ZDim, seed^0xc0ffee)
-	guard := NewGuard(r.Policy)
-	repair := r.Policy.Mode == PolicyRepair
+	guard := spec.NewGuard(r.Policy)
+	repair := r.Policy.Mode == spec.PolicyRepair
 	healthy, err := m.Save() // the start of training is the first safe point
 	if err != nil {
 		return ModesResult{}, err
@@ -140,12 +141,12 @@ func RunModes(ctx context.Context, r ModesRun, progress func(ModesCheck)) (Modes
 		c.Health = r.assess(ref, fake)
 		// The plain arm is judged by a guard of its own in warn mode, so
 		// both arms count alarms the same way.
-		var d Decision
+		var d spec.Decision
 		if m.Step() >= judgeFrom {
 			d = guard.Observe(m.Step(), c.Health)
 		}
 		c.Judged = d.Judged
-		if repair && d.Judged && c.Health.Level == Healthy {
+		if repair && d.Judged && c.Health.Level == spec.Healthy {
 			if healthy, err = m.Save(); err != nil {
 				return res, err
 			}
@@ -195,7 +196,7 @@ func (d *DetectorCounts) Add(checks []ModesCheck) {
 		if !c.Judged {
 			continue
 		}
-		alarm := c.Health.Level == Collapsed
+		alarm := c.Health.Level == spec.Collapsed
 		switch {
 		case alarm && c.Truth:
 			d.Hits++

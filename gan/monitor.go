@@ -1,6 +1,7 @@
 package gan
 
 import (
+	"github.com/ganstudio/ganstudio/gan/spec"
 	"math"
 	"math/rand/v2"
 )
@@ -33,10 +34,10 @@ func HealthReference(src Source, seed uint64) Reference {
 }
 
 // Health judges the generator (eval mode, fixed latents) against ref.
-func (t *Trainer) Health(ref Reference) (HealthReport, error) {
+func (t *Trainer) Health(ref Reference) (spec.HealthReport, error) {
 	fake, err := t.HealthImages()
 	if err != nil {
-		return HealthReport{}, err
+		return spec.HealthReport{}, err
 	}
 	return t.HealthOf(ref, fake), nil
 }
@@ -52,7 +53,7 @@ func (t *Trainer) HealthImages() ([][]float32, error) {
 // HealthOf judges HealthImages against ref. The discriminator's spread on
 // the last training batch's fakes comes with it: a generator that makes
 // one image gets one verdict for all of them.
-func (t *Trainer) HealthOf(ref Reference, fake [][]float32) HealthReport {
+func (t *Trainer) HealthOf(ref Reference, fake [][]float32) spec.HealthReport {
 	h := ref.Assess(fake)
 	h.DFakeSpread = t.dFakeSpread
 	return h

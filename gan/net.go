@@ -2,6 +2,7 @@ package gan
 
 import (
 	"fmt"
+	"github.com/ganstudio/ganstudio/gan/spec"
 	"math/rand/v2"
 
 	"gorgonia.org/gorgonia"
@@ -57,9 +58,9 @@ func (n *Net) Size() int {
 	return s
 }
 
-func newGenerator(c Config, rng *rand.Rand) *Net {
+func newGenerator(c spec.Config, rng *rand.Rand) *Net {
 	n := newNet()
-	ch := c.genChannels()
+	ch := genChannels(c)
 	n.normal(rng, "lin.w", 0, 0.02, c.ZDim, ch[0]*16)
 	n.bn(rng, "bn0", ch[0], true)
 	for i := 1; i < len(ch); i++ {
@@ -71,9 +72,9 @@ func newGenerator(c Config, rng *rand.Rand) *Net {
 	return n
 }
 
-func newDiscriminator(c Config, rng *rand.Rand) *Net {
+func newDiscriminator(c spec.Config, rng *rand.Rand) *Net {
 	n := newNet()
-	ch := c.discChannels()
+	ch := discChannels(c)
 	in := 3
 	for i, o := range ch {
 		n.normal(rng, fmt.Sprintf("conv%d.w", i), 0, 0.02, o, in, 3, 3)
@@ -121,8 +122,8 @@ type genMode struct {
 }
 
 // generator builds G(z): linear → 4×4 → [upsample ×2, conv3×3, BN, ReLU]… → conv3×3 → tanh.
-func generator(b *binding, c Config, z *gorgonia.Node, m genMode) (*gorgonia.Node, error) {
-	ch := c.genChannels()
+func generator(b *binding, c spec.Config, z *gorgonia.Node, m genMode) (*gorgonia.Node, error) {
+	ch := genChannels(c)
 	n := z.Shape()[0]
 	h, err := gorgonia.Mul(z, b.p("lin.w"))
 	if err != nil {
@@ -162,8 +163,8 @@ func generator(b *binding, c Config, z *gorgonia.Node, m genMode) (*gorgonia.Nod
 // discriminator builds D(x): [conv3×3 stride 2, (BN), LeakyReLU 0.2]… → linear → one logit.
 // grads says whether D's parameter gradients are wanted; inputGrad whether
 // the gradient flows back into x (it must, to train G through D).
-func discriminator(b *binding, c Config, x *gorgonia.Node, grads, inputGrad bool) (*gorgonia.Node, error) {
-	ch := c.discChannels()
+func discriminator(b *binding, c spec.Config, x *gorgonia.Node, grads, inputGrad bool) (*gorgonia.Node, error) {
+	ch := discChannels(c)
 	n := x.Shape()[0]
 	h := x
 	var err error

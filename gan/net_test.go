@@ -1,6 +1,7 @@
 package gan
 
 import (
+	"github.com/ganstudio/ganstudio/gan/spec"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -86,7 +87,7 @@ func checkStep(t *testing.T, name string, s *graphStep, net *Net) {
 
 func TestNetworkShapesAndGradients(t *testing.T) {
 	for _, res := range []int{32, 64} {
-		cfg, _ := Preset("tiny")
+		cfg, _ := spec.Preset("tiny")
 		cfg.Res, cfg.Batch = res, 8
 		tr, err := NewTrainer(cfg, noiseSource{res})
 		if err != nil {

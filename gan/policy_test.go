@@ -2,37 +2,38 @@ package gan
 
 import (
 	"bytes"
+	"github.com/ganstudio/ganstudio/gan/spec"
 	"strconv"
 	"strings"
 	"testing"
 )
 
 func TestGuard(t *testing.T) {
-	h := func(level string) HealthReport { return HealthReport{Level: level, Reason: "why"} }
+	h := func(level string) spec.HealthReport { return spec.HealthReport{Level: level, Reason: "why"} }
 	type check struct {
 		step  int
 		level string
 		want  string // "", "judged", "collapse", "rollback N", "give up"
 	}
-	p := Policy{Mode: PolicyRepair, WarmUp: 100, Confirm: 2, MaxTries: 2}
+	p := spec.Policy{Mode: spec.PolicyRepair, WarmUp: 100, Confirm: 2, MaxTries: 2}
 	cases := []struct {
 		name   string
-		p      Policy
+		p      spec.Policy
 		checks []check
 	}{
-		{"warm-up is not judged", p, []check{{50, Collapsed, ""}, {100, Healthy, "judged"}}},
-		{"one collapsed check is not enough", p, []check{{100, Healthy, "judged"}, {150, Collapsed, "judged"}, {200, Healthy, "judged"}, {250, Collapsed, "judged"}}},
-		{"warnings neither count nor break a streak", p, []check{{100, Healthy, "judged"}, {150, Collapsed, "judged"}, {200, Warning, "judged"}, {250, Collapsed, "rollback 100"}}},
+		{"warm-up is not judged", p, []check{{50, spec.Collapsed, ""}, {100, spec.Healthy, "judged"}}},
+		{"one collapsed check is not enough", p, []check{{100, spec.Healthy, "judged"}, {150, spec.Collapsed, "judged"}, {200, spec.Healthy, "judged"}, {250, spec.Collapsed, "judged"}}},
+		{"warnings neither count nor break a streak", p, []check{{100, spec.Healthy, "judged"}, {150, spec.Collapsed, "judged"}, {200, spec.Warning, "judged"}, {250, spec.Collapsed, "rollback 100"}}},
 		{"tries run out", p, []check{
-			{100, Healthy, "judged"}, {150, Healthy, "judged"}, {200, Collapsed, "judged"}, {250, Collapsed, "rollback 150"},
-			{200, Collapsed, "judged"}, {250, Collapsed, "rollback 150"},
-			{200, Collapsed, "judged"}, {250, Collapsed, "give up"}, {300, Collapsed, "judged"}, {350, Collapsed, "collapse"}}},
-		{"never healthy goes back to the start", p, []check{{100, Collapsed, "judged"}, {150, Collapsed, "rollback 0"}}},
-		{"warn only", Policy{Mode: PolicyWarn, Confirm: 1}, []check{{10, Collapsed, "collapse"}}},
-		{"off", Policy{Mode: PolicyOff, Confirm: 1}, []check{{10, Collapsed, ""}}},
+			{100, spec.Healthy, "judged"}, {150, spec.Healthy, "judged"}, {200, spec.Collapsed, "judged"}, {250, spec.Collapsed, "rollback 150"},
+			{200, spec.Collapsed, "judged"}, {250, spec.Collapsed, "rollback 150"},
+			{200, spec.Collapsed, "judged"}, {250, spec.Collapsed, "give up"}, {300, spec.Collapsed, "judged"}, {350, spec.Collapsed, "collapse"}}},
+		{"never healthy goes back to the start", p, []check{{100, spec.Collapsed, "judged"}, {150, spec.Collapsed, "rollback 0"}}},
+		{"warn only", spec.Policy{Mode: spec.PolicyWarn, Confirm: 1}, []check{{10, spec.Collapsed, "collapse"}}},
+		{"off", spec.Policy{Mode: spec.PolicyOff, Confirm: 1}, []check{{10, spec.Collapsed, ""}}},
 	}
 	for _, c := range cases {
-		g := NewGuard(c.p)
+		g := spec.NewGuard(c.p)
 		for i, ch := range c.checks {
 			d := g.Observe(ch.step, h(ch.level))
 			got := ""
@@ -49,7 +50,7 @@ func TestGuard(t *testing.T) {
 			if got != ch.want {
 				t.Errorf("%s: check %d (step %d, %s): %q, want %q", c.name, i, ch.step, ch.level, got, ch.want)
 			}
-			if (d.Rollback || d.GiveUp || (d.Collapse && c.p.Mode == PolicyWarn)) && !strings.Contains(d.Message, "why") {
+			if (d.Rollback || d.GiveUp || (d.Collapse && c.p.Mode == spec.PolicyWarn)) && !strings.Contains(d.Message, "why") {
 				t.Errorf("%s: message %q lacks the reason", c.name, d.Message)
 			}
 		}
@@ -59,10 +60,10 @@ func TestGuard(t *testing.T) {
 func itoa(n int) string { return strconv.Itoa(n) }
 
 func TestPolicyValidate(t *testing.T) {
-	if err := DefaultPolicy().Validate(); err != nil {
+	if err := spec.DefaultPolicy().Validate(); err != nil {
 		t.Fatal(err)
 	}
-	for _, p := range []Policy{{Mode: "fix", Confirm: 1}, {Mode: PolicyWarn, Confirm: 0}, {Mode: PolicyWarn, Confirm: 1, WarmUp: -1}, {Mode: PolicyRepair, Confirm: 1, MaxTries: 11}} {
+	for _, p := range []spec.Policy{{Mode: "fix", Confirm: 1}, {Mode: spec.PolicyWarn, Confirm: 0}, {Mode: spec.PolicyWarn, Confirm: 1, WarmUp: -1}, {Mode: spec.PolicyRepair, Confirm: 1, MaxTries: 11}} {
 		if p.Validate() == nil {
 			t.Errorf("%+v accepted", p)
 		}
@@ -74,17 +75,17 @@ func TestPolicyValidate(t *testing.T) {
 // the checkpoint.
 func TestRemedyIsCheckpointed(t *testing.T) {
 	src := noiseSource{res: 32}
-	wild, _ := Preset("tiny")
+	wild, _ := spec.Preset("tiny")
 	wild.LRG, wild.LRD = 0.002, 1e-6
 	w, err := NewTrainer(wild, src)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer w.Close()
-	if msg := w.Remedy(1, wild); !strings.Contains(msg, "reference") || w.Config().LRG != DefaultConfig().LRG || w.Config().LRD != DefaultConfig().LRD {
+	if msg := w.Remedy(1, wild); !strings.Contains(msg, "reference") || w.Config().LRG != spec.DefaultConfig().LRG || w.Config().LRD != spec.DefaultConfig().LRD {
 		t.Errorf("wild rates: %q, now G %g D %g", msg, w.Config().LRG, w.Config().LRD)
 	}
-	cfg, _ := Preset("tiny")
+	cfg, _ := spec.Preset("tiny")
 	tr, err := NewTrainer(cfg, src)
 	if err != nil {
 		t.Fatal(err)

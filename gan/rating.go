@@ -3,6 +3,7 @@ package gan
 import (
 	"errors"
 	"fmt"
+	"github.com/ganstudio/ganstudio/gan/spec"
 	"math"
 )
 
@@ -28,10 +29,6 @@ type RatingModel struct {
 	pixelB float64
 }
 
-// MinRatingsEach is how many likes and how many dislikes a rating model
-// needs: with fewer, a model would learn one image's quirks.
-const MinRatingsEach = 4
-
 const poolCells = 8 // pooled grid side
 
 // ErrFewRatings says a rating model cannot be fitted yet.
@@ -40,7 +37,7 @@ var ErrFewRatings = errors.New("a rating model needs at least 4 liked and 4 disl
 // FitRatingModel fits a model to liked and disliked images (CHW in [-1, 1]
 // at res×res).
 func FitRatingModel(liked, disliked [][]float32, res int) (*RatingModel, error) {
-	if len(liked) < MinRatingsEach || len(disliked) < MinRatingsEach {
+	if len(liked) < spec.MinRatingsEach || len(disliked) < spec.MinRatingsEach {
 		return nil, ErrFewRatings
 	}
 	if res%poolCells != 0 {

@@ -1,6 +1,9 @@
 package gan
 
-import "fmt"
+import (
+	"fmt"
+	"github.com/ganstudio/ganstudio/gan/spec"
+)
 
 // Remedy sets the collapse repair of the given try (1-based) on a trainer
 // just rolled back to a healthy checkpoint, and says what it did. Each try
@@ -15,8 +18,8 @@ import "fmt"
 // recipe do (measured here: G 0.002 with D 1e-6 collapses within 50
 // steps). So the first try brings wild rates back to the reference and
 // otherwise slows the generator; later tries slow both networks.
-func (t *Trainer) Remedy(try int, base Config) string {
-	ref := DefaultConfig()
+func (t *Trainer) Remedy(try int, base spec.Config) string {
+	ref := spec.DefaultConfig()
 	off := func(v, r float64) bool { return v > 2*r || v < r/2 }
 	g, d := base.LRG, base.LRD
 	what := "generator learning rate quartered"

@@ -2,6 +2,7 @@ package gan
 
 import (
 	"context"
+	"github.com/ganstudio/ganstudio/gan/spec"
 	"testing"
 
 	"github.com/ganstudio/ganstudio/datasets"
@@ -15,7 +16,7 @@ func TestTrainingLearnsShapes(t *testing.T) {
 		t.Skip("trains for about a minute")
 	}
 	ds := datasets.Shapes(2048, 32, 1)
-	cfg, _ := Preset("tiny")
+	cfg, _ := spec.Preset("tiny")
 	cfg.Width = 0.5
 	tr, err := NewTrainer(cfg, ds)
 	if err != nil {

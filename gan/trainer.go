@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/ganstudio/ganstudio/gan/spec"
 	"math"
 	"math/rand/v2"
 	"runtime"
@@ -21,19 +22,10 @@ type Source interface {
 	Image(i int, dst []float32)
 }
 
-// Stats are one step's figures.
-type Stats struct {
-	Step  int     `json:"step"`
-	LossD float64 `json:"loss_d"`
-	LossG float64 `json:"loss_g"`
-	DReal float64 `json:"d_real"` // mean D(x), as a probability
-	DFake float64 `json:"d_fake"` // mean D(G(z)) before D's update
-}
-
 // Trainer owns a GAN in training: both networks, their optimisers, the RNG
 // and the compiled graphs. Graphs are built once and reused every step.
 type Trainer struct {
-	cfg    Config
+	cfg    spec.Config
 	src    Source
 	G, D   *Net
 	optG   *adam
@@ -90,11 +82,11 @@ const GridSize = 64
 
 // NewTrainer makes fresh networks from cfg.Seed and compiles the graphs,
 // or readies them on the device SetDevice chose.
-func NewTrainer(cfg Config, src Source) (*Trainer, error) {
+func NewTrainer(cfg spec.Config, src Source) (*Trainer, error) {
 	return newTrainer(cfg, src, currentDevice())
 }
 
-func newTrainer(cfg Config, src Source, dev device) (*Trainer, error) {
+func newTrainer(cfg spec.Config, src Source, dev device) (*Trainer, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -133,7 +125,7 @@ func (t *Trainer) Device() string {
 	if t.acc != nil {
 		return t.acc.dev.Name()
 	}
-	return CPU
+	return spec.CPU
 }
 
 // sync brings the host's weights, running statistics and Adam moments up
@@ -197,7 +189,7 @@ func (t *Trainer) inputs() {
 }
 
 // Config returns the trainer's configuration.
-func (t *Trainer) Config() Config { return t.cfg }
+func (t *Trainer) Config() spec.Config { return t.cfg }
 
 // Step returns how many steps have been taken.
 func (t *Trainer) Step() int { return t.step }
@@ -428,9 +420,9 @@ func scalar(v gorgonia.Value) float64 {
 // TrainStep runs one discriminator update then one generator update, on a
 // fresh real batch and one batch of latents shared by both (as PyTorch's
 // DCGAN example does).
-func (t *Trainer) TrainStep(ctx context.Context) (Stats, error) {
+func (t *Trainer) TrainStep(ctx context.Context) (spec.Stats, error) {
 	if err := ctx.Err(); err != nil {
-		return Stats{}, err
+		return spec.Stats{}, err
 	}
 	c := t.cfg
 	per := 3 * c.Res * c.Res
@@ -445,7 +437,7 @@ func (t *Trainer) TrainStep(ctx context.Context) (Stats, error) {
 	}
 	copy(f32(t.zG), f32(t.zD))
 
-	st := Stats{Step: t.step + 1}
+	st := spec.Stats{Step: t.step + 1}
 	if !t.noShare {
 		t.stamp++
 		defer func() { t.stamp += t.stamp % 2 }()
@@ -490,11 +482,11 @@ func (t *Trainer) Close() {
 }
 
 // deviceStep is TrainStep's second half on a device.
-func (t *Trainer) deviceStep() (Stats, error) {
+func (t *Trainer) deviceStep() (spec.Stats, error) {
 	a := t.acc
 	if t.push {
 		if err := t.transfer(true); err != nil {
-			return Stats{}, err
+			return spec.Stats{}, err
 		}
 		t.push = false
 	}

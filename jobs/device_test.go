@@ -3,13 +3,13 @@ package jobs
 import (
 	"context"
 	"database/sql"
+	"github.com/ganstudio/ganstudio/gan/spec"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/riverqueue/river"
 
-	"github.com/ganstudio/ganstudio/gan"
 	"github.com/ganstudio/ganstudio/store"
 )
 
@@ -56,7 +56,7 @@ func jobQueue(t *testing.T, st *store.Store, q *Queue, runID int64) string {
 
 func TestQueueFor(t *testing.T) {
 	for _, c := range []struct{ device, want string }{
-		{"", river.QueueDefault}, {gan.CPU, river.QueueDefault}, {"cuda", "cuda"},
+		{"", river.QueueDefault}, {spec.CPU, river.QueueDefault}, {"cuda", "cuda"},
 	} {
 		if got := QueueFor(c.device); got != c.want {
 			t.Errorf("QueueFor(%q) = %q, want %q", c.device, got, c.want)
@@ -102,11 +102,11 @@ func TestCUDARunWaitsForACUDAWorker(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			ctx := context.Background()
 			st := openStore(t)
-			cpu := startQueueOn(t, st, gan.CPU)
+			cpu := startQueueOn(t, st, spec.CPU)
 			gpuRun := c.make(t, st, cpu)
 			// The cpu run, queued after, is fetched after the cuda run's job
 			// would have been: once it is done, the cpu worker has passed it by.
-			cpuRun := newRunOn(t, st, cpu, gan.CPU, 5)
+			cpuRun := newRunOn(t, st, cpu, spec.CPU, 5)
 			waitRun(t, st, cpuRun.ID, "the cpu run done", func(r *store.Run) bool { return r.State == store.Done })
 			if err := cpu.Stop(ctx); err != nil {
 				t.Fatal(err)
@@ -147,7 +147,7 @@ func TestReapedRunKeepsItsDevice(t *testing.T) {
 	gpu.kill(ctx)
 
 	// The killed worker had this process's pid: the cpu worker knows it dead at once.
-	cpu := startQueueOn(t, st, gan.CPU)
+	cpu := startQueueOn(t, st, spec.CPU)
 	reaped := waitRun(t, st, r.ID, "reaped", func(x *store.Run) bool { return x.State == store.Queued && x.JobID != r.JobID })
 	if !strings.Contains(eventsText(t, st, r.ID), "stopped answering") {
 		t.Errorf("events do not tell of the reap:\n%s", eventsText(t, st, r.ID))
@@ -164,7 +164,7 @@ func TestReapedRunKeepsItsDevice(t *testing.T) {
 	if got := jobQueue(t, st, cpu, r.ID); got != "cuda" {
 		t.Errorf("the resumed cuda run's job is on queue %q, want cuda", got)
 	}
-	cpuRun := newRunOn(t, st, cpu, gan.CPU, 3)
+	cpuRun := newRunOn(t, st, cpu, spec.CPU, 3)
 	waitRun(t, st, cpuRun.ID, "the cpu run done", func(r *store.Run) bool { return r.State == store.Done })
 	if x, _ := st.Run(ctx, r.ID); x.State != store.Queued || x.Step != reaped.Step {
 		t.Errorf("the cpu worker took the cuda run: %s at step %d", x.State, x.Step)

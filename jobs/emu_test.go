@@ -5,6 +5,7 @@ package jobs
 import (
 	"context"
 	"errors"
+	"github.com/ganstudio/ganstudio/gan/spec"
 	"strings"
 	"testing"
 	"time"
@@ -21,7 +22,7 @@ func TestEmuDeviceLostHandsRunBack(t *testing.T) {
 	if err := gan.SetDevice("emu"); err != nil {
 		t.Fatal(err)
 	}
-	defer gan.SetDevice(gan.CPU)
+	defer gan.SetDevice(spec.CPU)
 	st := openStore(t)
 	q := startQueueOn(t, st, "emu")
 	defer q.Stop(context.Background())

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/ganstudio/ganstudio/gan/spec"
 	"io"
 	"math"
 	"strings"
@@ -28,18 +29,18 @@ func openStore(t *testing.T) *store.Store {
 
 func startQueue(t *testing.T, st *store.Store) *Queue {
 	t.Helper()
-	return startQueueOn(t, st, gan.CPU)
+	return startQueueOn(t, st, spec.CPU)
 }
 
 // tinyShapes is the built-in shapes dataset and the tiny preset at batch 4:
 // runs that train in a blink.
-func tinyShapes(t *testing.T, st *store.Store) (*store.Dataset, gan.Config) {
+func tinyShapes(t *testing.T, st *store.Store) (*store.Dataset, spec.Config) {
 	t.Helper()
 	d, err := st.EnsureBuiltin(context.Background(), "shapes", 32, 2048)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, _ := gan.Preset("tiny")
+	cfg, _ := spec.Preset("tiny")
 	cfg.Batch = 4
 	return d, cfg
 }

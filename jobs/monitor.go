@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/ganstudio/ganstudio/gan/spec"
 	"math"
 
 	"github.com/ganstudio/ganstudio/datasets"
@@ -16,7 +17,7 @@ import (
 // changes and a rollback when the guard asks for one.
 type monitor struct {
 	ref   gan.Reference
-	guard gan.Guard
+	guard spec.Guard
 	last  string // level of the latest judged check
 	// saved is the last healthy step of the guard as stored: its
 	// checkpoint stays until a newer way back is both written and saved.
@@ -25,7 +26,7 @@ type monitor struct {
 
 // testHealth, when set by a test, replaces the health check's verdict: a
 // real collapse cannot be made to order in a few steps.
-var testHealth func(step int, h gan.HealthReport) gan.HealthReport
+var testHealth func(step int, h spec.HealthReport) spec.HealthReport
 
 // newMonitor returns nil when the dataset gives nothing to compare with:
 // with one image, or only identical ones, every measure divides by zero.
@@ -52,7 +53,7 @@ func newMonitor(ctx context.Context, st *store.Store, run *store.Run, ds *datase
 // check judges the health check's images (gan.Trainer.HealthImages) and
 // asks the guard what to do. The level of a check the guard did not judge
 // (warm-up) is left empty.
-func (m *monitor) check(ctx context.Context, t *training, fake [][]float32) (gan.HealthReport, gan.Decision) {
+func (m *monitor) check(ctx context.Context, t *training, fake [][]float32) (spec.HealthReport, spec.Decision) {
 	s := t.tr.Step()
 	h := t.tr.HealthOf(m.ref, fake)
 	if testHealth != nil {
@@ -66,13 +67,13 @@ func (m *monitor) check(ctx context.Context, t *training, fake [][]float32) (gan
 	st, id := t.q.st, t.run.ID
 	if h.Level != m.last {
 		switch h.Level {
-		case gan.Warning:
+		case spec.Warning:
 			st.AddEvent(ctx, id, s, store.EventHealth, fmt.Sprintf("Health warning at step %d: %s.", s, h.Reason))
-		case gan.Collapsed:
+		case spec.Collapsed:
 			if !d.Collapse {
 				st.AddEvent(ctx, id, s, store.EventHealth, fmt.Sprintf("Signs of mode collapse at step %d: %s.", s, h.Reason))
 			}
-		case gan.Healthy:
+		case spec.Healthy:
 			if m.last != "" {
 				st.AddEvent(ctx, id, s, store.EventHealth, fmt.Sprintf("Healthy again at step %d.", s))
 			}
@@ -103,7 +104,7 @@ func (m *monitor) settle(ctx context.Context, t *training) error {
 // rollback takes the run back to the guard's last healthy checkpoint and
 // applies the remedy of this try. The remedy is written into that
 // checkpoint, so a crash after the rollback resumes with it.
-func (t *training) rollback(ctx context.Context, d gan.Decision) error {
+func (t *training) rollback(ctx context.Context, d spec.Decision) error {
 	st, run := t.q.st, t.run
 	tr, err := loadCheckpoint(ctx, st, run.ID, d.ToStep, t.ds)
 	if errors.Is(err, store.ErrNotFound) {
@@ -127,7 +128,7 @@ func (t *training) rollback(ctx context.Context, d gan.Decision) error {
 	}
 	t.tr.Close()
 	t.tr, run.CkptStep, run.Step = tr, d.ToStep, d.ToStep
-	t.mon.last, t.mon.saved = gan.Healthy, t.mon.guard.LastHealthy
+	t.mon.last, t.mon.saved = spec.Healthy, t.mon.guard.LastHealthy
 	more, err := t.feedbackAfterRollback(ctx)
 	st.AddEvent(ctx, run.ID, d.ToStep, store.EventRepair, d.Message+" Remedy: "+remedy+more+".")
 	return err

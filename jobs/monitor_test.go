@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"context"
+	"github.com/ganstudio/ganstudio/gan/spec"
 	"strings"
 	"testing"
 
@@ -14,11 +15,11 @@ import (
 // collapse comes back, the guard gives up and the run trains to the end.
 func TestCollapseRollsBackThenGivesUp(t *testing.T) {
 	ctx := context.Background()
-	testHealth = func(step int, h gan.HealthReport) gan.HealthReport {
+	testHealth = func(step int, h spec.HealthReport) spec.HealthReport {
 		if step >= 40 {
-			h.Level, h.Reason = gan.Collapsed, "made to collapse by the test"
+			h.Level, h.Reason = spec.Collapsed, "made to collapse by the test"
 		} else {
-			h.Level, h.Reason = gan.Healthy, ""
+			h.Level, h.Reason = spec.Healthy, ""
 		}
 		return h
 	}
@@ -30,10 +31,10 @@ func TestCollapseRollsBackThenGivesUp(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, _ := gan.Preset("tiny")
+	cfg, _ := spec.Preset("tiny")
 	cfg.Batch = 4
 	r := &store.Run{DatasetID: d.ID, Steps: 60, Config: store.RunConfig{Config: cfg, SnapshotEvery: 10,
-		Policy: gan.Policy{Mode: gan.PolicyRepair, WarmUp: 0, Confirm: 1, MaxTries: 1}}}
+		Policy: spec.Policy{Mode: spec.PolicyRepair, WarmUp: 0, Confirm: 1, MaxTries: 1}}}
 	if err := q.CreateRun(ctx, r); err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +68,7 @@ func TestCollapseRollsBackThenGivesUp(t *testing.T) {
 	for _, s := range snaps {
 		levels[s.Step] = s.Health.Level
 	}
-	if levels[30] != gan.Healthy || levels[40] != gan.Collapsed || levels[60] != gan.Collapsed || levels[0] != "" {
+	if levels[30] != spec.Healthy || levels[40] != spec.Collapsed || levels[60] != spec.Collapsed || levels[0] != "" {
 		t.Errorf("snapshot health %v", levels)
 	}
 	// The way back (30) stays; the remedy is in the checkpoints after it.

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/ganstudio/ganstudio/gan/spec"
 	"log/slog"
 	"os"
 	"sync"
@@ -53,7 +54,7 @@ type Options struct {
 
 func (o *Options) defaults() {
 	if o.Device == "" {
-		o.Device = gan.CPU
+		o.Device = spec.CPU
 	}
 	if o.Heartbeat <= 0 {
 		o.Heartbeat = 5 * time.Second
@@ -141,7 +142,7 @@ func New(ctx context.Context, st *store.Store, opts Options) (*Queue, error) {
 // default queue, where every job went before runs had devices, so jobs
 // queued by an older studio are still worked.
 func QueueFor(device string) string {
-	if device == "" || device == gan.CPU {
+	if device == "" || device == spec.CPU {
 		return river.QueueDefault
 	}
 	return device

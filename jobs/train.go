@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"github.com/ganstudio/ganstudio/gan/spec"
 	"image/png"
 	"io"
 	"math"
@@ -138,9 +139,9 @@ type training struct {
 	mon   *monitor // the collapse monitor; nil with the policy off
 	fb    feedback // the run's ratings, when its feedback weight is above 0
 
-	pending    []gan.Stats // trained but not yet recorded
-	rate       float64     // steps per second, smoothed
-	lastReport time.Time   // when pending was last recorded
+	pending    []spec.Stats // trained but not yet recorded
+	rate       float64      // steps per second, smoothed
+	lastReport time.Time    // when pending was last recorded
 }
 
 // report records the pending steps and returns what the user has asked of
@@ -236,7 +237,7 @@ func (t *training) train(ctx context.Context) error {
 	if t.ds, err = LoadDataset(ctx, st, d, run.Config.Res); err != nil {
 		return err
 	}
-	if run.Config.CollapsePolicy().Mode != gan.PolicyOff {
+	if run.Config.CollapsePolicy().Mode != spec.PolicyOff {
 		if t.mon, err = newMonitor(ctx, st, run, t.ds); err != nil {
 			return err
 		}
@@ -387,7 +388,7 @@ func (t *training) snapshot(ctx context.Context, final bool) error {
 	}
 	sn.LikedShare = t.likedShare(fake)
 	sn.Health = store.NoHealth
-	var d gan.Decision
+	var d spec.Decision
 	if judge {
 		sn.Health, d = t.mon.check(ctx, t, fake)
 	}

@@ -3,10 +3,10 @@ package server
 import (
 	"context"
 	"fmt"
+	"github.com/ganstudio/ganstudio/gan/spec"
 	"slices"
 	"time"
 
-	"github.com/ganstudio/ganstudio/gan"
 	"github.com/ganstudio/ganstudio/web"
 )
 
@@ -34,7 +34,7 @@ func (s *Server) formDevices(ctx context.Context, f web.RunForm, errs fieldError
 	if err != nil {
 		return nil, err
 	}
-	if d := f["device"]; errs["device"] != "" && d != "" && d != gan.CPU && !slices.Contains(live, d) {
+	if d := f["device"]; errs["device"] != "" && d != "" && d != spec.CPU && !slices.Contains(live, d) {
 		live = append(live, d)
 	}
 	return live, nil

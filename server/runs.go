@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/ganstudio/ganstudio/gan/spec"
 	"io"
 	"net/http"
 	"net/url"
@@ -101,7 +102,7 @@ func toRun(c echo.Context, s *Server, f web.RunForm) (*store.Run, fieldErrors) {
 		}
 		return v
 	}
-	cfg := gan.DefaultConfig()
+	cfg := spec.DefaultConfig()
 	did := integer("dataset_id", 1, 1<<62, "choose a dataset")
 	cfg.Res = int(integer("res", 32, 64, "32 or 64 pixels"))
 	if cfg.Res != 32 && cfg.Res != 64 && errs["res"] == "" {
@@ -115,7 +116,7 @@ func toRun(c echo.Context, s *Server, f web.RunForm) (*store.Run, fieldErrors) {
 	cfg.Seed = uint64(integer("seed", 0, 1<<53, "a whole number from 0"))
 	fw := num("feedback_weight", 0, 1, "between 0 (off) and 1")
 	every := int(integer("snapshot_every", 1, 100000, "a whole number of steps from 1"))
-	policy := gan.DefaultPolicy()
+	policy := spec.DefaultPolicy()
 	if f["collapse_policy"] != "" {
 		policy.Mode = f["collapse_policy"]
 	}
@@ -124,9 +125,9 @@ func toRun(c echo.Context, s *Server, f web.RunForm) (*store.Run, fieldErrors) {
 	}
 	device := strings.ToLower(f["device"])
 	if device == "" {
-		device = gan.CPU
+		device = spec.CPU
 	}
-	if device != gan.CPU {
+	if device != spec.CPU {
 		// Only a worker for the device takes the run: without one it would
 		// wait in the queue for good, so say so now.
 		live, err := s.liveDevices(c.Request().Context())
@@ -390,7 +391,7 @@ type jsonRun struct {
 	Metrics   *jsonMetrics     `json:"metrics"`
 	Snapshots []store.Snapshot `json:"snapshots,omitempty"`
 	// Health is the latest judged collapse check (full view only).
-	Health *gan.HealthReport `json:"health,omitempty"`
+	Health *spec.HealthReport `json:"health,omitempty"`
 	// Feedback is what training made of the run's ratings (full view only).
 	Feedback *store.FeedbackStatus `json:"feedback,omitempty"`
 	Created  string                `json:"created"`

@@ -3,11 +3,10 @@ package store
 import (
 	"context"
 	"database/sql"
+	"github.com/ganstudio/ganstudio/gan/spec"
 	"slices"
 	"testing"
 	"time"
-
-	"github.com/ganstudio/ganstudio/gan"
 )
 
 // TestRunDeviceClaimAndReroute: a run keeps the device it was made for; a
@@ -18,10 +17,10 @@ func TestRunDeviceClaimAndReroute(t *testing.T) {
 	ctx := context.Background()
 	d := &Dataset{Name: "d", Res: 64, Count: 1}
 	s.CreateDataset(ctx, d, nil)
-	if r := newRun(t, s, d.ID); r.Device != gan.CPU {
+	if r := newRun(t, s, d.ID); r.Device != spec.CPU {
 		t.Errorf("a run made without a device is for %q, want cpu", r.Device)
 	}
-	r := &Run{DatasetID: d.ID, Steps: 10, Device: "cuda", Config: RunConfig{Config: gan.DefaultConfig(), SnapshotEvery: 5}}
+	r := &Run{DatasetID: d.ID, Steps: 10, Device: "cuda", Config: RunConfig{Config: spec.DefaultConfig(), SnapshotEvery: 5}}
 	err := s.Tx(ctx, func(tx *sql.Tx) error {
 		if err := s.InsertRun(ctx, tx, r); err != nil {
 			return err
@@ -34,7 +33,7 @@ func TestRunDeviceClaimAndReroute(t *testing.T) {
 	if got, _ := s.Run(ctx, r.ID); got.Device != "cuda" {
 		t.Fatalf("stored device %q, want cuda", got.Device)
 	}
-	if _, ok, _ := s.Claim(ctx, r.ID, 7, "cpu-w", gan.CPU); ok {
+	if _, ok, _ := s.Claim(ctx, r.ID, 7, "cpu-w", spec.CPU); ok {
 		t.Fatal("a cpu worker claimed a cuda run")
 	}
 	var onQueue string
@@ -42,10 +41,10 @@ func TestRunDeviceClaimAndReroute(t *testing.T) {
 	if dev, err := s.Reroute(ctx, r.ID, 7, "cuda", enqueue); err != nil || dev != "" {
 		t.Errorf("a cuda worker rerouted its own run: %q, %v", dev, err)
 	}
-	if dev, err := s.Reroute(ctx, r.ID, 6, gan.CPU, enqueue); err != nil || dev != "" {
+	if dev, err := s.Reroute(ctx, r.ID, 6, spec.CPU, enqueue); err != nil || dev != "" {
 		t.Errorf("a stale job rerouted the run: %q, %v", dev, err)
 	}
-	if dev, err := s.Reroute(ctx, r.ID, 7, gan.CPU, enqueue); err != nil || dev != "cuda" || onQueue != "cuda" {
+	if dev, err := s.Reroute(ctx, r.ID, 7, spec.CPU, enqueue); err != nil || dev != "cuda" || onQueue != "cuda" {
 		t.Fatalf("reroute: %q, %v, enqueued for %q; want cuda", dev, err, onQueue)
 	}
 	if _, ok, _ := s.Claim(ctx, r.ID, 7, "cuda-w", "cuda"); ok {
@@ -66,7 +65,7 @@ func TestWorkerDevices(t *testing.T) {
 	if got, err := s.WorkerDevices(ctx, time.Now().Add(-time.Minute)); err != nil || len(got) != 0 {
 		t.Fatalf("no workers: %v, %v", got, err)
 	}
-	for _, w := range []Worker{{ID: "a", Device: gan.CPU}, {ID: "b", Device: "cuda"}, {ID: "c", Device: "cuda"}, {ID: "d", Device: "rocm"}} {
+	for _, w := range []Worker{{ID: "a", Device: spec.CPU}, {ID: "b", Device: "cuda"}, {ID: "c", Device: "cuda"}, {ID: "d", Device: "rocm"}} {
 		if err := s.Heartbeat(ctx, w); err != nil {
 			t.Fatal(err)
 		}
@@ -97,10 +96,10 @@ func TestDeviceMigration(t *testing.T) {
 	s.Close()
 
 	s = open(t, dir)
-	if got, _ := s.Run(ctx, r.ID); got.Device != gan.CPU {
+	if got, _ := s.Run(ctx, r.ID); got.Device != spec.CPU {
 		t.Errorf("an old queued run is for %q after migrating, want cpu", got.Device)
 	}
-	if _, ok, err := s.Claim(ctx, r.ID, 3, "w", gan.CPU); !ok || err != nil {
+	if _, ok, err := s.Claim(ctx, r.ID, 3, "w", spec.CPU); !ok || err != nil {
 		t.Errorf("a cpu worker cannot claim an old run: %v %v", ok, err)
 	}
 }

@@ -3,9 +3,8 @@ package store
 import (
 	"context"
 	"fmt"
+	"github.com/ganstudio/ganstudio/gan/spec"
 	"time"
-
-	"github.com/ganstudio/ganstudio/gan"
 )
 
 // Event kinds.
@@ -109,7 +108,7 @@ func (s *Store) Workers(ctx context.Context, since time.Time) ([]Worker, error) 
 // CPU, which every studio can train on.
 func (s *Store) WorkerDevices(ctx context.Context, since time.Time) ([]string, error) {
 	rows, err := s.DB.QueryContext(ctx, `SELECT DISTINCT device FROM workers WHERE seen_at >= ? AND device != ? ORDER BY device`,
-		since.UnixMilli(), gan.CPU)
+		since.UnixMilli(), spec.CPU)
 	if err != nil {
 		return nil, fmt.Errorf("worker devices: %w", err)
 	}

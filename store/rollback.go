@@ -6,8 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-
-	"github.com/ganstudio/ganstudio/gan"
+	"github.com/ganstudio/ganstudio/gan/spec"
 )
 
 // ErrNoCheckpoint is returned for a rollback to a step with no checkpoint.
@@ -94,7 +93,7 @@ func (s *Store) deleteBlobs(ctx context.Context, keys []string) {
 }
 
 // SaveGuard records the state of a run's collapse guard.
-func (s *Store) SaveGuard(ctx context.Context, runID int64, g gan.Guard) error {
+func (s *Store) SaveGuard(ctx context.Context, runID int64, g spec.Guard) error {
 	return s.saveRunJSON(ctx, runID, "guard", g)
 }
 
@@ -111,7 +110,7 @@ func hasCheckpoint(ctx context.Context, tx *sql.Tx, runID int64, step int) error
 // RollbackTo is a worker that holds the run going back to the checkpoint
 // at step (a collapse repair): what lies past it is forgotten and the
 // guard's state saved, in one transaction.
-func (s *Store) RollbackTo(ctx context.Context, runID int64, workerID string, step int, g gan.Guard) error {
+func (s *Store) RollbackTo(ctx context.Context, runID int64, workerID string, step int, g spec.Guard) error {
 	b, err := json.Marshal(g)
 	if err != nil {
 		return err

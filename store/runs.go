@@ -6,9 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/ganstudio/ganstudio/gan/spec"
 	"time"
 
-	"github.com/ganstudio/ganstudio/gan"
 )
 
 // Run states.
@@ -32,20 +32,20 @@ var ErrState = errors.New("not possible in this state")
 
 // RunConfig is everything a run is started with.
 type RunConfig struct {
-	gan.Config
+	spec.Config
 	SnapshotEvery  int     `json:"snapshot_every"`  // grid, samples and checkpoint every N steps
 	EvalEvery      int     `json:"eval_every"`      // SWD quality every N steps (0: never)
 	KeepEvery      int     `json:"keep_every"`      // keep the checkpoint of every N-th step for later sampling
 	FeedbackWeight float64 `json:"feedback_weight"` // how much ratings steer training (0: not at all)
 	// Policy is what the run does about mode collapse; runs made before
 	// there was one have the zero value and get gan.DefaultPolicy.
-	Policy gan.Policy `json:"policy"`
+	Policy spec.Policy `json:"policy"`
 }
 
 // CollapsePolicy is the run's policy, the default for runs without one.
-func (c RunConfig) CollapsePolicy() gan.Policy {
+func (c RunConfig) CollapsePolicy() spec.Policy {
 	if c.Policy.Mode == "" {
-		return gan.DefaultPolicy()
+		return spec.DefaultPolicy()
 	}
 	return c.Policy
 }
@@ -62,7 +62,7 @@ type Run struct {
 	CkptStep  int // step of the latest checkpoint, -1 if none
 	JobID     int64
 	WorkerID  string
-	Device    string  // what the run trains on (gan.CPU, "cuda"): only a worker for it takes the run
+	Device    string  // what the run trains on (spec.CPU, "cuda"): only a worker for it takes the run
 	Rate      float64 // steps per second lately
 	Error     string
 	Created   time.Time
@@ -71,7 +71,7 @@ type Run struct {
 	Updated   time.Time
 	// Guard is the state of the run's collapse guard (zero before the
 	// first judged check).
-	Guard gan.Guard
+	Guard spec.Guard
 	// Feedback is what training made of the run's ratings.
 	Feedback FeedbackStatus
 }
@@ -142,7 +142,7 @@ func (s *Store) InsertRun(ctx context.Context, tx *sql.Tx, r *Run) error {
 		return err
 	}
 	if r.Device == "" {
-		r.Device = gan.CPU
+		r.Device = spec.CPU
 	}
 	t := now()
 	res, err := tx.ExecContext(ctx, `INSERT INTO runs (dataset_id, config, steps, state, device, created_at, updated_at)
@@ -244,7 +244,7 @@ var ErrLost = errors.New("run was taken from this worker")
 
 // Progress records steps trained by workerID and returns what the user has
 // asked of the run since (ControlPause, ControlCancel or "").
-func (s *Store) Progress(ctx context.Context, runID int64, workerID string, stats []gan.Stats, rate float64) (string, error) {
+func (s *Store) Progress(ctx context.Context, runID int64, workerID string, stats []spec.Stats, rate float64) (string, error) {
 	var control string
 	err := s.Tx(ctx, func(tx *sql.Tx) error {
 		step := 0
@@ -463,19 +463,19 @@ func (s *Store) Orphans(ctx context.Context, before time.Time, dead []string) ([
 }
 
 // Metrics returns a run's per-step figures in step order.
-func (s *Store) Metrics(ctx context.Context, runID int64) ([]gan.Stats, error) {
+func (s *Store) Metrics(ctx context.Context, runID int64) ([]spec.Stats, error) {
 	return s.metrics(ctx, `SELECT step, loss_d, loss_g, d_real, d_fake FROM metrics WHERE run_id = ? ORDER BY step`, runID)
 }
 
-func (s *Store) metrics(ctx context.Context, q string, args ...any) ([]gan.Stats, error) {
+func (s *Store) metrics(ctx context.Context, q string, args ...any) ([]spec.Stats, error) {
 	rows, err := s.DB.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []gan.Stats
+	var out []spec.Stats
 	for rows.Next() {
-		var st gan.Stats
+		var st spec.Stats
 		if err := rows.Scan(&st.Step, &st.LossD, &st.LossG, &st.DReal, &st.DFake); err != nil {
 			return nil, err
 		}

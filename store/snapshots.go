@@ -2,10 +2,9 @@ package store
 
 import (
 	"context"
+	"github.com/ganstudio/ganstudio/gan/spec"
 	"math"
 	"time"
-
-	"github.com/ganstudio/ganstudio/gan"
 )
 
 // Snapshot is what a run kept at one step: a grid, figures, maybe a checkpoint.
@@ -19,14 +18,14 @@ type Snapshot struct {
 	// Health is the mode-collapse check of this step: Level "" when the
 	// step was not judged (warm-up, or the policy is off); figures -1
 	// when not measured.
-	Health gan.HealthReport `json:"health"`
+	Health spec.HealthReport `json:"health"`
 	// LikedShare is the share of new samples the run's rating model
 	// would like at this step; -1 when there was no model.
 	LikedShare float64 `json:"liked_share"`
 }
 
 // NoHealth is the health of a snapshot with nothing measured.
-var NoHealth = gan.HealthReport{Diversity: -1, Duplicates: -1, NDB: -1, Precision: -1, DFakeSpread: -1}
+var NoHealth = spec.HealthReport{Diversity: -1, Duplicates: -1, NDB: -1, Precision: -1, DFakeSpread: -1}
 
 // AddSnapshot records (or replaces) the snapshot at its step.
 func (s *Store) AddSnapshot(ctx context.Context, sn Snapshot) error {

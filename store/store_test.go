@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"github.com/ganstudio/ganstudio/gan/spec"
 	"io"
 	"os"
 	"os/exec"
@@ -13,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ganstudio/ganstudio/gan"
 	"github.com/ganstudio/ganstudio/internal/proc"
 )
 
@@ -30,7 +30,7 @@ func open(t *testing.T, dir string) *Store {
 func newRun(t *testing.T, s *Store, datasetID int64) *Run {
 	t.Helper()
 	ctx := context.Background()
-	r := &Run{DatasetID: datasetID, Steps: 10, Config: RunConfig{Config: gan.DefaultConfig(), SnapshotEvery: 5}}
+	r := &Run{DatasetID: datasetID, Steps: 10, Config: RunConfig{Config: spec.DefaultConfig(), SnapshotEvery: 5}}
 	err := s.Tx(ctx, func(tx *sql.Tx) error { return s.InsertRun(ctx, tx, r) })
 	if err != nil {
 		t.Fatal(err)
@@ -156,10 +156,10 @@ func TestClaimProgressAndOrphans(t *testing.T) {
 		t.Error("a running run was claimed twice")
 	}
 	s.Heartbeat(ctx, Worker{ID: "w1", Device: "cpu"})
-	if _, err := s.Progress(ctx, r.ID, "w1", []gan.Stats{{Step: 1, LossD: 1}, {Step: 2, LossD: 0.9}}, 2); err != nil {
+	if _, err := s.Progress(ctx, r.ID, "w1", []spec.Stats{{Step: 1, LossD: 1}, {Step: 2, LossD: 0.9}}, 2); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Progress(ctx, r.ID, "w2", []gan.Stats{{Step: 3}}, 2); !errors.Is(err, ErrLost) {
+	if _, err := s.Progress(ctx, r.ID, "w2", []spec.Stats{{Step: 3}}, 2); !errors.Is(err, ErrLost) {
 		t.Errorf("progress from a worker that does not hold the run: %v", err)
 	}
 	if o, _ := s.Orphans(ctx, time.Now().Add(-time.Minute), nil); len(o) != 0 {

@@ -7,11 +7,11 @@ package web
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/ganstudio/ganstudio/gan/spec"
 	"math"
 	"strings"
 	"time"
 
-	"github.com/ganstudio/ganstudio/gan"
 	"github.com/ganstudio/ganstudio/store"
 )
 
@@ -35,7 +35,7 @@ type RunForm map[string]string
 type RunView struct {
 	Run       *store.Run
 	Dataset   *store.Dataset
-	Metrics   []gan.Stats
+	Metrics   []spec.Stats
 	Snapshots []store.Snapshot
 	Events    []store.Event
 	Liked     int
@@ -98,17 +98,17 @@ type Health struct {
 // HealthOf is the run's latest mode-collapse judgement.
 func HealthOf(r *store.Run, snaps []store.Snapshot) Health {
 	p := r.Config.CollapsePolicy()
-	if p.Mode == gan.PolicyOff {
+	if p.Mode == spec.PolicyOff {
 		return Health{"none", "the collapse monitor is off for this run"}
 	}
 	for i := len(snaps) - 1; i >= 0; i-- {
 		h, step := snaps[i].Health, snaps[i].Step
 		switch h.Level {
-		case gan.Healthy:
+		case spec.Healthy:
 			return Health{"ok", fmt.Sprintf("step %d: samples %.0f%% as varied as the training images, no near-copies to speak of", step, 100*h.Diversity)}
-		case gan.Warning:
+		case spec.Warning:
 			return Health{"warn", fmt.Sprintf("step %d: %s", step, h.Reason)}
-		case gan.Collapsed:
+		case spec.Collapsed:
 			return Health{"bad", fmt.Sprintf("step %d: %s", step, h.Reason)}
 		}
 	}
@@ -368,7 +368,7 @@ func (v RunView) FeedbackText() string {
 	if f.Model {
 		s += fmt.Sprintf(" The rating model agrees with %.0f%% of them.", 100*f.ModelAccuracy)
 	} else {
-		s += fmt.Sprintf(" A rating model joins in at %d likes and %d dislikes.", gan.MinRatingsEach, gan.MinRatingsEach)
+		s += fmt.Sprintf(" A rating model joins in at %d likes and %d dislikes.", spec.MinRatingsEach, spec.MinRatingsEach)
 	}
 	if f.Skipped > 0 {
 		s += fmt.Sprintf(" %d rated samples could not be read and are left out.", f.Skipped)
@@ -414,13 +414,13 @@ func repaired(r *store.Run) string {
 }
 
 // OffCPU says whether the run is for a device besides the CPU.
-func OffCPU(r *store.Run) bool { return r.Device != "" && r.Device != gan.CPU }
+func OffCPU(r *store.Run) bool { return r.Device != "" && r.Device != spec.CPU }
 
 // DeviceLabel names a device for people: "CPU", "GPU (cuda)", and the
 // test builds' emulated GPU "GPU emulator (emu)".
 func DeviceLabel(d string) string {
 	switch d {
-	case "", gan.CPU:
+	case "", spec.CPU:
 		return "CPU"
 	case "emu":
 		return "GPU emulator (emu)"
@@ -435,7 +435,7 @@ func DefaultRunForm(datasetID int64) RunForm {
 	return RunForm{
 		"dataset_id": fmt.Sprint(datasetID), "res": "32", "width": "1", "steps": "500", "batch": "64",
 		"lr_g": "0.0002", "lr_d": "0.0002", "seed": fmt.Sprint(time.Now().UnixNano() % 1_000_000), "feedback_weight": "0.5",
-		"snapshot_every": "50", "collapse_policy": gan.PolicyRepair, "device": gan.CPU,
+		"snapshot_every": "50", "collapse_policy": spec.PolicyRepair, "device": spec.CPU,
 	}
 }
 

@@ -4,18 +4,18 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/ganstudio/ganstudio/gan/spec"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/ganstudio/ganstudio/gan"
 	"github.com/ganstudio/ganstudio/store"
 )
 
-func stats(n int, dReal, dFake float64) []gan.Stats {
-	out := make([]gan.Stats, n)
+func stats(n int, dReal, dFake float64) []spec.Stats {
+	out := make([]spec.Stats, n)
 	for i := range out {
-		out[i] = gan.Stats{Step: i + 1, LossD: 1, LossG: 2, DReal: dReal, DFake: dFake}
+		out[i] = spec.Stats{Step: i + 1, LossD: 1, LossG: 2, DReal: dReal, DFake: dFake}
 	}
 	return out
 }
@@ -40,10 +40,10 @@ func TestHealthOf(t *testing.T) {
 	}{
 		{"nothing yet", run(""), nil, "none"},
 		{"warming up", run(""), []store.Snapshot{warmUp}, "none"},
-		{"healthy", run("repair"), []store.Snapshot{warmUp, judged(250, gan.Healthy)}, "ok"},
-		{"latest judged wins", run("warn"), []store.Snapshot{judged(250, gan.Healthy), judged(300, gan.Collapsed), {Step: 301, Health: store.NoHealth}}, "bad"},
-		{"warning", run("repair"), []store.Snapshot{judged(250, gan.Warning)}, "warn"},
-		{"monitor off", run("off"), []store.Snapshot{judged(250, gan.Collapsed)}, "none"},
+		{"healthy", run("repair"), []store.Snapshot{warmUp, judged(250, spec.Healthy)}, "ok"},
+		{"latest judged wins", run("warn"), []store.Snapshot{judged(250, spec.Healthy), judged(300, spec.Collapsed), {Step: 301, Health: store.NoHealth}}, "bad"},
+		{"warning", run("repair"), []store.Snapshot{judged(250, spec.Warning)}, "warn"},
+		{"monitor off", run("off"), []store.Snapshot{judged(250, spec.Collapsed)}, "none"},
 	}
 	for _, c := range cases {
 		if h := HealthOf(c.run, c.snaps); h.Level != c.level {
@@ -79,7 +79,7 @@ func TestLineChartScalesAndThins(t *testing.T) {
 }
 
 func TestRunPageRenders(t *testing.T) {
-	r := &store.Run{ID: 7, Steps: 200, Step: 100, State: store.Running, Rate: 2, Config: store.RunConfig{Config: gan.DefaultConfig(), SnapshotEvery: 50}}
+	r := &store.Run{ID: 7, Steps: 200, Step: 100, State: store.Running, Rate: 2, Config: store.RunConfig{Config: spec.DefaultConfig(), SnapshotEvery: 50}}
 	v := RunView{
 		Run:       r,
 		Dataset:   &store.Dataset{Name: "cats <3"},
@@ -115,7 +115,7 @@ func fmtSscanf(p string, x, y *float64) (int, error) { return fmt.Sscanf(p, "%g,
 func TestRunCardsPollOnlyWhileActive(t *testing.T) {
 	for state, want := range map[string]string{store.Running: `hx-trigger="every 5s"`, store.Queued: `hx-trigger="every 5s"`,
 		store.Done: `hx-trigger="none"`, store.Paused: `hx-trigger="none"`} {
-		r := &store.Run{ID: 1, State: state, Steps: 10, Config: store.RunConfig{Config: gan.DefaultConfig()}}
+		r := &store.Run{ID: 1, State: state, Steps: 10, Config: store.RunConfig{Config: spec.DefaultConfig()}}
 		var b bytes.Buffer
 		if err := RunCards([]RunCard{{Run: r, LastGrid: -1}}).Render(context.Background(), &b); err != nil {
 			t.Fatal(err)
@@ -172,7 +172,7 @@ func TestRunDeviceShown(t *testing.T) {
 		{"cuda", "cuda-ab12", store.Paused, [][2]string{{"Device", "GPU (cuda)"}, {"Worker", "cuda-ab12"}}, "paused"},
 	}
 	for _, c := range cases {
-		r := &store.Run{Device: c.device, WorkerID: c.worker, State: c.state, Config: store.RunConfig{Config: gan.DefaultConfig()}}
+		r := &store.Run{Device: c.device, WorkerID: c.worker, State: c.state, Config: store.RunConfig{Config: spec.DefaultConfig()}}
 		facts := PrettyConfig(r)
 		for _, want := range c.facts {
 			found := false

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"github.com/ganstudio/ganstudio/gan/spec"
 	"os"
 	"runtime"
 	"slices"
@@ -53,7 +54,7 @@ func benchCmd(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	preset := fs.String("preset", "ref32", "network preset")
 	batch := fs.Int("batch", 0, "batch size (default: the preset's)")
-	device := fs.String("device", gan.CPU, deviceUsage("measure the step on this device"))
+	device := fs.String("device", spec.CPU, deviceUsage("measure the step on this device"))
 	steps := fs.Int("steps", 10, "measured steps")
 	warmup := fs.Int("warmup", 2, "steps run first and not measured")
 	asJSON := fs.Bool("json", false, "print one JSON object instead of a table")
@@ -98,8 +99,8 @@ func benchCmd(ctx context.Context, args []string) error {
 		Preset: *preset, Device: gan.DeviceName(), DeviceInfo: gan.DeviceInfo(), BLAS: gan.BLASName, Res: cfg.Res, Batch: cfg.Batch, Steps: *steps, Warmup: *warmup,
 		StepMSMedian: round1(med), StepMSMin: round1(sorted[0]), StepMS: ms,
 		ImagesPerS:   round1(float64(cfg.Batch) / (med / 1000)),
-		GFLOPPerStep: round1(cfg.StepFLOPs() / 1e9),
-		GFLOPSPerS:   round1(cfg.StepFLOPs() / 1e9 / (med / 1000)),
+		GFLOPPerStep: round1(gan.StepFLOPs(cfg) / 1e9),
+		GFLOPSPerS:   round1(gan.StepFLOPs(cfg) / 1e9 / (med / 1000)),
 		PeakRSSMB:    peakRSSMB(), Threads: runtime.GOMAXPROCS(0), GoVersion: runtime.Version(),
 	}
 	if *asJSON {
@@ -138,8 +139,8 @@ func peakRSSMB() float64 {
 }
 
 // presetConfig is a preset with its batch replaced when batch > 0, checked.
-func presetConfig(preset string, batch int) (gan.Config, error) {
-	cfg, err := gan.Preset(preset)
+func presetConfig(preset string, batch int) (spec.Config, error) {
+	cfg, err := spec.Preset(preset)
 	if err != nil {
 		return cfg, err
 	}

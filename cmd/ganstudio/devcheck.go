@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"github.com/ganstudio/ganstudio/gan/spec"
 	"os"
 	"text/tabwriter"
 
@@ -26,7 +27,7 @@ func deviceCheckCmd(ctx context.Context, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}
-	if *device == gan.CPU {
+	if *device == spec.CPU {
 		return fmt.Errorf("this build has no device but the CPU (build ganstudio-cuda with make cuda)")
 	}
 	cfg, err := presetConfig(*preset, *batch)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"github.com/ganstudio/ganstudio/gan/spec"
 	"slices"
 
 	"github.com/ganstudio/ganstudio/gan"
@@ -13,7 +14,7 @@ func defaultWorkerDevice() string {
 	if slices.Contains(gan.Devices(), "cuda") {
 		return "cuda"
 	}
-	return gan.CPU
+	return spec.CPU
 }
 
 // deviceUsage is the help of a command's --device flag.

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"github.com/ganstudio/ganstudio/gan/spec"
 	"os"
 	"path/filepath"
 	"slices"
@@ -31,10 +32,10 @@ func TestDeviceFlags(t *testing.T) {
 	if _, err := os.Stat(data); !os.IsNotExist(err) {
 		t.Errorf("a worker refused its device still made its data folder: %v", err)
 	}
-	if gan.DeviceName() != gan.CPU {
+	if gan.DeviceName() != spec.CPU {
 		t.Errorf("a refused device left the process on %q", gan.DeviceName())
 	}
-	want := gan.CPU
+	want := spec.CPU
 	if slices.Contains(gan.Devices(), "cuda") {
 		want = "cuda"
 	}
@@ -52,7 +53,7 @@ func TestBenchDeviceAndBatch(t *testing.T) {
 	}
 	stdout := os.Stdout
 	os.Stdout = w
-	err = run(context.Background(), []string{"bench", "--device", gan.CPU, "--preset", "tiny", "--batch", "8", "--steps", "1", "--warmup", "0", "--json"})
+	err = run(context.Background(), []string{"bench", "--device", spec.CPU, "--preset", "tiny", "--batch", "8", "--steps", "1", "--warmup", "0", "--json"})
 	os.Stdout = stdout
 	w.Close()
 	if err != nil {
@@ -62,7 +63,7 @@ func TestBenchDeviceAndBatch(t *testing.T) {
 	if err := json.NewDecoder(r).Decode(&res); err != nil {
 		t.Fatal(err)
 	}
-	if res.Device != gan.CPU || res.Batch != 8 || res.Preset != "tiny" || len(res.StepMS) != 1 {
+	if res.Device != spec.CPU || res.Batch != 8 || res.Preset != "tiny" || len(res.StepMS) != 1 {
 		t.Errorf("bench reported %+v, want tiny on cpu at batch 8, one step", res)
 	}
 }

@@ -4,11 +4,11 @@ package main
 
 import (
 	"context"
+	"github.com/ganstudio/ganstudio/gan/spec"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/ganstudio/ganstudio/gan"
 	"github.com/ganstudio/ganstudio/store"
 )
 
@@ -27,7 +27,7 @@ func TestEmuDeviceCheck(t *testing.T) {
 func TestEmuWorkerTrainsDeviceRun(t *testing.T) {
 	ctx := context.Background()
 	data := t.TempDir()
-	st, q, err := openStudio(ctx, data, false, time.Second, gan.CPU)
+	st, q, err := openStudio(ctx, data, false, time.Second, spec.CPU)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"github.com/ganstudio/ganstudio/gan/spec"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -297,7 +298,7 @@ func measureFeedback(tr *gan.Trainer, rt rater, ref gan.Reference, model *gan.Ra
 
 func feedbackSeedRun(ctx context.Context, ds *datasets.Dataset, rt rater, seed uint64, base, steps, ratings, rounds int, weight float64, sets []armSpec) (feedbackSeed, error) {
 	out := feedbackSeed{Seed: seed}
-	cfg := gan.DefaultConfig()
+	cfg := spec.DefaultConfig()
 	cfg.Seed = seed
 	tr, err := gan.NewTrainer(cfg, ds)
 	if err != nil {

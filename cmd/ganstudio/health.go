@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"github.com/ganstudio/ganstudio/gan/spec"
 	"os"
 	"strings"
 
@@ -110,7 +111,7 @@ func healthCmd(ctx context.Context, args []string) error {
 }
 
 func watchRun(ctx context.Context, ds *datasets.Dataset, hc healthCase, seed uint64, steps, every int) (healthResult, error) {
-	cfg := gan.DefaultConfig()
+	cfg := spec.DefaultConfig()
 	cfg.LRG, cfg.LRD, cfg.Seed = hc.LRG, hc.LRD, seed
 	res := healthResult{Case: hc, Seed: seed, Steps: steps, FirstAlarm: -1}
 	tr, err := gan.NewTrainer(cfg, ds)
@@ -119,7 +120,7 @@ func watchRun(ctx context.Context, ds *datasets.Dataset, hc healthCase, seed uin
 	}
 	defer func() { tr.Close() }()
 	ref := gan.HealthReference(ds, seed)
-	guard := gan.NewGuard(gan.DefaultPolicy())
+	guard := spec.NewGuard(spec.DefaultPolicy())
 	// The way back: the checkpoint of the guard's last healthy step.
 	var back bytes.Buffer
 	if err := tr.WriteCheckpoint(&back); err != nil {
@@ -144,7 +145,7 @@ func watchRun(ctx context.Context, ds *datasets.Dataset, hc healthCase, seed uin
 			c.Level = h.Level
 			res.FinalLevel = h.Level
 		}
-		if c.Level == gan.Warning {
+		if c.Level == spec.Warning {
 			res.Warnings++
 		}
 		if d.Collapse {
@@ -170,7 +171,7 @@ func watchRun(ctx context.Context, ds *datasets.Dataset, hc healthCase, seed uin
 			}
 		case d.GiveUp:
 			c.Action = d.Message
-		case d.Judged && h.Level == gan.Healthy:
+		case d.Judged && h.Level == spec.Healthy:
 			back.Reset()
 			if err := tr.WriteCheckpoint(&back); err != nil {
 				return res, err

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"github.com/ganstudio/ganstudio/gan/spec"
 	"math"
 	"os"
 	"runtime"
@@ -170,14 +171,14 @@ func modesCmd(ctx context.Context, args []string) error {
 				setIf(&cfg.LRD, *lrD)
 				setIf(&cfg.Pack, *pack)
 				setIf(&cfg.Noise, *noise)
-				p := gan.DefaultPolicy()
-				p.WarmUp, p.Mode = *warmUp, gan.PolicyWarn
+				p := spec.DefaultPolicy()
+				p.WarmUp, p.Mode = *warmUp, spec.PolicyWarn
 				r := gan.ModesRun{Mix: mix, MLP: cfg, Steps: *steps, Every: *every, CheckN: 512, EvalN: 2500, Policy: p, CollapseNDB: *ndb, CollapsePrecision: *prec, LongerRetries: *longer}
 				if arm == "policy" {
 					r.DecayFrom = *decay
 				}
 				if arm == "policy" {
-					r.Policy.Mode, r.Remedies, ar.Ladder = gan.PolicyRepair, remedyLadder, remedyLadder
+					r.Policy.Mode, r.Remedies, ar.Ladder = spec.PolicyRepair, remedyLadder, remedyLadder
 				}
 				rep.Base = cfg
 				if err := r.Validate(); err != nil {

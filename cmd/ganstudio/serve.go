@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/ganstudio/ganstudio/gan/spec"
 	"log/slog"
 	"net"
 	"net/http"
@@ -61,7 +62,7 @@ func serveCmd(ctx context.Context, args []string) error {
 		return errUsage
 	}
 	// The studio's own worker trains on the CPU; GPUs get workers of their own.
-	st, q, err := openStudio(ctx, *data, !*noWorker, *stale, gan.CPU)
+	st, q, err := openStudio(ctx, *data, !*noWorker, *stale, spec.CPU)
 	if err != nil {
 		return err
 	}

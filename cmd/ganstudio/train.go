@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/ganstudio/ganstudio/gan/spec"
 	"image"
 	"image/png"
 	"io"
@@ -23,8 +24,8 @@ import (
 
 // runInfo is written beside a run's outputs so --resume knows what it was.
 type runInfo struct {
-	Dataset string     `json:"dataset"`
-	Config  gan.Config `json:"config"`
+	Dataset string      `json:"dataset"`
+	Config  spec.Config `json:"config"`
 }
 
 func loadDataset(ctx context.Context, spec string, res int) (*datasets.Dataset, error) {
@@ -65,7 +66,7 @@ func trainCmd(ctx context.Context, args []string) error {
 	gridEvery := fs.Int("grid-every", 100, "write the fixed-latent grid every N steps")
 	ckptEvery := fs.Int("ckpt-every", 250, "write a checkpoint every N steps")
 	evalEvery := fs.Int("eval-every", 500, "measure SWD quality every N steps (0: never)")
-	device := fs.String("device", gan.CPU, deviceUsage("train on this device"))
+	device := fs.String("device", spec.CPU, deviceUsage("train on this device"))
 	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}
@@ -95,7 +96,7 @@ func trainCmd(ctx context.Context, args []string) error {
 		}
 		fmt.Fprintf(os.Stderr, "resuming %s at step %d\n", *resume, tr.Step())
 	} else {
-		cfg, err := gan.Preset(*preset)
+		cfg, err := spec.Preset(*preset)
 		if err != nil {
 			return err
 		}

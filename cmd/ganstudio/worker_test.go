@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/ganstudio/ganstudio/gan/spec"
 	"os"
 	"os/exec"
 	"strings"
@@ -11,7 +12,6 @@ import (
 	"time"
 
 	"github.com/ganstudio/ganstudio/datasets"
-	"github.com/ganstudio/ganstudio/gan"
 	"github.com/ganstudio/ganstudio/jobs"
 	"github.com/ganstudio/ganstudio/store"
 )
@@ -51,7 +51,7 @@ func shapesRun(t *testing.T, q *jobs.Queue, st *store.Store, device string, step
 			shapes = d
 		}
 	}
-	cfg, _ := gan.Preset("tiny")
+	cfg, _ := spec.Preset("tiny")
 	cfg.Batch = 4
 	r := &store.Run{DatasetID: shapes.ID, Steps: steps, Device: device, Config: store.RunConfig{Config: cfg, SnapshotEvery: 10}}
 	if err := q.CreateRun(ctx, r); err != nil {
@@ -78,12 +78,12 @@ func waitFor(t *testing.T, what string, ok func() bool) {
 func TestKilledWorkerProcessResumes(t *testing.T) {
 	ctx := context.Background()
 	data := t.TempDir()
-	st, q, err := openStudio(ctx, data, false, time.Second, gan.CPU)
+	st, q, err := openStudio(ctx, data, false, time.Second, spec.CPU)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	r := shapesRun(t, q, st, gan.CPU, 1_000_000)
+	r := shapesRun(t, q, st, spec.CPU, 1_000_000)
 	run := func() *store.Run {
 		got, err := st.Run(ctx, r.ID)
 		if err != nil {
