@@ -2,8 +2,9 @@ package gan
 
 import (
 	"fmt"
-	"github.com/ganstudio/ganstudio/gan/spec"
 	"math"
+
+	"github.com/ganstudio/ganstudio/gan/spec"
 )
 
 // accel trains a Trainer's networks on a device: the same DCGAN step as

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/ganstudio/ganstudio/gan/spec"
 	"math"
 	"math/rand/v2"
 	"strings"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/ganstudio/ganstudio/datasets"
 	"github.com/ganstudio/ganstudio/gan/kernels"
+	"github.com/ganstudio/ganstudio/gan/spec"
 )
 
 // deviceConfig is small enough for the emulator (a plain C loop for every

@@ -1,8 +1,9 @@
 package gan
 
 import (
-	"github.com/ganstudio/ganstudio/gan/spec"
 	"testing"
+
+	"github.com/ganstudio/ganstudio/gan/spec"
 )
 
 // Running a graph twice on the same inputs must give the same gradients:

@@ -2,8 +2,9 @@ package gan
 
 import (
 	"context"
-	"github.com/ganstudio/ganstudio/gan/spec"
 	"testing"
+
+	"github.com/ganstudio/ganstudio/gan/spec"
 )
 
 // BenchmarkStepRef32 measures one training step (D then G) of the reference

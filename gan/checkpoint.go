@@ -5,11 +5,12 @@ import (
 	"encoding/gob"
 	"errors"
 	"fmt"
-	"github.com/ganstudio/ganstudio/gan/spec"
-	"github.com/ganstudio/ganstudio/internal/atomicfile"
 	"io"
 	"math/rand/v2"
 	"os"
+
+	"github.com/ganstudio/ganstudio/gan/spec"
+	"github.com/ganstudio/ganstudio/internal/atomicfile"
 )
 
 // checkpointVersion changes whenever the file layout does.

@@ -3,10 +3,11 @@ package gan
 import (
 	"bytes"
 	"context"
-	"github.com/ganstudio/ganstudio/gan/spec"
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/ganstudio/ganstudio/gan/spec"
 )
 
 func tinyTrainer(t *testing.T, seed uint64) *Trainer {

@@ -1,10 +1,11 @@
 package gan
 
 import (
-	"github.com/ganstudio/ganstudio/gan/spec"
 	"runtime"
 	"testing"
 	"weak"
+
+	"github.com/ganstudio/ganstudio/gan/spec"
 )
 
 // TestClosedTrainerIsCollected: a trainer loaded, used and closed must be

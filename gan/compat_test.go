@@ -2,7 +2,6 @@ package gan
 
 import (
 	"encoding/json"
-	"github.com/ganstudio/ganstudio/gan/spec"
 	"hash"
 	"hash/fnv"
 	"math"
@@ -10,6 +9,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"testing"
+
+	"github.com/ganstudio/ganstudio/gan/spec"
 )
 
 // A checkpoint written by an earlier build must keep loading, and resuming

@@ -3,8 +3,9 @@ package gan
 import (
 	"context"
 	"fmt"
-	"github.com/ganstudio/ganstudio/gan/spec"
 	"math"
+
+	"github.com/ganstudio/ganstudio/gan/spec"
 )
 
 // DeviceCheck is how far training on a device strays from the CPU engine.

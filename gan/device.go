@@ -3,9 +3,10 @@ package gan
 import (
 	"errors"
 	"fmt"
-	"github.com/ganstudio/ganstudio/gan/spec"
 	"sort"
 	"sync"
+
+	"github.com/ganstudio/ganstudio/gan/spec"
 )
 
 var (

@@ -1,13 +1,13 @@
 package gan
 
 import (
-	"github.com/ganstudio/ganstudio/gan/spec"
 	"math"
 	"math/rand/v2"
 	"strings"
 	"testing"
 
 	"github.com/ganstudio/ganstudio/datasets"
+	"github.com/ganstudio/ganstudio/gan/spec"
 )
 
 func shapesImages(t *testing.T, n int, seed uint64) [][]float32 {

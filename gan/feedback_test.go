@@ -3,10 +3,11 @@ package gan
 import (
 	"bytes"
 	"context"
-	"github.com/ganstudio/ganstudio/gan/spec"
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/ganstudio/ganstudio/gan/spec"
 )
 
 func TestParseMethods(t *testing.T) {

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"encoding/gob"
 	"fmt"
-	"github.com/ganstudio/ganstudio/gan/spec"
 	"image"
 	"io"
 	"math/rand/v2"
@@ -12,6 +11,8 @@ import (
 
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"github.com/ganstudio/ganstudio/gan/spec"
 )
 
 // Generator is a generator on its own: its weights and batch-norm running

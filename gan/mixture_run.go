@@ -3,10 +3,11 @@ package gan
 import (
 	"context"
 	"fmt"
-	"github.com/ganstudio/ganstudio/gan/spec"
 	"math/rand/v2"
 	"strings"
 	"time"
+
+	"github.com/ganstudio/ganstudio/gan/spec"
 )
 
 // ModesRun is one training run of the 2-D mixture benchmark, plain or under

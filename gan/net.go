@@ -2,11 +2,12 @@ package gan
 
 import (
 	"fmt"
-	"github.com/ganstudio/ganstudio/gan/spec"
 	"math/rand/v2"
 
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"github.com/ganstudio/ganstudio/gan/spec"
 )
 
 // Net is one network's parameters: named float32 tensors in a fixed order,

@@ -1,10 +1,11 @@
 package gan
 
 import (
-	"github.com/ganstudio/ganstudio/gan/spec"
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/ganstudio/ganstudio/gan/spec"
 )
 
 // checkStep compares a training graph's gradient with a central difference

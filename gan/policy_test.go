@@ -2,10 +2,11 @@ package gan
 
 import (
 	"bytes"
-	"github.com/ganstudio/ganstudio/gan/spec"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/ganstudio/ganstudio/gan/spec"
 )
 
 func TestGuard(t *testing.T) {
@@ -82,7 +83,7 @@ func TestRemedyIsCheckpointed(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer w.Close()
-	if msg := w.Remedy(1, wild); !strings.Contains(msg, "reference") || w.Config().LRG != spec.DefaultConfig().LRG || w.Config().LRD != spec.DefaultConfig().LRD {
+	if msg := w.ApplyRemedy(1, wild); !strings.Contains(msg, "reference") || w.Config().LRG != spec.DefaultConfig().LRG || w.Config().LRD != spec.DefaultConfig().LRD {
 		t.Errorf("wild rates: %q, now G %g D %g", msg, w.Config().LRG, w.Config().LRD)
 	}
 	cfg, _ := spec.Preset("tiny")
@@ -93,11 +94,11 @@ func TestRemedyIsCheckpointed(t *testing.T) {
 	defer tr.Close()
 	lrs := []float64{}
 	for try := 1; try <= 3; try++ {
-		if msg := tr.Remedy(try, cfg); !strings.Contains(msg, "learning rate") {
+		if msg := tr.ApplyRemedy(try, cfg); !strings.Contains(msg, "learning rate") {
 			t.Errorf("try %d: %q", try, msg)
 		}
 		g := tr.Config().LRG
-		if tr.Remedy(try, cfg); tr.Config().LRG != g {
+		if tr.ApplyRemedy(try, cfg); tr.Config().LRG != g {
 			t.Errorf("try %d applied twice: %g, then %g", try, g, tr.Config().LRG)
 		}
 		lrs = append(lrs, g)

@@ -3,8 +3,9 @@ package gan
 import (
 	"errors"
 	"fmt"
-	"github.com/ganstudio/ganstudio/gan/spec"
 	"math"
+
+	"github.com/ganstudio/ganstudio/gan/spec"
 )
 
 // RatingModel guesses whether a designer would like an image: a logistic

@@ -2,10 +2,11 @@ package gan
 
 import (
 	"fmt"
+
 	"github.com/ganstudio/ganstudio/gan/spec"
 )
 
-// Remedy sets the collapse repair of the given try (1-based) on a trainer
+// ApplyRemedy sets the collapse repair of the given try (1-based) on a trainer
 // just rolled back to a healthy checkpoint, and says what it did. Each try
 // is worked out from base, the run's starting configuration, not from the
 // trainer's current rates: applying a try twice (a worker that died
@@ -18,7 +19,7 @@ import (
 // recipe do (measured here: G 0.002 with D 1e-6 collapses within 50
 // steps). So the first try brings wild rates back to the reference and
 // otherwise slows the generator; later tries slow both networks.
-func (t *Trainer) Remedy(try int, base spec.Config) string {
+func (t *Trainer) ApplyRemedy(try int, base spec.Config) string {
 	ref := spec.DefaultConfig()
 	off := func(v, r float64) bool { return v > 2*r || v < r/2 }
 	g, d := base.LRG, base.LRD

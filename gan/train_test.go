@@ -2,10 +2,10 @@ package gan
 
 import (
 	"context"
-	"github.com/ganstudio/ganstudio/gan/spec"
 	"testing"
 
 	"github.com/ganstudio/ganstudio/datasets"
+	"github.com/ganstudio/ganstudio/gan/spec"
 )
 
 // The engine must learn: after a few hundred steps on the coloured-shapes

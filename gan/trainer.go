@@ -4,13 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/ganstudio/ganstudio/gan/spec"
 	"math"
 	"math/rand/v2"
 	"runtime"
 
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"github.com/ganstudio/ganstudio/gan/spec"
 )
 
 // Source is a dataset the trainer samples from.
@@ -458,7 +459,7 @@ func (t *Trainer) TrainStep(ctx context.Context) (spec.Stats, error) {
 	st.LossG = scalar(t.gStep.loss)
 	t.optG.step(t.G.Params, grads)
 	if math.IsNaN(st.LossD) || math.IsNaN(st.LossG) {
-		return st, fmt.Errorf("step %d: training diverged (loss is NaN)", st.Step)
+		return st, diverged(st.Step)
 	}
 	t.step++
 	return st, nil
@@ -498,10 +499,16 @@ func (t *Trainer) deviceStep() (spec.Stats, error) {
 		return st, t.devErr(fmt.Errorf("step %d on %s: %w", st.Step, a.dev.Name(), err))
 	}
 	if math.IsNaN(st.LossD) || math.IsNaN(st.LossG) {
-		return st, fmt.Errorf("step %d: training diverged (loss is NaN)", st.Step)
+		return st, diverged(st.Step)
 	}
 	t.step++
 	return st, nil
+}
+
+// diverged is the error of a step whose loss is not a number; the user
+// sees it as the run's error.
+func diverged(step int) error {
+	return fmt.Errorf("training diverged at step %d (the loss is not a number); try lower learning rates", step)
 }
 
 func closeVM(vm gorgonia.VM) {

@@ -3,13 +3,13 @@ package jobs
 import (
 	"context"
 	"database/sql"
-	"github.com/ganstudio/ganstudio/gan/spec"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/riverqueue/river"
 
+	"github.com/ganstudio/ganstudio/gan/spec"
 	"github.com/ganstudio/ganstudio/store"
 )
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/ganstudio/ganstudio/gan/spec"
 	"io"
 	"math"
 	"strings"
@@ -14,6 +13,8 @@ import (
 	"time"
 
 	"github.com/ganstudio/ganstudio/gan"
+	"github.com/ganstudio/ganstudio/gan/spec"
+	"github.com/ganstudio/ganstudio/internal/wait"
 	"github.com/ganstudio/ganstudio/store"
 )
 
@@ -58,20 +59,20 @@ func newRun(t *testing.T, st *store.Store, q *Queue, steps int) *store.Run {
 // waitRun polls the run until ok says so, failing after a deadline.
 func waitRun(t *testing.T, st *store.Store, id int64, what string, ok func(*store.Run) bool) *store.Run {
 	t.Helper()
-	deadline := time.Now().Add(2 * time.Minute)
-	for {
-		r, err := st.Run(context.Background(), id)
-		if err != nil {
+	var r *store.Run
+	state := func() string { return fmt.Sprintf("run is %s at step %d (%s)", r.State, r.Step, r.Error) }
+	wait.Until(t, 2*time.Minute, what, func() bool {
+		var err error
+		if r, err = st.Run(context.Background(), id); err != nil {
 			t.Fatal(err)
 		}
-		if ok(r) {
-			return r
+		if done := ok(r); done || r.State != store.Failed {
+			return done
 		}
-		if r.State == store.Failed || time.Now().After(deadline) {
-			t.Fatalf("waiting for %s: run is %s at step %d (%s)", what, r.State, r.Step, r.Error)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		t.Fatalf("waiting for %s: %s", what, state())
+		return false
+	}, state)
+	return r
 }
 
 func eventsText(t *testing.T, st *store.Store, id int64) string {

@@ -4,11 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/ganstudio/ganstudio/gan/spec"
 	"math"
 
 	"github.com/ganstudio/ganstudio/datasets"
 	"github.com/ganstudio/ganstudio/gan"
+	"github.com/ganstudio/ganstudio/gan/spec"
 	"github.com/ganstudio/ganstudio/store"
 )
 
@@ -117,7 +117,7 @@ func (t *training) rollback(ctx context.Context, d spec.Decision) error {
 	if err != nil {
 		return fmt.Errorf("rolling back to step %d: %w", d.ToStep, err)
 	}
-	remedy := tr.Remedy(d.Try, run.Config.Config)
+	remedy := tr.ApplyRemedy(d.Try, run.Config.Config)
 	err = st.Blobs.Put(ctx, store.CheckpointKey(run.ID, d.ToStep), tr.WriteCheckpoint)
 	if err == nil {
 		err = st.RollbackTo(ctx, run.ID, t.q.workerID, d.ToStep, t.mon.guard)

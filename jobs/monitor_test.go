@@ -2,11 +2,11 @@ package jobs
 
 import (
 	"context"
-	"github.com/ganstudio/ganstudio/gan/spec"
 	"strings"
 	"testing"
 
 	"github.com/ganstudio/ganstudio/gan"
+	"github.com/ganstudio/ganstudio/gan/spec"
 	"github.com/ganstudio/ganstudio/store"
 )
 

@@ -5,16 +5,15 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"github.com/ganstudio/ganstudio/gan/spec"
 	"image/png"
 	"io"
-	"math"
 	"time"
 
 	"github.com/riverqueue/river"
 
 	"github.com/ganstudio/ganstudio/datasets"
 	"github.com/ganstudio/ganstudio/gan"
+	"github.com/ganstudio/ganstudio/gan/spec"
 	"github.com/ganstudio/ganstudio/store"
 )
 
@@ -278,9 +277,6 @@ func (t *training) train(ctx context.Context) error {
 			stats, err := t.tr.TrainStep(ctx)
 			if err != nil {
 				return err
-			}
-			if math.IsNaN(stats.LossD) || math.IsNaN(stats.LossG) {
-				return fmt.Errorf("training diverged at step %d (the loss is not a number); try lower learning rates", stats.Step)
 			}
 			t.pending = append(t.pending, stats)
 			s := t.tr.Step()

@@ -7,7 +7,6 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/ganstudio/ganstudio/store"
 )
@@ -167,13 +166,7 @@ func TestActionAPIFields(t *testing.T) {
 	var run jsonRun
 	s.do("POST", "/api/runs", "application/json", strings.NewReader(`{"dataset_id": 1, "steps": 4, "snapshot_every": 2, "width": 0.25, "batch": 4, "res": 32}`), &run)
 	path := fmt.Sprintf("/api/runs/%d", run.ID)
-	for deadline := time.Now().Add(time.Minute); run.State != store.Done; {
-		if time.Now().After(deadline) || run.State == store.Failed {
-			t.Fatalf("run is %s at step %d (%s)", run.State, run.Step, run.Error)
-		}
-		time.Sleep(50 * time.Millisecond)
-		s.do("GET", path, "", nil, &run)
-	}
+	s.waitRun(&run, "the run to finish", func(r *jsonRun) bool { return r.State == store.Done })
 	cases := []struct {
 		path, body string
 		code       int

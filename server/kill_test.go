@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ganstudio/ganstudio/internal/wait"
 	"github.com/ganstudio/ganstudio/jobs"
 	"github.com/ganstudio/ganstudio/store"
 )
@@ -62,14 +63,7 @@ func TestKilledUploadSweptAtStart(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cmd.Process.Kill()
-	waitFor := func(what string, ok func() bool) {
-		t.Helper()
-		for deadline := time.Now().Add(time.Minute); !ok(); time.Sleep(20 * time.Millisecond) {
-			if time.Now().After(deadline) {
-				t.Fatalf("timed out waiting for %s", what)
-			}
-		}
-	}
+	waitFor := func(what string, ok func() bool) { t.Helper(); wait.Until(t, time.Minute, what, ok) }
 	var addr []byte
 	waitFor("the studio to listen", func() bool { addr, _ = os.ReadFile(filepath.Join(dir, "addr")); return len(addr) > 0 })
 
@@ -148,14 +142,10 @@ func TestUploadsWaitTheirTurn(t *testing.T) {
 		resp.Body.Close()
 		first <- resp.StatusCode
 	}()
-	for deadline := time.Now().Add(time.Minute); ; time.Sleep(10 * time.Millisecond) {
-		if ents, _ := os.ReadDir(filepath.Join(s.dir, "tmp")); len(ents) == 1 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the first upload never started")
-		}
-	}
+	wait.Until(t, time.Minute, "the first upload to start", func() bool {
+		ents, _ := os.ReadDir(filepath.Join(s.dir, "tmp"))
+		return len(ents) == 1
+	})
 
 	var b bytes.Buffer
 	mw2 := multipart.NewWriter(&b)

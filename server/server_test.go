@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/ganstudio/ganstudio/datasets"
+	"github.com/ganstudio/ganstudio/internal/wait"
 	"github.com/ganstudio/ganstudio/jobs"
 	"github.com/ganstudio/ganstudio/store"
 	"github.com/ganstudio/ganstudio/web"
@@ -70,6 +71,20 @@ func (s *studio) do(method, path, ctype string, body io.Reader, out any) int {
 		req.Header.Set("Content-Type", ctype)
 	}
 	return s.doReq(req, out)
+}
+
+// waitRun polls GET /api/runs/ID into run until done says so, failing at
+// once if the run fails.
+func (s *studio) waitRun(run *jsonRun, what string, done func(*jsonRun) bool) {
+	s.t.Helper()
+	state := func() string { return fmt.Sprintf("run is %s at step %d (%s)", run.State, run.Step, run.Error) }
+	wait.Until(s.t, 2*time.Minute, what, func() bool {
+		s.do("GET", fmt.Sprintf("/api/runs/%d", run.ID), "", nil, run)
+		if run.State == store.Failed && !done(run) {
+			s.t.Fatalf("waiting for %s: %s", what, state())
+		}
+		return done(run)
+	}, state)
 }
 
 func (s *studio) doReq(req *http.Request, out any) int {
@@ -325,14 +340,7 @@ func TestTrainRateDownload(t *testing.T) {
 	if code := s.do("POST", "/api/runs", "application/json", strings.NewReader(body), &run); code != 201 {
 		t.Fatalf("create run: %d", code)
 	}
-	deadline := time.Now().Add(2 * time.Minute)
-	for run.State != store.Done {
-		if time.Now().After(deadline) || run.State == store.Failed {
-			t.Fatalf("run is %s at step %d: %s", run.State, run.Step, run.Error)
-		}
-		time.Sleep(50 * time.Millisecond)
-		s.do("GET", fmt.Sprintf("/api/runs/%d", run.ID), "", nil, &run)
-	}
+	s.waitRun(&run, "the run to finish", func(r *jsonRun) bool { return r.State == store.Done })
 	if run.Metrics == nil || run.Metrics.Step != 12 || len(run.Snapshots) != 3 {
 		t.Fatalf("finished run: metrics %+v, %d snapshots; want step 12 and snapshots 0, 6, 12", run.Metrics, len(run.Snapshots))
 	}
@@ -607,14 +615,7 @@ func TestRollbackAPI(t *testing.T) {
 	if code := idle.do("POST", fmt.Sprintf("/api/runs/%d/rollback", queued.ID), "application/json", strings.NewReader(`{"step": 0}`), &a); code != http.StatusConflict {
 		t.Errorf("rolling back a queued run: %d %s, want 409", code, a.Error)
 	}
-	deadline := time.Now().Add(time.Minute)
-	for run.State != store.Done {
-		if time.Now().After(deadline) || run.State == store.Failed {
-			t.Fatalf("run is %s at step %d", run.State, run.Step)
-		}
-		time.Sleep(50 * time.Millisecond)
-		s.do("GET", path, "", nil, &run)
-	}
+	s.waitRun(&run, "the run to finish", func(r *jsonRun) bool { return r.State == store.Done })
 	if run.Config.CollapsePolicy != "warn" || len(run.Snapshots) != 3 || run.Snapshots[1].Health.Diversity < 0 {
 		t.Errorf("policy %q, snapshots %+v", run.Config.CollapsePolicy, run.Snapshots)
 	}
@@ -628,13 +629,7 @@ func TestRollbackAPI(t *testing.T) {
 		t.Fatalf("rollback to 0: %d, %s at step %d", code, run.State, run.Step)
 	}
 	s.do("POST", path+"/resume", "", nil, &run)
-	for deadline = time.Now().Add(time.Minute); run.State != store.Done; {
-		if time.Now().After(deadline) || run.State == store.Failed {
-			t.Fatalf("after resuming, the run is %s at step %d (%s)", run.State, run.Step, run.Error)
-		}
-		time.Sleep(50 * time.Millisecond)
-		s.do("GET", path, "", nil, &run)
-	}
+	s.waitRun(&run, "the resumed run to finish", func(r *jsonRun) bool { return r.State == store.Done })
 	if run.Step != 20 || len(run.Snapshots) != 3 {
 		t.Errorf("retrained to step %d with %d snapshots, want 20 and 3", run.Step, len(run.Snapshots))
 	}

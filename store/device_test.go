@@ -3,10 +3,11 @@ package store
 import (
 	"context"
 	"database/sql"
-	"github.com/ganstudio/ganstudio/gan/spec"
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/ganstudio/ganstudio/gan/spec"
 )
 
 // TestRunDeviceClaimAndReroute: a run keeps the device it was made for; a

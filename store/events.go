@@ -3,8 +3,9 @@ package store
 import (
 	"context"
 	"fmt"
-	"github.com/ganstudio/ganstudio/gan/spec"
 	"time"
+
+	"github.com/ganstudio/ganstudio/gan/spec"
 )
 
 // Event kinds.

@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ganstudio/ganstudio/internal/wait"
 )
 
 // killHelper is set in the environment of a test binary run as a helper
@@ -44,15 +46,11 @@ func TestKilledImportSweptAtStart(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	for deadline := time.Now().Add(time.Minute); ; time.Sleep(20 * time.Millisecond) {
-		if _, err := os.Stat(filepath.Join(dir, "writing")); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			cmd.Process.Kill()
-			t.Fatal("the helper never started writing")
-		}
-	}
+	defer cmd.Process.Kill()
+	wait.Until(t, time.Minute, "the helper to start writing", func() bool {
+		_, err := os.Stat(filepath.Join(dir, "writing"))
+		return err == nil
+	})
 	cmd.Process.Signal(syscall.SIGKILL)
 	cmd.Wait()
 	tmp := filepath.Join(dir, "blobs", blobTemp)

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+
 	"github.com/ganstudio/ganstudio/gan/spec"
 )
 

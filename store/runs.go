@@ -6,9 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/ganstudio/ganstudio/gan/spec"
 	"time"
 
+	"github.com/ganstudio/ganstudio/gan/spec"
 )
 
 // Run states.

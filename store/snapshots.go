@@ -2,9 +2,10 @@ package store
 
 import (
 	"context"
-	"github.com/ganstudio/ganstudio/gan/spec"
 	"math"
 	"time"
+
+	"github.com/ganstudio/ganstudio/gan/spec"
 )
 
 // Snapshot is what a run kept at one step: a grid, figures, maybe a checkpoint.

@@ -7,11 +7,11 @@ package web
 import (
 	"encoding/json"
 	"fmt"
-	"github.com/ganstudio/ganstudio/gan/spec"
 	"math"
 	"strings"
 	"time"
 
+	"github.com/ganstudio/ganstudio/gan/spec"
 	"github.com/ganstudio/ganstudio/store"
 )
 

@@ -2,10 +2,10 @@ package main
 
 import (
 	"fmt"
-	"github.com/ganstudio/ganstudio/gan/spec"
 	"slices"
 
 	"github.com/ganstudio/ganstudio/gan"
+	"github.com/ganstudio/ganstudio/gan/spec"
 )
 
 // defaultWorkerDevice is what a worker trains on unless told: the GPU in a

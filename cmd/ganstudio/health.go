@@ -6,12 +6,12 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"github.com/ganstudio/ganstudio/gan/spec"
 	"os"
 	"strings"
 
 	"github.com/ganstudio/ganstudio/datasets"
 	"github.com/ganstudio/ganstudio/gan"
+	"github.com/ganstudio/ganstudio/gan/spec"
 )
 
 // healthCase is one image run the collapse monitor is tried on.
@@ -163,7 +163,7 @@ func watchRun(ctx context.Context, ds *datasets.Dataset, hc healthCase, seed uin
 				return res, err
 			}
 			old.Close()
-			c.Action = d.Message + " Remedy: " + tr.Remedy(d.Try, cfg) + "."
+			c.Action = d.Message + " Remedy: " + tr.ApplyRemedy(d.Try, cfg) + "."
 			res.Rollbacks++
 			back.Reset()
 			if err := tr.WriteCheckpoint(&back); err != nil {

@@ -7,12 +7,9 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/ganstudio/ganstudio/gan/spec"
 	"image"
 	"image/png"
 	"io"
-
-	"github.com/ganstudio/ganstudio/internal/atomicfile"
 	"os"
 	"path/filepath"
 	"strings"
@@ -20,6 +17,8 @@ import (
 
 	"github.com/ganstudio/ganstudio/datasets"
 	"github.com/ganstudio/ganstudio/gan"
+	"github.com/ganstudio/ganstudio/gan/spec"
+	"github.com/ganstudio/ganstudio/internal/atomicfile"
 )
 
 // runInfo is written beside a run's outputs so --resume knows what it was.

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"github.com/ganstudio/ganstudio/gan/spec"
 	"os"
 	"os/exec"
 	"strings"
@@ -12,6 +11,8 @@ import (
 	"time"
 
 	"github.com/ganstudio/ganstudio/datasets"
+	"github.com/ganstudio/ganstudio/gan/spec"
+	"github.com/ganstudio/ganstudio/internal/wait"
 	"github.com/ganstudio/ganstudio/jobs"
 	"github.com/ganstudio/ganstudio/store"
 )
@@ -62,13 +63,7 @@ func shapesRun(t *testing.T, q *jobs.Queue, st *store.Store, device string, step
 
 func waitFor(t *testing.T, what string, ok func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(2 * time.Minute)
-	for !ok() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	wait.Until(t, 2*time.Minute, what, ok)
 }
 
 // TestKilledWorkerProcessResumes kills a worker process with SIGKILL in the
