@@ -192,6 +192,9 @@ func (t *Trainer) inputs() {
 // Config returns the trainer's configuration.
 func (t *Trainer) Config() spec.Config { return t.cfg }
 
+// Source is the data the trainer trains on.
+func (t *Trainer) Source() Source { return t.src }
+
 // Step returns how many steps have been taken.
 func (t *Trainer) Step() int { return t.step }
 

@@ -197,13 +197,3 @@ func (t *training) feedbackAfterRollback(ctx context.Context) (string, error) {
 	}
 	return msg, t.readFeedback(ctx, true)
 }
-
-// likedShare is the share of the health check's images (fixed latents, so
-// figures over a run compare like with like) the rating model would like;
-// -1 without a model.
-func (t *training) likedShare(fake [][]float32) float64 {
-	if t.fb.model == nil {
-		return -1
-	}
-	return t.fb.model.LikedShare(fake)
-}

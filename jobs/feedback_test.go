@@ -154,7 +154,7 @@ func TestRatingsReachTheTrainer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s := tt.likedShare(fake); s < 0 || s > 1 {
+	if s := tt.fb.model.LikedShare(fake); s < 0 || s > 1 {
 		t.Errorf("liked share %g", s)
 	}
 	// Nothing new and nothing to retry (the sample without an image is

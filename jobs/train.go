@@ -57,8 +57,11 @@ func (w *trainWorker) Work(ctx context.Context, job *river.Job[TrainArgs]) error
 		}
 		return err
 	}
-	t := &training{q: q, run: run, log: q.log.With("run", run.ID)}
+	t := &training{q: q, run: run, log: q.log.With("run", run.ID), saved: run.Guard.LastHealthy}
 	defer func() {
+		if t.loop != nil {
+			t.tr = t.loop.Trainer()
+		}
 		if t.tr != nil {
 			t.tr.Close()
 		}
@@ -77,8 +80,10 @@ func (w *trainWorker) Work(ctx context.Context, job *river.Job[TrainArgs]) error
 		// The worker is shutting down: keep what was trained, hand the
 		// run back to the queue and let River run this job again.
 		bg := context.WithoutCancel(ctx)
-		if err := t.save(bg); err != nil {
-			t.log.Error("saving on shutdown", "err", err)
+		if t.loop != nil {
+			if err := t.loop.Save(bg); err != nil {
+				t.log.Error("saving on shutdown", "err", err)
+			}
 		}
 		state, err := q.st.Handback(bg, run.ID, q.workerID)
 		if err != nil {
@@ -123,7 +128,8 @@ func (w *trainWorker) Work(ctx context.Context, job *river.Job[TrainArgs]) error
 	}
 }
 
-// training is one job's stretch of a run.
+// training is one job's stretch of a run: gan.Loop trains it, through
+// this gan.Outside over the store and the blobs.
 type training struct {
 	q   *Queue
 	run *store.Run
@@ -132,75 +138,16 @@ type training struct {
 		Warn(string, ...any)
 		Error(string, ...any)
 	}
-	tr    *gan.Trainer
+	loop  *gan.Loop
+	tr    *gan.Trainer // the loop's trainer, as the loop last showed it
 	ds    *datasets.Dataset
-	floor *gan.SWDResult
-	mon   *monitor // the collapse monitor; nil with the policy off
+	watch *gan.Watch // the collapse watch; nil with the policy off
+	// saved is the guard's way back as stored: its checkpoint stays until
+	// a newer way back is both written and saved.
+	saved int
 	fb    feedback // the run's ratings, when its feedback weight is above 0
 
-	pending    []spec.Stats // trained but not yet recorded
-	rate       float64      // steps per second, smoothed
-	lastReport time.Time    // when pending was last recorded
-}
-
-// report records the pending steps and returns what the user has asked of
-// the run. A database busy for a moment (a big import, a backup) is not
-// the run's fault: report says !ok and training goes on, up to
-// progressGrace without a record.
-func (t *training) report(ctx context.Context) (control string, ok bool, err error) {
-	control, err = t.q.st.Progress(ctx, t.run.ID, t.q.workerID, t.pending, t.rate)
-	switch {
-	case err == nil:
-		t.pending, t.lastReport = t.pending[:0], time.Now()
-		return control, true, nil
-	case errors.Is(err, store.ErrLost):
-		return "", false, err
-	case ctx.Err() != nil:
-		return "", false, ctx.Err()
-	case time.Since(t.lastReport) > progressGrace:
-		return "", false, err
-	}
-	t.log.Warn("recording progress; will retry", "err", err)
-	return "", false, nil
-}
-
-// obey acts on a pause or cancel, after a checkpoint. stop says the job
-// is over. A pause withdrawn (Resume pressed) meanwhile is not obeyed.
-func (t *training) obey(ctx context.Context, control string) (stop bool, err error) {
-	st, run, s := t.q.st, t.run, t.tr.Step()
-	switch control {
-	case store.ControlPause:
-		if err := t.checkpoint(ctx); err != nil {
-			return true, err
-		}
-		paused, err := st.PauseIfAsked(ctx, run.ID, t.q.workerID)
-		if err != nil || !paused {
-			return err != nil, err
-		}
-		st.AddEvent(ctx, run.ID, s, store.EventInfo, fmt.Sprintf("Paused at step %d.", s))
-		return true, nil
-	case store.ControlCancel:
-		if err := t.checkpoint(ctx); err != nil {
-			return true, err
-		}
-		st.AddEvent(ctx, run.ID, s, store.EventInfo, fmt.Sprintf("Cancelled at step %d; its samples and checkpoints are kept.", s))
-		return true, t.q.finish(ctx, run.ID, store.Cancelled, "")
-	}
-	return false, nil
-}
-
-// save records pending steps and checkpoints the trainer, if there is one.
-// Training steps are whole (TrainStep checks ctx only before it starts),
-// so the trainer is always in a state worth keeping.
-func (t *training) save(ctx context.Context) error {
-	if t.tr == nil {
-		return nil
-	}
-	if _, err := t.q.st.Progress(ctx, t.run.ID, t.q.workerID, t.pending, t.rate); err != nil {
-		return err
-	}
-	t.pending = t.pending[:0]
-	return t.checkpoint(ctx)
+	lastReport time.Time // when steps were last recorded
 }
 
 func (t *training) step() int {
@@ -237,11 +184,18 @@ func (t *training) train(ctx context.Context) error {
 		return err
 	}
 	if run.Config.CollapsePolicy().Mode != spec.PolicyOff {
-		if t.mon, err = newMonitor(ctx, st, run, t.ds); err != nil {
+		if t.watch, err = newWatch(ctx, st, run, t.ds); err != nil {
 			return err
 		}
 	}
-	if run.CkptStep >= 0 {
+	fresh := run.CkptStep < 0
+	if fresh {
+		if t.tr, err = gan.NewTrainer(run.Config.Config, t.ds); err != nil {
+			return err
+		}
+		st.AddEvent(ctx, run.ID, 0, store.EventInfo, fmt.Sprintf("Started on %s: %d×%d, batch %d, %d images of %s.",
+			t.q.where(), run.Config.Res, run.Config.Res, run.Config.Batch, t.ds.Len(), d.Name))
+	} else {
 		if t.tr, err = loadCheckpoint(ctx, st, run.ID, run.CkptStep, t.ds); err != nil {
 			return err
 		}
@@ -253,90 +207,92 @@ func (t *training) train(ctx context.Context) error {
 			msg += fmt.Sprintf(" Steps %d–%d are trained again.", run.CkptStep+1, run.Step)
 		}
 		st.AddEvent(ctx, run.ID, run.CkptStep, store.EventResumed, msg)
-	} else {
-		if t.tr, err = gan.NewTrainer(run.Config.Config, t.ds); err != nil {
-			return err
-		}
-		st.AddEvent(ctx, run.ID, 0, store.EventInfo, fmt.Sprintf("Started on %s: %d×%d, batch %d, %d images of %s.",
-			t.q.where(), run.Config.Res, run.Config.Res, run.Config.Batch, t.ds.Len(), d.Name))
-		if err := t.snapshot(ctx, false); err != nil {
-			return err
-		}
-	}
-
-	if err := t.readFeedback(ctx, true); err != nil {
-		return err
 	}
 	t.lastReport = time.Now()
-	rateFrom, rateStep := time.Now(), t.tr.Step()
-	snapDue := false // a snapshot waits for its steps to be recorded
-	// The outer loop goes round again only when the last snapshot, taken
-	// after the database was busy at the end, rolled the run back.
-	for t.tr.Step() < run.Steps {
-		for t.tr.Step() < run.Steps {
-			stats, err := t.tr.TrainStep(ctx)
-			if err != nil {
-				return err
-			}
-			t.pending = append(t.pending, stats)
-			s := t.tr.Step()
-			if s%FeedbackEvery == 0 {
-				if err := t.readFeedback(ctx, false); err != nil {
-					return err
-				}
-			}
-			snapDue = snapDue || s%run.Config.SnapshotEvery == 0 || s == run.Steps
-			if time.Since(t.lastReport) < time.Second && !snapDue {
-				continue
-			}
-			if el := time.Since(rateFrom).Seconds(); el > 0 {
-				r := float64(s-rateStep) / el
-				if t.rate == 0 {
-					t.rate = r
-				} else {
-					t.rate = 0.7*t.rate + 0.3*r
-				}
-			}
-			rateFrom, rateStep = time.Now(), s
-			control, ok, err := t.report(ctx)
-			if err != nil {
-				return err
-			}
-			if !ok {
-				continue // the database is busy: train on, record next time
-			}
-			if snapDue {
-				snapDue = false
-				if err := t.snapshot(ctx, s == run.Steps); err != nil {
-					return err
-				}
-				if t.tr.Step() < s { // rolled back: the rate starts again
-					rateFrom, rateStep = time.Now(), t.tr.Step()
-				}
-			}
-			if stop, err := t.obey(ctx, control); stop || err != nil {
-				return err
-			}
-		}
-		// The last steps and snapshot, if the database was busy at the end.
-		for len(t.pending) > 0 {
-			if _, _, err := t.report(ctx); err != nil {
-				return err
-			}
-			time.Sleep(time.Second)
-		}
-		if snapDue {
-			snapDue = false
-			if err := t.snapshot(ctx, true); err != nil {
-				return err
-			}
-		}
+	feedbackEvery := 0
+	if t.feedbackOn() {
+		feedbackEvery = FeedbackEvery
 	}
-	if err := t.finalSamples(ctx); err != nil {
-		return err
+	t.loop = gan.NewLoop(t.tr, gan.Plan{
+		Steps: run.Steps, Fresh: fresh, SnapshotEvery: run.Config.SnapshotEvery, EvalEvery: run.Config.EvalEvery,
+		FeedbackEvery: feedbackEvery, RecordEvery: time.Second, Samples: SnapshotSamples, Final: FinalSamples,
+		Base: run.Config.Config, Watch: t.watch,
+	}, t)
+	err = t.loop.Run(ctx)
+	t.tr = t.loop.Trainer()
+	return err
+}
+
+// Record records the steps and returns what the user has asked of the
+// run. A database busy for a moment (a big import, a backup) is not the
+// run's fault: Record says !ok and training goes on, up to progressGrace
+// without a record.
+func (t *training) Record(ctx context.Context, steps []spec.Stats, rate float64) (gan.Ask, bool, error) {
+	control, err := t.q.st.Progress(ctx, t.run.ID, t.q.workerID, steps, rate)
+	switch {
+	case err == nil:
+		t.lastReport = time.Now()
+		switch control {
+		case store.ControlPause:
+			return gan.AskPause, true, nil
+		case store.ControlCancel:
+			return gan.AskStop, true, nil
+		}
+		return gan.AskNothing, true, nil
+	case errors.Is(err, store.ErrLost):
+		return gan.AskNothing, false, err
+	case ctx.Err() != nil:
+		return gan.AskNothing, false, ctx.Err()
+	case time.Since(t.lastReport) > progressGrace:
+		return gan.AskNothing, false, err
 	}
-	st.AddEvent(ctx, run.ID, run.Steps, store.EventInfo, fmt.Sprintf("Finished %d steps.", run.Steps))
-	return t.q.finish(ctx, run.ID, store.Done, "")
+	t.log.Warn("recording progress; will retry", "err", err)
+	return gan.AskNothing, false, nil
+}
+
+// Stop acts on a pause or cancel, after the loop's checkpoint. A pause
+// withdrawn (Resume pressed) meanwhile is not obeyed.
+func (t *training) Stop(ctx context.Context, ask gan.Ask, s int) (bool, error) {
+	st, run := t.q.st, t.run
+	switch ask {
+	case gan.AskPause:
+		paused, err := st.PauseIfAsked(ctx, run.ID, t.q.workerID)
+		if err != nil || !paused {
+			return err != nil, err
+		}
+		st.AddEvent(ctx, run.ID, s, store.EventInfo, fmt.Sprintf("Paused at step %d.", s))
+		return true, nil
+	case gan.AskStop:
+		st.AddEvent(ctx, run.ID, s, store.EventInfo, fmt.Sprintf("Cancelled at step %d; its samples and checkpoints are kept.", s))
+		return true, t.q.finish(ctx, run.ID, store.Cancelled, "")
+	}
+	return false, nil
+}
+
+// Done marks the run finished.
+func (t *training) Done(ctx context.Context, step int) error {
+	return t.q.finish(ctx, t.run.ID, store.Done, "")
+}
+
+// Event adds an event to the run.
+func (t *training) Event(ctx context.Context, step int, kind, msg string) {
+	k := store.EventInfo
+	switch kind {
+	case gan.EventHealth:
+		k = store.EventHealth
+	case gan.EventRepair:
+		k = store.EventRepair
+	}
+	t.q.st.AddEvent(ctx, t.run.ID, step, k, msg)
+}
+
+// Ratings gives tr the run's ratings (see readFeedback).
+func (t *training) Ratings(ctx context.Context, tr *gan.Trainer, force bool) (*gan.RatingModel, error) {
+	t.tr = tr
+	if err := t.readFeedback(ctx, force); err != nil {
+		return nil, err
+	}
+	return t.fb.model, nil
 }
 
 func loadCheckpoint(ctx context.Context, st *store.Store, runID int64, step int, src gan.Source) (*gan.Trainer, error) {
@@ -348,66 +304,82 @@ func loadCheckpoint(ctx context.Context, st *store.Store, runID int64, step int,
 	return gan.ReadCheckpoint(r, src)
 }
 
-// snapshot keeps the grid, a few samples, maybe a quality figure, and a
-// checkpoint of the current step.
-func (t *training) snapshot(ctx context.Context, final bool) error {
-	st, run, s := t.q.st, t.run, t.tr.Step()
-	grid, err := t.tr.Generator().GridImage()
-	if err != nil {
+// Snapshot keeps the grid and the snapshot's figures.
+func (t *training) Snapshot(ctx context.Context, sn *gan.Snapshot) error {
+	st, run := t.q.st, t.run
+	if err := st.Blobs.Put(ctx, store.GridKey(run.ID, sn.Step), func(w io.Writer) error { return png.Encode(w, sn.Grid) }); err != nil {
 		return err
 	}
-	if err := st.Blobs.Put(ctx, store.GridKey(run.ID, s), func(w io.Writer) error { return png.Encode(w, grid) }); err != nil {
-		return err
+	row := store.Snapshot{RunID: run.ID, Step: sn.Step, SWD: sn.SWD, SWDFloor: sn.SWDFloor, Health: store.NoHealth, LikedShare: sn.LikedShare}
+	if sn.Health != nil {
+		row.Health = *sn.Health
 	}
-	sn := store.Snapshot{RunID: run.ID, Step: s, SWD: -1, SWDFloor: -1}
-	if ev := run.Config.EvalEvery; ev > 0 && (s%ev == 0 || final) {
-		q, err := t.tr.Quality()
-		if err != nil {
-			return err
-		}
-		if t.floor == nil {
-			f, err := gan.QualityFloor(t.ds)
-			if err != nil {
-				return err
-			}
-			t.floor = &f
-		}
-		sn.SWD, sn.SWDFloor = q.Mean, t.floor.Mean
-	}
-	// The health check and the rating model's chart judge the same images.
-	judge := t.mon != nil && s > 0
-	var fake [][]float32
-	if judge || t.fb.model != nil {
-		if fake, err = t.tr.HealthImages(); err != nil {
-			return fmt.Errorf("health check at step %d: %w", s, err)
-		}
-	}
-	sn.LikedShare = t.likedShare(fake)
-	sn.Health = store.NoHealth
-	var d spec.Decision
-	if judge {
-		sn.Health, d = t.mon.check(ctx, t, fake)
-	}
-	if err := st.AddSnapshot(ctx, sn); err != nil {
-		return err
-	}
-	if d.Rollback {
-		return t.rollback(ctx, d)
-	}
-	// Checkpoint first: samples drawn after it survive a crash and a
-	// resume from it; samples drawn before it would be drawn twice.
+	return st.AddSnapshot(ctx, row)
+}
+
+// Checkpoint keeps tr's state; after a judged check, the guard's state is
+// saved once its way back exists, and only then does the checkpoint the
+// stored guard pointed to go.
+func (t *training) Checkpoint(ctx context.Context, tr *gan.Trainer, judged bool) error {
+	t.tr = tr
 	if err := t.checkpoint(ctx); err != nil {
 		return err
 	}
-	if d.Judged {
-		if err := t.mon.settle(ctx, t); err != nil {
-			return err
-		}
+	if !judged {
+		return nil
 	}
-	if s > 0 && !final {
-		return t.addSamples(ctx, SnapshotSamples, store.OriginSnapshot)
+	if err := t.q.st.SaveGuard(ctx, t.run.ID, t.watch.Guard); err != nil {
+		return err
+	}
+	old := t.saved
+	t.saved = t.watch.Guard.LastHealthy
+	if old != t.saved {
+		return t.dropCheckpoint(ctx, old)
 	}
 	return nil
+}
+
+// Restore reads the checkpoint of step.
+func (t *training) Restore(ctx context.Context, step int) (*gan.Trainer, error) {
+	tr, err := loadCheckpoint(ctx, t.q.st, t.run.ID, step, t.ds)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, fmt.Errorf("%w: %w", gan.ErrNoCheckpoint, err)
+	}
+	return tr, err
+}
+
+// RolledBack writes the remedied trainer over the checkpoint it came from
+// (a crash after the rollback resumes with the remedy), records the
+// rollback, and gives the new trainer the ratings.
+func (t *training) RolledBack(ctx context.Context, tr *gan.Trainer, d spec.Decision) (string, error) {
+	st, run := t.q.st, t.run
+	err := st.Blobs.Put(ctx, store.CheckpointKey(run.ID, d.ToStep), tr.WriteCheckpoint)
+	if err == nil {
+		err = st.RollbackTo(ctx, run.ID, t.q.workerID, d.ToStep, t.watch.Guard)
+	}
+	if err != nil {
+		return "", err
+	}
+	t.tr, run.CkptStep, run.Step = tr, d.ToStep, d.ToStep
+	t.saved = t.watch.Guard.LastHealthy
+	return t.feedbackAfterRollback(ctx)
+}
+
+// Samples draws and keeps samples; the end-of-run ones once: a worker that
+// died after drawing them and before marking the run done must not draw
+// more.
+func (t *training) Samples(ctx context.Context, g *gan.Generator, s, n int, final bool) error {
+	origin := store.OriginSnapshot
+	seed := uint64(t.run.ID)<<32 ^ uint64(s)<<1 ^ 0x5a17
+	if final {
+		_, have, err := t.q.st.Samples(ctx, store.SampleQuery{RunID: t.run.ID, Step: s, Origin: store.OriginFinal, Limit: 1})
+		if err != nil || have > 0 {
+			return err
+		}
+		origin, seed = store.OriginFinal, seed^1
+	}
+	_, err := Draw(ctx, t.q.st, g, t.run.ID, s, origin, gan.RandomLatents(n, t.run.Config.ZDim, seed))
+	return err
 }
 
 // checkpoint saves the trainer under its step and drops the previous
@@ -438,7 +410,7 @@ func (t *training) dropCheckpoint(ctx context.Context, step int) error {
 		return nil
 	case run.Config.KeepEvery > 0 && step%run.Config.KeepEvery == 0:
 		return nil
-	case t.mon != nil && (step == t.mon.guard.LastHealthy || step == t.mon.saved):
+	case t.watch != nil && (step == t.watch.Guard.LastHealthy || step == t.saved):
 		return nil
 	}
 	// The flag goes first: a snapshot must never offer a checkpoint that
@@ -447,26 +419,6 @@ func (t *training) dropCheckpoint(ctx context.Context, step int) error {
 		return err
 	}
 	return t.q.st.Blobs.Delete(ctx, store.CheckpointKey(run.ID, step))
-}
-
-func (t *training) addSamples(ctx context.Context, n int, origin string) error {
-	s := t.tr.Step()
-	seed := uint64(t.run.ID)<<32 ^ uint64(s)<<1 ^ 0x5a17
-	if origin == store.OriginFinal {
-		seed ^= 1
-	}
-	_, err := Draw(ctx, t.q.st, t.tr.Generator(), t.run.ID, s, origin, gan.RandomLatents(n, t.run.Config.ZDim, seed))
-	return err
-}
-
-// finalSamples draws the end-of-run samples, once: a worker that died
-// after drawing them and before marking the run done must not draw more.
-func (t *training) finalSamples(ctx context.Context) error {
-	_, n, err := t.q.st.Samples(ctx, store.SampleQuery{RunID: t.run.ID, Step: t.tr.Step(), Origin: store.OriginFinal, Limit: 1})
-	if err != nil || n > 0 {
-		return err
-	}
-	return t.addSamples(ctx, FinalSamples, store.OriginFinal)
 }
 
 // Draw generates one sample per latent with g and stores them.

@@ -113,82 +113,113 @@ func healthCmd(ctx context.Context, args []string) error {
 func watchRun(ctx context.Context, ds *datasets.Dataset, hc healthCase, seed uint64, steps, every int) (healthResult, error) {
 	cfg := spec.DefaultConfig()
 	cfg.LRG, cfg.LRD, cfg.Seed = hc.LRG, hc.LRD, seed
-	res := healthResult{Case: hc, Seed: seed, Steps: steps, FirstAlarm: -1}
+	m := &memoryRun{res: healthResult{Case: hc, Seed: seed, Steps: steps, FirstAlarm: -1}, ds: ds, checkpoints: map[int][]byte{},
+		watch: gan.NewWatch(ds, seed, spec.Guard{P: spec.DefaultPolicy()})}
 	tr, err := gan.NewTrainer(cfg, ds)
 	if err != nil {
-		return res, err
+		return m.res, err
 	}
-	defer func() { tr.Close() }()
-	ref := gan.HealthReference(ds, seed)
-	guard := spec.NewGuard(spec.DefaultPolicy())
-	// The way back: the checkpoint of the guard's last healthy step.
-	var back bytes.Buffer
-	if err := tr.WriteCheckpoint(&back); err != nil {
-		return res, err
-	}
-	for tr.Step() < steps {
-		if _, err := tr.TrainStep(ctx); err != nil {
-			return res, err
-		}
-		res.Trained++
-		s := tr.Step()
-		if s%every != 0 && s != steps {
-			continue
-		}
-		h, err := tr.Health(ref)
-		if err != nil {
-			return res, err
-		}
-		d := guard.Observe(s, h)
-		c := healthCheck{Step: s, Diversity: h.Diversity, Duplicates: h.Duplicates, NDB: h.NDB, Precision: h.Precision}
-		if d.Judged {
-			c.Level = h.Level
-			res.FinalLevel = h.Level
-		}
-		if c.Level == spec.Warning {
-			res.Warnings++
-		}
-		if d.Collapse {
-			res.Alarms++
-			if res.FirstAlarm < 0 {
-				res.FirstAlarm = s
-			}
-		}
-		fmt.Fprintf(os.Stderr, "%s seed %d: step %d %s diversity %.2f near-copies %.2f NDB %.2f precision %.2f\n",
-			hc.Name, seed, s, orDash(c.Level), h.Diversity, h.Duplicates, h.NDB, h.Precision)
-		switch {
-		case d.Rollback:
-			old := tr
-			if tr, err = gan.ReadCheckpoint(bytes.NewReader(back.Bytes()), ds); err != nil {
-				return res, err
-			}
-			old.Close()
-			c.Action = d.Message + " Remedy: " + tr.ApplyRemedy(d.Try, cfg) + "."
-			res.Rollbacks++
-			back.Reset()
-			if err := tr.WriteCheckpoint(&back); err != nil {
-				return res, err
-			}
-		case d.GiveUp:
-			c.Action = d.Message
-		case d.Judged && h.Level == spec.Healthy:
-			back.Reset()
-			if err := tr.WriteCheckpoint(&back); err != nil {
-				return res, err
-			}
-		}
-		if c.Action != "" {
-			fmt.Fprintln(os.Stderr, "  "+c.Action)
-		}
-		res.Checks = append(res.Checks, c)
-	}
-	q, err := tr.Quality()
-	if err != nil {
-		return res, err
-	}
-	res.FinalSWD = round1(q.Mean)
-	return res, nil
+	// The studio's loop and policy, with the health check at every
+	// snapshot and the quality figure at the end.
+	loop := gan.NewLoop(tr, gan.Plan{Steps: steps, Fresh: true, SnapshotEvery: every, EvalEvery: steps,
+		Base: cfg, Watch: m.watch}, m)
+	err = loop.Run(ctx)
+	loop.Trainer().Close()
+	return m.res, err
 }
+
+// memoryRun is a run of 'bench health' kept in memory: the training loop's
+// outside, counting the monitor's alarms and repairs; checkpoints are kept
+// only as long as the guard may go back to them.
+type memoryRun struct {
+	res         healthResult
+	ds          *datasets.Dataset
+	watch       *gan.Watch
+	checkpoints map[int][]byte // by step: the latest and the guard's way back
+	// rolling is the check whose rollback's event is still to come.
+	rolling *healthCheck
+}
+
+func (m *memoryRun) Record(_ context.Context, steps []spec.Stats, _ float64) (gan.Ask, bool, error) {
+	m.res.Trained += len(steps)
+	return gan.AskNothing, true, nil
+}
+
+func (m *memoryRun) Ratings(context.Context, *gan.Trainer, bool) (*gan.RatingModel, error) { return nil, nil }
+
+func (m *memoryRun) Snapshot(_ context.Context, sn *gan.Snapshot) error {
+	if sn.Final && sn.SWD >= 0 {
+		m.res.FinalSWD = round1(sn.SWD)
+	}
+	h, d := sn.Health, sn.Decision
+	if h == nil {
+		return nil
+	}
+	c := healthCheck{Step: sn.Step, Level: h.Level, Diversity: h.Diversity, Duplicates: h.Duplicates, NDB: h.NDB, Precision: h.Precision}
+	if d.Judged {
+		m.res.FinalLevel = h.Level
+	}
+	if c.Level == spec.Warning {
+		m.res.Warnings++
+	}
+	if d.Collapse {
+		m.res.Alarms++
+		if m.res.FirstAlarm < 0 {
+			m.res.FirstAlarm = sn.Step
+		}
+	}
+	if d.GiveUp {
+		c.Action = d.Message
+	}
+	fmt.Fprintf(os.Stderr, "%s seed %d: step %d %s diversity %.2f near-copies %.2f NDB %.2f precision %.2f\n",
+		m.res.Case.Name, m.res.Seed, sn.Step, orDash(c.Level), h.Diversity, h.Duplicates, h.NDB, h.Precision)
+	m.res.Checks = append(m.res.Checks, c)
+	if d.Rollback {
+		m.rolling = &m.res.Checks[len(m.res.Checks)-1]
+	}
+	return nil
+}
+
+func (m *memoryRun) Checkpoint(_ context.Context, tr *gan.Trainer, _ bool) error {
+	var b bytes.Buffer
+	if err := tr.WriteCheckpoint(&b); err != nil {
+		return err
+	}
+	m.checkpoints[tr.Step()] = b.Bytes()
+	for s := range m.checkpoints {
+		if s != tr.Step() && (m.watch == nil || s != m.watch.Guard.LastHealthy) {
+			delete(m.checkpoints, s)
+		}
+	}
+	return nil
+}
+
+func (m *memoryRun) Restore(_ context.Context, step int) (*gan.Trainer, error) {
+	b, ok := m.checkpoints[step]
+	if !ok {
+		return nil, fmt.Errorf("%w: step %d", gan.ErrNoCheckpoint, step)
+	}
+	return gan.ReadCheckpoint(bytes.NewReader(b), m.ds)
+}
+
+func (m *memoryRun) RolledBack(ctx context.Context, tr *gan.Trainer, d spec.Decision) (string, error) {
+	m.res.Rollbacks++
+	return "", m.Checkpoint(ctx, tr, false)
+}
+
+func (m *memoryRun) Samples(context.Context, *gan.Generator, int, int, bool) error { return nil }
+
+func (m *memoryRun) Event(_ context.Context, _ int, kind, msg string) {
+	if kind == gan.EventRepair && m.rolling != nil {
+		m.rolling.Action, m.rolling = msg, nil
+	}
+	if kind == gan.EventRepair {
+		fmt.Fprintln(os.Stderr, "  "+msg)
+	}
+}
+
+func (m *memoryRun) Stop(context.Context, gan.Ask, int) (bool, error) { return false, nil }
+func (m *memoryRun) Done(context.Context, int) error                  { return nil }
 
 func orDash(s string) string {
 	if s == "" {

@@ -9,6 +9,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/ganstudio/ganstudio/gan"
+	"github.com/ganstudio/ganstudio/gan/spec"
 )
 
 func countSteps(t *testing.T, path string) (steps []int, evals int) {
@@ -165,5 +168,73 @@ func TestBenchFeedbackJSON(t *testing.T) {
 	if len(rep.Seeds) != 1 || len(rep.Seeds[0].On) != 1 || rep.Seeds[0].Off.Ratings != 16 || rep.Seeds[0].On[0].Ratings != 16 ||
 		len(rep.Ratios) != 1 || rep.RealShare < 0.2 || rep.RealShare > 0.3 {
 		t.Errorf("report %+v", rep)
+	}
+}
+
+// TestTrainRepairsCollapse: a run made to collapse from the command line
+// is repaired as in the studio. The verdict is forced (a real collapse
+// cannot be made to order in a few steps, as in the worker's test):
+// collapsed at steps 40 and 50 confirms a collapse, the run goes back to
+// the last healthy check (step 30) with a remedy, trains those steps
+// again, and finishes.
+func TestTrainRepairsCollapse(t *testing.T) {
+	collapsed := map[int]bool{40: true, 50: true}
+	tries := 0
+	testVerdict = func(step int, h spec.HealthReport) spec.HealthReport {
+		if collapsed[step] && tries == 0 {
+			h.Level, h.Reason = spec.Collapsed, "forced by the test"
+			if step == 50 {
+				tries++
+			}
+		} else {
+			h.Level, h.Reason = spec.Healthy, ""
+		}
+		return h
+	}
+	defer func() { testVerdict = nil }()
+	dir := filepath.Join(t.TempDir(), "run")
+	err := run(context.Background(), []string{"train", "--dataset", "builtin:shapes", "--preset", "tiny", "--batch", "4",
+		"--steps", "70", "--snapshot-every", "10", "--collapse-warmup", "20", "--eval-every", "0", "--out", dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(filepath.Join(dir, "events.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	events := string(raw)
+	for _, want := range []string{"Signs of mode collapse at step 40", "Mode collapse at step 50: forced by the test. Rolling back to step 30 (try 1 of 3).", "Remedy: ", "Finished 70 steps."} {
+		if !strings.Contains(events, want) {
+			t.Errorf("events lack %q:\n%s", want, events)
+		}
+	}
+	// Steps 31–50 were trained again: each step appears once, in order.
+	steps, _ := countSteps(t, filepath.Join(dir, "metrics.jsonl"))
+	if len(steps) != 70 || steps[30] != 31 || steps[69] != 70 {
+		t.Errorf("metrics hold %d steps (%v…), want 1–70 once each", len(steps), steps[:min(len(steps), 5)])
+	}
+	for i, s := range steps {
+		if s != i+1 {
+			t.Fatalf("metrics line %d is step %d", i, s)
+		}
+	}
+	// The remedy is in the checkpoints: the generator's rate was quartered.
+	g, err := gan.LoadGenerator(filepath.Join(dir, "checkpoint.gob"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	base, _ := spec.Preset("tiny")
+	if g.Step() != 70 || g.Config().LRG != base.LRG/4 {
+		t.Errorf("checkpoint at step %d with G's rate %g, want step 70 and %g", g.Step(), g.Config().LRG, base.LRG/4)
+	}
+	var guard spec.Guard
+	if raw, err := os.ReadFile(filepath.Join(dir, "guard.json")); err != nil || json.Unmarshal(raw, &guard) != nil || guard.Tries != 1 || guard.LastHealthy != 70 {
+		t.Errorf("guard %+v (%v), want one try and the last healthy check at 70", guard, err)
+	}
+	for _, f := range []string{"grid-000000.png", "grid-000070.png", "samples-000010.png", "samples-000070.png", "healthy.gob"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			t.Errorf("missing %s: %v", f, err)
+		}
 	}
 }

@@ -25,6 +25,9 @@ import (
 type runInfo struct {
 	Dataset string      `json:"dataset"`
 	Config  spec.Config `json:"config"`
+	// Policy is the collapse policy (absent in folders from before it:
+	// the default).
+	Policy *spec.Policy `json:"policy,omitempty"`
 }
 
 func loadDataset(ctx context.Context, spec string, res int) (*datasets.Dataset, error) {
@@ -62,15 +65,22 @@ func trainCmd(ctx context.Context, args []string) error {
 	steps := fs.Int("steps", 2000, "train until this step")
 	out := fs.String("out", "", "output folder (default runs/TIME)")
 	resume := fs.String("resume", "", "go on with the run in this folder")
-	gridEvery := fs.Int("grid-every", 100, "write the fixed-latent grid every N steps")
-	ckptEvery := fs.Int("ckpt-every", 250, "write a checkpoint every N steps")
+	snapEvery := fs.Int("snapshot-every", 100, "a snapshot every N steps: the fixed-latent grid, a health check, a checkpoint and 8 samples")
+	fs.IntVar(snapEvery, "grid-every", 100, "the same as --snapshot-every")
 	evalEvery := fs.Int("eval-every", 500, "measure SWD quality every N steps (0: never)")
+	policyMode := fs.String("collapse-policy", spec.PolicyRepair, "what to do about mode collapse: repair (roll back and remedy), warn, off")
+	warmUp := fs.Int("collapse-warmup", spec.DefaultPolicy().WarmUp, "judge health from this step on")
 	device := fs.String("device", spec.CPU, deviceUsage("train on this device"))
 	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}
-	if *steps < 1 {
-		return errors.New("--steps must be at least 1")
+	if *steps < 1 || *snapEvery < 1 {
+		return errors.New("--steps and --snapshot-every must be at least 1")
+	}
+	policy := spec.DefaultPolicy()
+	policy.Mode, policy.WarmUp = *policyMode, *warmUp
+	if err := policy.Validate(); err != nil {
+		return err
 	}
 	if err := useDevice(*device); err != nil {
 		return err
@@ -78,11 +88,15 @@ func trainCmd(ctx context.Context, args []string) error {
 
 	var tr *gan.Trainer
 	var ds *datasets.Dataset
+	var info runInfo
 	if *resume != "" {
 		*out = *resume
-		info, err := readRunInfo(*resume)
-		if err != nil {
+		var err error
+		if info, err = readRunInfo(*resume); err != nil {
 			return err
+		}
+		if info.Policy != nil {
+			policy = *info.Policy
 		}
 		if ds, err = loadDataset(ctx, info.Dataset, info.Config.Res); err != nil {
 			return err
@@ -120,112 +134,21 @@ func trainCmd(ctx context.Context, args []string) error {
 		if tr, err = gan.NewTrainer(cfg, ds); err != nil {
 			return err
 		}
-		if err := writeJSON(filepath.Join(*out, "run.json"), runInfo{Dataset: *dataset, Config: cfg}); err != nil {
+		info = runInfo{Dataset: *dataset, Config: cfg, Policy: &policy}
+		if err := writeJSON(filepath.Join(*out, "run.json"), info); err != nil {
 			return err
 		}
 	}
-	defer tr.Close()
-	return trainLoop(ctx, tr, ds, *out, *steps, *gridEvery, *ckptEvery, *evalEvery)
+	f := &folder{dir: *out, steps: *steps}
+	defer func() { f.tr.Close() }()
+	f.tr = tr
+	return f.train(ctx, ds, info.Config, policy, *resume == "", *snapEvery, *evalEvery)
 }
 
 func setIf[T int | float64](dst *T, v T) {
 	if v != 0 {
 		*dst = v
 	}
-}
-
-// trainLoop runs to the given step, writing grids, checkpoints, quality
-// figures and one metrics line per step. Cancelling ctx (Ctrl-C) saves a
-// checkpoint first, so nothing trained is lost.
-func trainLoop(ctx context.Context, tr *gan.Trainer, ds *datasets.Dataset, out string, steps, gridEvery, ckptEvery, evalEvery int) error {
-	cfg := tr.Config()
-	mf, err := os.OpenFile(filepath.Join(out, "metrics.jsonl"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
-	if err != nil {
-		return err
-	}
-	defer mf.Close()
-	metrics := json.NewEncoder(mf)
-	ckpt := filepath.Join(out, "checkpoint.gob")
-	fmt.Fprintf(os.Stderr, "training %d×%d, batch %d, width %g on %s (%d images), device %s; output in %s\n",
-		cfg.Res, cfg.Res, cfg.Batch, cfg.Width, ds.Name, ds.Len(), gan.DeviceName(), out)
-
-	var floor gan.SWDResult
-	eval := func() error {
-		q, err := tr.Quality()
-		if err != nil {
-			return err
-		}
-		if floor.Levels == nil {
-			if floor, err = gan.QualityFloor(ds); err != nil {
-				return err
-			}
-		}
-		fmt.Fprintf(os.Stderr, "step %d: SWD %.1f (real-vs-real floor %.1f)\n", tr.Step(), q.Mean, floor.Mean)
-		return metrics.Encode(map[string]any{"step": tr.Step(), "swd": q, "swd_floor": floor})
-	}
-	grid := func() error {
-		img, err := tr.Generator().GridImage()
-		if err != nil {
-			return err
-		}
-		return writePNG(filepath.Join(out, fmt.Sprintf("grid-%06d.png", tr.Step())), img)
-	}
-	if tr.Step() == 0 {
-		if err := grid(); err != nil {
-			return err
-		}
-		if evalEvery > 0 {
-			if err := eval(); err != nil {
-				return err
-			}
-		}
-	}
-	start, startStep := time.Now(), tr.Step()
-	lastPrint := time.Time{}
-	for tr.Step() < steps {
-		st, err := tr.TrainStep(ctx)
-		if err != nil {
-			if ctx.Err() != nil {
-				fmt.Fprintf(os.Stderr, "\nstopped at step %d; saving a checkpoint\n", tr.Step())
-				if err := tr.SaveCheckpoint(ckpt); err != nil {
-					return err
-				}
-				fmt.Fprintf(os.Stderr, "resume with: ganstudio train --resume %s --steps %d\n", out, steps)
-				return nil
-			}
-			return err
-		}
-		if err := metrics.Encode(st); err != nil {
-			return err
-		}
-		s := tr.Step()
-		if time.Since(lastPrint) > 2*time.Second || s == steps {
-			el := time.Since(start).Seconds()
-			done := s - startStep
-			ips := float64(done*cfg.Batch) / el
-			eta := time.Duration(float64(steps-s) * el / float64(done) * float64(time.Second)).Round(time.Second)
-			fmt.Fprintf(os.Stderr, "step %d/%d  loss D %.3f G %.3f  D(x) %.2f D(G(z)) %.2f  %.0f img/s  ETA %s\n",
-				s, steps, st.LossD, st.LossG, st.DReal, st.DFake, ips, eta)
-			lastPrint = time.Now()
-		}
-		if gridEvery > 0 && (s%gridEvery == 0 || s == steps) {
-			if err := grid(); err != nil {
-				return err
-			}
-		}
-		if evalEvery > 0 && (s%evalEvery == 0 || s == steps) {
-			if err := eval(); err != nil {
-				return err
-			}
-		}
-		if ckptEvery > 0 && (s%ckptEvery == 0 || s == steps) {
-			if err := tr.SaveCheckpoint(ckpt); err != nil {
-				return err
-			}
-		}
-	}
-	fmt.Fprintf(os.Stderr, "done: %d steps; grids, metrics.jsonl and checkpoint.gob are in %s\n", steps, out)
-	return nil
 }
 
 func readRunInfo(dir string) (runInfo, error) {
