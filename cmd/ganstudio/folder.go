@@ -113,7 +113,9 @@ func (f *folder) Record(ctx context.Context, steps []spec.Stats, rate float64) (
 	return gan.AskNothing, true, nil
 }
 
-func (f *folder) Ratings(context.Context, *gan.Trainer, bool) (*gan.RatingModel, error) { return nil, nil }
+func (f *folder) Ratings(context.Context, *gan.Trainer, bool) (*gan.RatingModel, error) {
+	return nil, nil
+}
 
 func (f *folder) Snapshot(ctx context.Context, sn *gan.Snapshot) error {
 	if err := writePNG(f.path(fmt.Sprintf("grid-%06d.png", sn.Step)), sn.Grid); err != nil {

@@ -145,7 +145,9 @@ func (m *memoryRun) Record(_ context.Context, steps []spec.Stats, _ float64) (ga
 	return gan.AskNothing, true, nil
 }
 
-func (m *memoryRun) Ratings(context.Context, *gan.Trainer, bool) (*gan.RatingModel, error) { return nil, nil }
+func (m *memoryRun) Ratings(context.Context, *gan.Trainer, bool) (*gan.RatingModel, error) {
+	return nil, nil
+}
 
 func (m *memoryRun) Snapshot(_ context.Context, sn *gan.Snapshot) error {
 	if sn.Final && sn.SWD >= 0 {
