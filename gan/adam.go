@@ -3,6 +3,7 @@ package gan
 import (
 	"math"
 
+	"github.com/ganstudio/ganstudio/gan/nn"
 	"gorgonia.org/tensor"
 )
 
@@ -33,8 +34,8 @@ func (a *adam) step(params []*tensor.Dense, grads [][]float32) {
 	sqrtBC2 := float32(math.Sqrt(bc2))
 	b1, b2, eps := float32(a.Beta1), float32(a.Beta2), float32(a.Eps)
 	for i, p := range params {
-		w, g, m, v := f32(p), grads[i], a.M[i], a.V[i]
-		parallelRange(len(w), func(lo, hi int) {
+		w, g, m, v := nn.F32(p), grads[i], a.M[i], a.V[i]
+		nn.ParallelRange(len(w), func(lo, hi int) {
 			for j := lo; j < hi; j++ {
 				gj := g[j]
 				m[j] = b1*m[j] + (1-b1)*gj

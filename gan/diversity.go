@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"slices"
 
+	"github.com/ganstudio/ganstudio/gan/nn"
 	"gonum.org/v1/gonum/blas"
 )
 
@@ -25,7 +26,7 @@ func distances(a, b [][]float32) [][]float64 {
 		copy(fb[j*dim:], v)
 	}
 	dot := make([]float32, n*m)
-	sgemm.Sgemm(blas.NoTrans, blas.Trans, n, m, dim, 1, fa, dim, fb, dim, 0, dot, m)
+	nn.Sgemm(blas.NoTrans, blas.Trans, n, m, dim, 1, fa, dim, fb, dim, 0, dot, m)
 	sq := func(v []float32) float64 {
 		var s float64
 		for _, x := range v {

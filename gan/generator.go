@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/gob"
 	"fmt"
+	"github.com/ganstudio/ganstudio/gan/nn"
 	"github.com/ganstudio/ganstudio/gan/spec"
 	"image"
 	"io"
@@ -47,7 +48,7 @@ type genCheckpoint struct {
 	Step    int
 	GNames  []string
 	G       [][]float32
-	Running map[string]bnRunning
+	Running map[string]nn.BNRunning
 	FixedZ  []float32
 }
 
@@ -90,7 +91,7 @@ func LoadGenerator(path string) (*Generator, error) {
 
 // setGenerator copies saved weights and running statistics into a
 // generator network, checking that each fits.
-func setGenerator(net *Net, names []string, data [][]float32, running map[string]bnRunning) error {
+func setGenerator(net *Net, names []string, data [][]float32, running map[string]nn.BNRunning) error {
 	if err := restore(net, names, data); err != nil {
 		return fmt.Errorf("checkpoint generator: %w", err)
 	}
@@ -138,7 +139,7 @@ func (g *Generator) Generate(z []float32) ([][]float32, error) {
 	out := make([][]float32, 0, n)
 	for lo := 0; lo < n; lo += sampleBatch {
 		hi := min(lo+sampleBatch, n)
-		in := f32(g.z)
+		in := nn.F32(g.z)
 		clear(in)
 		copy(in, z[lo*zd:hi*zd])
 		err := g.vm.RunAll()
@@ -146,7 +147,7 @@ func (g *Generator) Generate(z []float32) ([][]float32, error) {
 		if err != nil {
 			return nil, fmt.Errorf("generate: %w", err)
 		}
-		imgs := f32(g.out)
+		imgs := nn.F32(g.out)
 		for i := 0; i < hi-lo; i++ {
 			out = append(out, append([]float32(nil), imgs[i*per:(i+1)*per]...))
 		}

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"slices"
 
+	"github.com/ganstudio/ganstudio/gan/nn"
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 )
@@ -107,8 +108,8 @@ func mlpNet(rng *rand.Rand, in, hidden, layers, out int) *Net {
 		a, b := sizes[l], sizes[l+1]
 		w := tensor.New(tensor.Of(tensor.Float32), tensor.WithShape(a, b))
 		lim := math.Sqrt(6 / float64(a+b))
-		for i := range f32(w) {
-			f32(w)[i] = float32(lim * (2*rng.Float64() - 1))
+		for i := range nn.F32(w) {
+			nn.F32(w)[i] = float32(lim * (2*rng.Float64() - 1))
 		}
 		n.add(fmt.Sprintf("fc%d.w", l), w)
 		n.zeros(fmt.Sprintf("fc%d.b", l), b)
@@ -124,15 +125,15 @@ func (m *MLPGAN) Step() int { return m.step }
 
 // mlp applies net's layers to x: tanh on hidden layers, linear output.
 // needX asks for the gradient of the input, learn for the parameters'.
-func mlp(b *bound, x *gorgonia.Node, needX, learn bool, rec *recorder) (*gorgonia.Node, error) {
+func mlp(b *bound, x *gorgonia.Node, needX, learn bool, rec *nn.Recorder) (*gorgonia.Node, error) {
 	layers := len(b.nodes) / 2
 	var err error
 	for l := 0; l < layers; l++ {
-		act := actTanh
+		act := nn.Tanh
 		if l == layers-1 {
-			act = actLinear
+			act = nn.Linear
 		}
-		if x, err = dense(x, b.nodes[2*l], b.nodes[2*l+1], act, needX || l > 0, learn, rec); err != nil {
+		if x, err = nn.Dense(x, b.nodes[2*l], b.nodes[2*l+1], act, nn.Grads{Input: needX || l > 0, Params: learn}, rec); err != nil {
 			return nil, fmt.Errorf("layer %d: %w", l, err)
 		}
 	}
@@ -163,7 +164,7 @@ func (m *MLPGAN) compile() error {
 	m.zD = newInput(c.Batch, c.ZDim)
 	m.zG = newInput(c.Batch, c.ZDim)
 	m.noise = newInput(c.Batch, 2)
-	dRec, gRec := &recorder{stamp: &m.stamp}, &recorder{}
+	dRec, gRec := &nn.Recorder{Stamp: &m.stamp}, &nn.Recorder{}
 	for _, learnD := range []bool{true, false} {
 		g := gorgonia.NewGraph()
 		gb, db := bindMLP(g, m.G, "G."), bindMLP(g, m.D, "D.")
@@ -212,7 +213,7 @@ func (m *MLPGAN) compile() error {
 			return fmt.Errorf("discriminator graph: %w", err)
 		}
 	}
-	return pair(dRec, gRec)
+	return nn.Pair(dRec, gRec)
 }
 
 func (m *MLPGAN) normal(dst []float32, std float64) {
@@ -227,10 +228,10 @@ func (m *MLPGAN) TrainStep(ctx context.Context) (MLPStats, error) {
 	if err := ctx.Err(); err != nil {
 		return MLPStats{}, err
 	}
-	real := f32(m.real)
+	real := nn.F32(m.real)
 	m.mix.sampleInto(real, m.rng)
-	m.normal(f32(m.zD), 1)
-	copy(f32(m.zG), f32(m.zD))
+	m.normal(nn.F32(m.zD), 1)
+	copy(nn.F32(m.zG), nn.F32(m.zD))
 	if m.cfg.Noise > 0 {
 		// Instance noise blurs both distributions alike, so D cannot
 		// separate them by the fine detail a collapsed G lacks.
@@ -239,7 +240,7 @@ func (m *MLPGAN) TrainStep(ctx context.Context) (MLPStats, error) {
 		for i := range real {
 			real[i] += eps[i]
 		}
-		m.normal(f32(m.noise), m.cfg.Noise)
+		m.normal(nn.F32(m.noise), m.cfg.Noise)
 	}
 	var st MLPStats
 	m.stamp++
@@ -272,11 +273,11 @@ func (m *MLPGAN) Generate(z []float32) []float32 {
 		w, b := m.G.Params[2*l], m.G.Params[2*l+1]
 		out := w.Shape()[1]
 		y := make([]float32, n*out)
-		act := actTanh
+		act := nn.Tanh
 		if l == layers-1 {
-			act = actLinear
+			act = nn.Linear
 		}
-		denseForward(x, f32(w), f32(b), y, n, in, out, act)
+		nn.DenseForward(x, nn.F32(w), nn.F32(b), y, n, in, out, act)
 		x, in = y, out
 	}
 	return x

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/ganstudio/ganstudio/gan/nn"
 )
 
 // MLPState is everything an MLPGAN needs to continue exactly where it was:
@@ -54,14 +56,14 @@ func (m *MLPGAN) Restore(s *MLPState) error {
 func copyParams(n *Net) [][]float32 {
 	out := make([][]float32, len(n.Params))
 	for i, p := range n.Params {
-		out[i] = slices.Clone(f32(p))
+		out[i] = slices.Clone(nn.F32(p))
 	}
 	return out
 }
 
 func pasteParams(n *Net, src [][]float32) {
 	for i, p := range n.Params {
-		copy(f32(p), src[i])
+		copy(nn.F32(p), src[i])
 	}
 }
 

@@ -5,6 +5,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/ganstudio/ganstudio/gan/nn"
 )
 
 func smallMLP(seed uint64) MLPConfig {
@@ -55,11 +57,11 @@ func TestMLPGradients(t *testing.T) {
 			}
 			defer m.Close()
 			r := rand.New(rand.NewPCG(1, 2))
-			Grid25().sampleInto(f32(m.real), r)
-			for i := range f32(m.zD) {
-				f32(m.zD)[i] = float32(r.NormFloat64())
+			Grid25().sampleInto(nn.F32(m.real), r)
+			for i := range nn.F32(m.zD) {
+				nn.F32(m.zD)[i] = float32(r.NormFloat64())
 			}
-			copy(f32(m.zG), f32(m.zD))
+			copy(nn.F32(m.zG), nn.F32(m.zD))
 			_, _, gd, gg := lossesAt(t, m)
 			for _, net := range []struct {
 				name  string
@@ -68,7 +70,7 @@ func TestMLPGradients(t *testing.T) {
 				isD   bool
 			}{{"D", m.D, gd, true}, {"G", m.G, gg, false}} {
 				for pi, p := range net.n.Params {
-					w := f32(p)
+					w := nn.F32(p)
 					for _, j := range []int{0, len(w) / 2, len(w) - 1} {
 						const h = 1e-2
 						old := w[j]

@@ -1,6 +1,7 @@
 package gan
 
 import (
+	"github.com/ganstudio/ganstudio/gan/nn"
 	"github.com/ganstudio/ganstudio/gan/spec"
 	"math"
 	"math/rand/v2"
@@ -50,7 +51,7 @@ func checkStep(t *testing.T, name string, s *graphStep, net *Net) {
 		const eps = 1e-4
 		shift := func(sign float32) {
 			for i, p := range net.Params {
-				w := f32(p)
+				w := nn.F32(p)
 				for j := range w {
 					w[j] += sign * eps * dirs[i][j]
 				}
@@ -58,17 +59,17 @@ func checkStep(t *testing.T, name string, s *graphStep, net *Net) {
 		}
 		orig := make([][]float32, len(net.Params))
 		for i, p := range net.Params {
-			orig[i] = append([]float32(nil), f32(p)...)
+			orig[i] = append([]float32(nil), nn.F32(p)...)
 		}
 		shift(1)
 		lp := lossAt()
 		for i, p := range net.Params {
-			copy(f32(p), orig[i])
+			copy(nn.F32(p), orig[i])
 		}
 		shift(-1)
 		lm := lossAt()
 		for i, p := range net.Params {
-			copy(f32(p), orig[i])
+			copy(nn.F32(p), orig[i])
 		}
 		got := (lp - lm) / (2 * eps)
 		label := "all parameters"
@@ -105,10 +106,10 @@ func TestNetworkShapesAndGradients(t *testing.T) {
 				t.Fatalf("res %d: pixel %g outside tanh's range", res, v)
 			}
 		}
-		copy(f32(tr.zD), RandomLatents(cfg.Batch, cfg.ZDim, 2))
-		copy(f32(tr.zG), f32(tr.zD))
-		for i := range f32(tr.real) {
-			f32(tr.real)[i] = float32(math.Sin(float64(i)))
+		copy(nn.F32(tr.zD), RandomLatents(cfg.Batch, cfg.ZDim, 2))
+		copy(nn.F32(tr.zG), nn.F32(tr.zD))
+		for i := range nn.F32(tr.real) {
+			nn.F32(tr.real)[i] = float32(math.Sin(float64(i)))
 		}
 		checkStep(t, "D step", tr.dStep, tr.D)
 		checkStep(t, "G step", tr.gStep, tr.G)

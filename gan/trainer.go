@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/ganstudio/ganstudio/gan/nn"
 	"github.com/ganstudio/ganstudio/gan/spec"
 	"math"
 	"math/rand/v2"
@@ -255,7 +256,7 @@ func softplus(x *gorgonia.Node, negate bool) (*gorgonia.Node, error) {
 func (t *Trainer) compile() error {
 	c := t.cfg
 	t.inputs()
-	dRec, gRec := &recorder{stamp: &t.stamp}, &recorder{}
+	dRec, gRec := &nn.Recorder{Stamp: &t.stamp}, &nn.Recorder{}
 
 	// D step.
 	{
@@ -330,7 +331,7 @@ func (t *Trainer) compile() error {
 		}
 		t.gStep = s
 	}
-	return pair(dRec, gRec)
+	return nn.Pair(dRec, gRec)
 }
 
 // discriminatorLoss is softplus(−D(x)) + softplus(D(G(z))), from D's logits
@@ -392,7 +393,7 @@ func (s *graphStep) run() ([][]float32, error) {
 		if err != nil {
 			return nil, fmt.Errorf("gradient of %s: %w", n.Name(), err)
 		}
-		d := f32(gv)
+		d := nn.F32(gv)
 		s.grads[i] = append(s.grads[i][:0], d...)
 		clear(d)
 	}
@@ -426,16 +427,16 @@ func (t *Trainer) TrainStep(ctx context.Context) (spec.Stats, error) {
 	}
 	c := t.cfg
 	per := 3 * c.Res * c.Res
-	real := f32(t.real)
+	real := nn.F32(t.real)
 	t.lastLikedSlots = t.fillFeedback(real)
 	for i := t.lastLikedSlots; i < c.Batch; i++ {
 		t.src.Image(t.rng.IntN(t.src.Len()), real[i*per:(i+1)*per])
 	}
-	t.normal(f32(t.zD))
+	t.normal(nn.F32(t.zD))
 	if t.acc != nil {
 		return t.deviceStep()
 	}
-	copy(f32(t.zG), f32(t.zD))
+	copy(nn.F32(t.zG), nn.F32(t.zD))
 
 	st := spec.Stats{Step: t.step + 1}
 	if !t.noShare {
@@ -447,9 +448,9 @@ func (t *Trainer) TrainStep(ctx context.Context) (spec.Stats, error) {
 		return st, fmt.Errorf("step %d, discriminator: %w", st.Step, err)
 	}
 	st.LossD = scalar(t.dStep.loss)
-	st.DReal = meanSigmoid(f32(t.dStep.logitsA))
-	st.DFake = meanSigmoid(f32(t.dStep.logitsB))
-	t.dFakeSpread = spread(f32(t.dStep.logitsB))
+	st.DReal = meanSigmoid(nn.F32(t.dStep.logitsA))
+	st.DFake = meanSigmoid(nn.F32(t.dStep.logitsB))
+	t.dFakeSpread = spread(nn.F32(t.dStep.logitsB))
 	t.optD.step(t.D.Params, grads)
 
 	if grads, err = t.gStep.run(); err != nil {
@@ -490,7 +491,7 @@ func (t *Trainer) deviceStep() (spec.Stats, error) {
 		}
 		t.push = false
 	}
-	st, err := a.step(t, f32(t.real), f32(t.zD))
+	st, err := a.step(t, nn.F32(t.real), nn.F32(t.zD))
 	st.Step = t.step + 1
 	// Whatever happened, the device's weights may have moved.
 	t.pull = true
