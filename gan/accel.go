@@ -486,7 +486,7 @@ func (a *accel) discBackward(p *discActs, dlogits []float32, params bool, dx uin
 // adamStep applies one Adam update to a whole network; the host optimiser
 // keeps the step count and learning rate (Remedy changes it), the device
 // the moments.
-func (a *accel) adamStep(n *devNet, o *adam) {
+func (a *accel) adamStep(n *devNet, o *nn.Adam) {
 	if a.err != nil {
 		return // the host's step count must stay with the device's moments
 	}
@@ -499,7 +499,7 @@ func (a *accel) adamStep(n *devNet, o *adam) {
 
 // transfer copies a network, its running statistics and its optimiser's
 // moments between host and device, in either direction.
-func (a *accel) transfer(toDevice bool, n *Net, dn *devNet, o *adam) {
+func (a *accel) transfer(toDevice bool, n *Net, dn *devNet, o *nn.Adam) {
 	move := func(host []float32, dev uintptr) {
 		if toDevice {
 			a.up(dev, host)

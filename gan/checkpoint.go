@@ -28,7 +28,7 @@ type checkpoint struct {
 	DNames     []string
 	D          [][]float32
 	Running    map[string]nn.BNRunning
-	OptG, OptD adam
+	OptG, OptD nn.Adam
 	RNG        []byte
 	FixedZ     []float32
 }
@@ -152,7 +152,7 @@ func restore(n *Net, names []string, data [][]float32) error {
 	return nil
 }
 
-func restoreAdam(dst, src *adam) error {
+func restoreAdam(dst, src *nn.Adam) error {
 	if len(src.M) != len(dst.M) || len(src.V) != len(dst.V) {
 		return errors.New("moment count does not match the network")
 	}

@@ -183,8 +183,8 @@ func (t *Trainer) SetFeedback(f *Feedback) error {
 		t.dStep, t.gStep, t.fbGraphs, t.fb = oldD, oldG, false, nil
 		return fmt.Errorf("graphs with feedback: %w", err)
 	}
-	closeVM(oldD.vm)
-	closeVM(oldG.vm)
+	oldD.Close()
+	oldG.Close()
 	return nil
 }
 

@@ -158,8 +158,8 @@ func (g *Generator) Generate(z []float32) ([][]float32, error) {
 // build compiles the eval graph: batch norm from the running statistics.
 func (g *Generator) build() error {
 	graph := gorgonia.NewGraph()
-	g.z = newInput(sampleBatch, g.cfg.ZDim)
-	img, err := generator(bind(graph, g.net), g.cfg, inputNode(graph, "z", g.z), genMode{eval: true})
+	g.z = nn.NewTensor(sampleBatch, g.cfg.ZDim)
+	img, err := generator(bind(graph, g.net), g.cfg, nn.Input(graph, "z", g.z), genMode{eval: true})
 	if err != nil {
 		return fmt.Errorf("sampling graph: %w", err)
 	}
@@ -180,7 +180,7 @@ func (g *Generator) GridImage() (*image.NRGBA, error) {
 // Close releases the eval graph (see Trainer.Close for why it matters).
 func (g *Generator) Close() {
 	if g.vm != nil {
-		closeVM(g.vm)
+		nn.CloseVM(g.vm)
 		g.vm = nil
 	}
 }

@@ -21,9 +21,12 @@ type Net struct {
 	index   map[string]int
 }
 
-func newNet() *Net { return &Net{Running: map[string]*nn.BNRunning{}, index: map[string]int{}} }
+// NewNet makes an empty network; Add gives it its parameters in order.
+func NewNet() *Net { return &Net{Running: map[string]*nn.BNRunning{}, index: map[string]int{}} }
 
-func (n *Net) add(name string, t *tensor.Dense) {
+// Add appends a parameter under its name. NewNet and Add are exported for
+// package mixture, whose MLPs are Nets without batch norm.
+func (n *Net) Add(name string, t *tensor.Dense) {
 	n.index[name] = len(n.Params)
 	n.Names = append(n.Names, name)
 	n.Params = append(n.Params, t)
@@ -35,11 +38,11 @@ func (n *Net) normal(rng *rand.Rand, name string, mean, std float64, shape ...in
 	for i := range nn.F32(t) {
 		nn.F32(t)[i] = float32(mean + std*rng.NormFloat64())
 	}
-	n.add(name, t)
+	n.Add(name, t)
 }
 
 func (n *Net) zeros(name string, shape ...int) {
-	n.add(name, tensor.New(tensor.Of(tensor.Float32), tensor.WithShape(shape...)))
+	n.Add(name, tensor.New(tensor.Of(tensor.Float32), tensor.WithShape(shape...)))
 }
 
 func (n *Net) bn(rng *rand.Rand, name string, c int, running bool) {
@@ -60,7 +63,7 @@ func (n *Net) Size() int {
 }
 
 func newGenerator(c spec.Config, rng *rand.Rand) *Net {
-	n := newNet()
+	n := NewNet()
 	ch := genChannels(c)
 	n.normal(rng, "lin.w", 0, 0.02, c.ZDim, ch[0]*16)
 	n.bn(rng, "bn0", ch[0], true)
@@ -74,7 +77,7 @@ func newGenerator(c spec.Config, rng *rand.Rand) *Net {
 }
 
 func newDiscriminator(c spec.Config, rng *rand.Rand) *Net {
-	n := newNet()
+	n := NewNet()
 	ch := discChannels(c)
 	in := 3
 	for i, o := range ch {

@@ -12,9 +12,9 @@ import (
 // of its loss along random directions in parameter space. A directional
 // check sums over every parameter, so float32 noise in single coordinates
 // averages out while any wrong gradient term still shows.
-func checkStep(t *testing.T, name string, s *graphStep, net *Net) {
+func checkStep(t *testing.T, name string, s *nn.Step, net *Net) {
 	t.Helper()
-	grads, err := s.run()
+	grads, err := s.Run()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -23,10 +23,10 @@ func checkStep(t *testing.T, name string, s *graphStep, net *Net) {
 		saved[i] = append([]float32(nil), grads[i]...)
 	}
 	lossAt := func() float64 {
-		if _, err := s.run(); err != nil {
+		if _, err := s.Run(); err != nil {
 			t.Fatal(err)
 		}
-		return scalar(s.loss)
+		return nn.Scalar(s.Loss)
 	}
 	if a, b := lossAt(), lossAt(); a != b {
 		t.Fatalf("%s: loss is not reproducible: %v then %v", name, a, b)

@@ -31,7 +31,7 @@ func gradCheck(t *testing.T, name string, eps float64, inputs []*tensor.Dense, f
 		g := gorgonia.NewGraph()
 		nodes := make([]*gorgonia.Node, len(inputs))
 		for i, in := range inputs {
-			nodes[i] = inputNode(g, fmt.Sprintf("in%d", i), in)
+			nodes[i] = Input(g, fmt.Sprintf("in%d", i), in)
 		}
 		out, err := f(g, nodes)
 		if err != nil {
@@ -40,7 +40,7 @@ func gradCheck(t *testing.T, name string, eps float64, inputs []*tensor.Dense, f
 		if w == nil {
 			w = randDense(r, out.Shape().Clone()...)
 		}
-		prod, err := gorgonia.HadamardProd(out, inputNode(g, "w", w))
+		prod, err := gorgonia.HadamardProd(out, Input(g, "w", w))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -66,7 +66,7 @@ func gradCheck(t *testing.T, name string, eps float64, inputs []*tensor.Dense, f
 			}
 			grads[i] = append([]float32(nil), F32(gv)...)
 		}
-		return scalar(lv), grads
+		return Scalar(lv), grads
 	}
 	_, grads := loss()
 	for i, in := range inputs {
@@ -87,22 +87,6 @@ func gradCheck(t *testing.T, name string, eps float64, inputs []*tensor.Dense, f
 			}
 		}
 	}
-}
-
-// inputNode and scalar are the test's own copies of the trainer's helpers
-// (gan/trainer.go), which this package cannot import.
-func inputNode(g *gorgonia.ExprGraph, name string, v *tensor.Dense) *gorgonia.Node {
-	return gorgonia.NewTensor(g, tensor.Float32, v.Dims(), gorgonia.WithShape(v.Shape().Clone()...), gorgonia.WithValue(v), gorgonia.WithName(name))
-}
-
-func scalar(v gorgonia.Value) float64 {
-	switch x := v.Data().(type) {
-	case float32:
-		return float64(x)
-	case []float32:
-		return float64(x[0])
-	}
-	return math.NaN()
 }
 
 func ones(n int) *tensor.Dense {
@@ -177,7 +161,7 @@ func TestOpGradients(t *testing.T) {
 func forward(t *testing.T, x, w *tensor.Dense, op func(x, w *gorgonia.Node) (*gorgonia.Node, error)) gorgonia.Value {
 	t.Helper()
 	g := gorgonia.NewGraph()
-	y, err := op(inputNode(g, "x", x), inputNode(g, "w", w))
+	y, err := op(Input(g, "x", x), Input(g, "w", w))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package gan
+package mixture
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/ganstudio/ganstudio/gan"
 	"github.com/ganstudio/ganstudio/gan/nn"
 )
 
@@ -19,17 +20,17 @@ func smallMLP(seed uint64) MLPConfig {
 // returns (D loss, G loss, D grads, G grads).
 func lossesAt(t *testing.T, m *MLPGAN) (float64, float64, [][]float32, [][]float32) {
 	t.Helper()
-	gd, err := m.dStep.run()
+	gd, err := m.dStep.Run()
 	if err != nil {
 		t.Fatal(err)
 	}
-	ld := scalar(m.dStep.loss)
+	ld := nn.Scalar(m.dStep.Loss)
 	gd = cloneGrads(gd)
-	gg, err := m.gStep.run()
+	gg, err := m.gStep.Run()
 	if err != nil {
 		t.Fatal(err)
 	}
-	return ld, scalar(m.gStep.loss), gd, cloneGrads(gg)
+	return ld, nn.Scalar(m.gStep.Loss), gd, cloneGrads(gg)
 }
 
 func cloneGrads(g [][]float32) [][]float32 {
@@ -65,7 +66,7 @@ func TestMLPGradients(t *testing.T) {
 			_, _, gd, gg := lossesAt(t, m)
 			for _, net := range []struct {
 				name  string
-				n     *Net
+				n     *gan.Net
 				grads [][]float32
 				isD   bool
 			}{{"D", m.D, gd, true}, {"G", m.G, gg, false}} {
@@ -154,7 +155,7 @@ func TestMLPLearnsGrid(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer m.Close()
-	z := RandomLatents(1000, c.ZDim, 5)
+	z := gan.RandomLatents(1000, c.ZDim, 5)
 	before := mix.Score(m.Generate(z))
 	for i := 0; i < 1500; i++ {
 		if _, err := m.TrainStep(context.Background()); err != nil {
