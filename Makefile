@@ -31,7 +31,7 @@ test-emu:
 # The pure-Go build must keep building and computing the same gradients.
 test-purego:
 	$(GO) build ./...
-	$(GO) test -count=1 -run 'OpGradients|SWD|Deterministic' ./gan
+	$(GO) test -count=1 -run 'OpGradients|SWD|Deterministic' ./gan ./gan/nn
 
 # Regenerate the templ pages (web/*_templ.go, committed).
 generate:

@@ -2,10 +2,11 @@ package datasets
 
 import (
 	"fmt"
-	"github.com/disintegration/imaging"
 	"image"
 	"image/png"
 	"io"
+
+	"github.com/disintegration/imaging"
 )
 
 // Dataset is a prepared training set: Len images of Res×Res RGB, 8 bits per

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/ganstudio/ganstudio/gan/nn"
 	"github.com/ganstudio/ganstudio/gan/spec"
 )
 
@@ -486,7 +487,7 @@ func (a *accel) discBackward(p *discActs, dlogits []float32, params bool, dx uin
 // adamStep applies one Adam update to a whole network; the host optimiser
 // keeps the step count and learning rate (Remedy changes it), the device
 // the moments.
-func (a *accel) adamStep(n *devNet, o *adam) {
+func (a *accel) adamStep(n *devNet, o *nn.Adam) {
 	if a.err != nil {
 		return // the host's step count must stay with the device's moments
 	}
@@ -499,7 +500,7 @@ func (a *accel) adamStep(n *devNet, o *adam) {
 
 // transfer copies a network, its running statistics and its optimiser's
 // moments between host and device, in either direction.
-func (a *accel) transfer(toDevice bool, n *Net, dn *devNet, o *adam) {
+func (a *accel) transfer(toDevice bool, n *Net, dn *devNet, o *nn.Adam) {
 	move := func(host []float32, dev uintptr) {
 		if toDevice {
 			a.up(dev, host)
@@ -509,7 +510,7 @@ func (a *accel) transfer(toDevice bool, n *Net, dn *devNet, o *adam) {
 	}
 	off := 0
 	for i, p := range n.Params {
-		move(f32(p), fptr(dn.w, off))
+		move(nn.F32(p), fptr(dn.w, off))
 		move(o.M[i], fptr(dn.m, off))
 		move(o.V[i], fptr(dn.v, off))
 		off += dn.sizes[i]
@@ -603,12 +604,12 @@ func (a *accel) step(t *Trainer, real, z []float32) (spec.Stats, error) {
 		a.discBackward(a.pass[1], g, true, 0)
 		if wn > 0 {
 			p := a.pass[2]
-			a.up(a.neg, f32(t.neg))
+			a.up(a.neg, nn.F32(t.neg))
 			ln := a.discForward(p, a.neg)
 			if a.err != nil {
 				return a.err
 			}
-			nw := f32(t.negW)
+			nw := nn.F32(t.negW)
 			st.LossD += lossTerm(ln, 1, func(i int) float64 { return float64(nw[i]) }, a.host[:p.n])
 			a.discBackward(p, a.host[:p.n], true, 0)
 		}
@@ -624,13 +625,13 @@ func (a *accel) step(t *Trainer, real, z []float32) (spec.Stats, error) {
 		if wm > 0 {
 			per := 3 * c.Res * c.Res
 			vec, r, dr := a.model[0], a.model[1], a.model[2]
-			a.up(vec, f32(t.modelVec))
+			a.up(vec, nn.F32(t.modelVec))
 			a.mm(false, false, n, 1, per, a.gen.img, per, vec, 1, 0, r, 1)
 			a.down(g, r)
 			if a.err != nil {
 				return a.err
 			}
-			b, mw := f32(t.modelB), f32(t.modelW)
+			b, mw := nn.F32(t.modelB), nn.F32(t.modelW)
 			for i := range g {
 				g[i] += b[i]
 			}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/ganstudio/ganstudio/datasets"
 	"github.com/ganstudio/ganstudio/gan/kernels"
+	"github.com/ganstudio/ganstudio/gan/nn"
 	"github.com/ganstudio/ganstudio/gan/spec"
 )
 
@@ -248,7 +249,7 @@ func maxDiff(a, b *Net) (float64, string) {
 	var worst, scale float64
 	where := ""
 	for i, p := range a.Params {
-		x, y := f32(p), f32(b.Params[i])
+		x, y := nn.F32(p), nn.F32(b.Params[i])
 		for j := range x {
 			scale = math.Max(scale, math.Abs(float64(x[j])))
 			if d := math.Abs(float64(x[j] - y[j])); d > worst || where == "" {

@@ -3,6 +3,7 @@ package gan
 import (
 	"testing"
 
+	"github.com/ganstudio/ganstudio/gan/nn"
 	"github.com/ganstudio/ganstudio/gan/spec"
 )
 
@@ -14,8 +15,8 @@ func TestGradientsDoNotAccumulate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range []*graphStep{tr.dStep, tr.gStep} {
-		g1, err := s.run()
+	for _, s := range []*nn.Step{tr.dStep, tr.gStep} {
+		g1, err := s.Run()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -23,7 +24,7 @@ func TestGradientsDoNotAccumulate(t *testing.T) {
 		for i := range g1 {
 			first[i] = append([]float32(nil), g1[i]...)
 		}
-		g2, err := s.run()
+		g2, err := s.Run()
 		if err != nil {
 			t.Fatal(err)
 		}

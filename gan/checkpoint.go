@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"os"
 
+	"github.com/ganstudio/ganstudio/gan/nn"
 	"github.com/ganstudio/ganstudio/gan/spec"
 	"github.com/ganstudio/ganstudio/internal/atomicfile"
 )
@@ -27,8 +28,8 @@ type checkpoint struct {
 	G          [][]float32
 	DNames     []string
 	D          [][]float32
-	Running    map[string]bnRunning
-	OptG, OptD adam
+	Running    map[string]nn.BNRunning
+	OptG, OptD nn.Adam
 	RNG        []byte
 	FixedZ     []float32
 }
@@ -36,7 +37,7 @@ type checkpoint struct {
 func netData(n *Net) [][]float32 {
 	out := make([][]float32, len(n.Params))
 	for i, p := range n.Params {
-		out[i] = f32(p)
+		out[i] = nn.F32(p)
 	}
 	return out
 }
@@ -61,7 +62,7 @@ func (t *Trainer) WriteCheckpoint(w io.Writer) error {
 func (t *Trainer) weights() checkpoint {
 	ck := checkpoint{
 		GNames: t.G.Names, G: netData(t.G), DNames: t.D.Names, D: netData(t.D),
-		Running: map[string]bnRunning{}, OptG: *t.optG, OptD: *t.optD,
+		Running: map[string]nn.BNRunning{}, OptG: *t.optG, OptD: *t.optD,
 	}
 	for k, r := range t.G.Running {
 		ck.Running[k] = *r
@@ -147,12 +148,12 @@ func restore(n *Net, names []string, data [][]float32) error {
 		if names[i] != n.Names[i] || len(data[i]) != p.DataSize() {
 			return fmt.Errorf("parameter %d is %s[%d], network wants %s[%d]", i, names[i], len(data[i]), n.Names[i], p.DataSize())
 		}
-		copy(f32(p), data[i])
+		copy(nn.F32(p), data[i])
 	}
 	return nil
 }
 
-func restoreAdam(dst, src *adam) error {
+func restoreAdam(dst, src *nn.Adam) error {
 	if len(src.M) != len(dst.M) || len(src.V) != len(dst.V) {
 		return errors.New("moment count does not match the network")
 	}

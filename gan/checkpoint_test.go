@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/ganstudio/ganstudio/gan/nn"
 	"github.com/ganstudio/ganstudio/gan/spec"
 )
 
@@ -119,14 +120,14 @@ func TestSaveCheckpointFailsCleanly(t *testing.T) {
 func TestSharedForwardIsExact(t *testing.T) {
 	a, b := tinyTrainer(t, 4), tinyTrainer(t, 4)
 	b.noShare = true
-	hits := sharedHits.Load()
+	hits := nn.SharedHits()
 	sa := steps(t, a, 3)
-	if sharedHits.Load() == hits {
+	if nn.SharedHits() == hits {
 		t.Fatal("no layer output was shared")
 	}
-	hits = sharedHits.Load()
+	hits = nn.SharedHits()
 	sb := steps(t, b, 3)
-	if sharedHits.Load() != hits {
+	if nn.SharedHits() != hits {
 		t.Fatal("layers were shared with sharing off")
 	}
 	for i := range sa {
@@ -135,7 +136,7 @@ func TestSharedForwardIsExact(t *testing.T) {
 		}
 	}
 	for i, p := range a.G.Params {
-		pa, pb := f32(p), f32(b.G.Params[i])
+		pa, pb := nn.F32(p), nn.F32(b.G.Params[i])
 		for j := range pa {
 			if pa[j] != pb[j] {
 				t.Fatalf("%s differs after 3 steps", a.G.Names[i])

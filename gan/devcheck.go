@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/ganstudio/ganstudio/gan/nn"
 	"github.com/ganstudio/ganstudio/gan/spec"
 )
 
@@ -82,7 +83,7 @@ func CheckDevice(ctx context.Context, name string, cfg spec.Config, src Source, 
 		var moved, apart float64
 		for k, n := range [][2]*Net{{cpu.G, on.G}, {cpu.D, on.D}} {
 			for j, p := range n[0].Params {
-				x, y, x0 := f32(p), f32(n[1].Params[j]), before[k][j]
+				x, y, x0 := nn.F32(p), nn.F32(n[1].Params[j]), before[k][j]
 				for e := range x {
 					m, d := float64(x[e]-x0[e]), float64(x[e]-y[e])
 					moved += m * m

@@ -6,6 +6,7 @@ import (
 	"sort"
 	"sync"
 
+	"github.com/ganstudio/ganstudio/gan/nn"
 	"github.com/ganstudio/ganstudio/gan/spec"
 )
 
@@ -81,6 +82,11 @@ func DeviceName() string {
 	defer devMu.Unlock()
 	return devName
 }
+
+// BLASName says which BLAS the engine uses on the CPU, for benchmarks and
+// logs. It is nn's, copied at start-up: Go initialises nn, whose
+// blas_openblas.go picks OpenBLAS, before any package that imports it.
+var BLASName = nn.BLASName
 
 // DeviceInfo describes the device trainers are made on, for benchmarks
 // and logs ("" for the CPU: BLASName says what runs there).

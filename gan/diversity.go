@@ -6,6 +6,8 @@ import (
 	"slices"
 
 	"gonum.org/v1/gonum/blas"
+
+	"github.com/ganstudio/ganstudio/gan/nn"
 )
 
 // Diversity measures for mode-collapse detection: how alike generated
@@ -25,7 +27,7 @@ func distances(a, b [][]float32) [][]float64 {
 		copy(fb[j*dim:], v)
 	}
 	dot := make([]float32, n*m)
-	sgemm.Sgemm(blas.NoTrans, blas.Trans, n, m, dim, 1, fa, dim, fb, dim, 0, dot, m)
+	nn.Sgemm(blas.NoTrans, blas.Trans, n, m, dim, 1, fa, dim, fb, dim, 0, dot, m)
 	sq := func(v []float32) float64 {
 		var s float64
 		for _, x := range v {

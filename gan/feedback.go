@@ -3,6 +3,8 @@ package gan
 import (
 	"fmt"
 	"math"
+
+	"github.com/ganstudio/ganstudio/gan/nn"
 )
 
 // Feedback is what designers' ratings give training: the images they
@@ -181,8 +183,8 @@ func (t *Trainer) SetFeedback(f *Feedback) error {
 		t.dStep, t.gStep, t.fbGraphs, t.fb = oldD, oldG, false, nil
 		return fmt.Errorf("graphs with feedback: %w", err)
 	}
-	closeVM(oldD.vm)
-	closeVM(oldG.vm)
+	oldD.Close()
+	oldG.Close()
 	return nil
 }
 
@@ -215,7 +217,7 @@ func (t *Trainer) fillFeedback(real []float32) (likedSlots int) {
 	// element), so a weighted mean is a sum of a product the graphs
 	// already hold; their tensors are rewritten in place like the batches.
 	wn := f.negWeight()
-	neg, nw := f32(t.neg), f32(t.negW)
+	neg, nw := nn.F32(t.neg), nn.F32(t.negW)
 	fill(nw, float32(wn/float64(len(nw))))
 	if wn > 0 {
 		for i := 0; i < len(neg)/per; i++ {
@@ -223,11 +225,11 @@ func (t *Trainer) fillFeedback(real []float32) (likedSlots int) {
 		}
 	}
 	wm := f.modelWeight()
-	mw := f32(t.modelW)
+	mw := nn.F32(t.modelW)
 	fill(mw, float32(wm/float64(len(mw))))
 	if wm > 0 {
-		copy(f32(t.modelVec), f.Model.pixelW)
-		fill(f32(t.modelB), float32(f.Model.pixelB))
+		copy(nn.F32(t.modelVec), f.Model.pixelW)
+		fill(nn.F32(t.modelB), float32(f.Model.pixelB))
 	}
 	return likedSlots
 }

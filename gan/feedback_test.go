@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/ganstudio/ganstudio/gan/nn"
 	"github.com/ganstudio/ganstudio/gan/spec"
 )
 
@@ -170,7 +171,7 @@ func TestFeedbackReachesBatches(t *testing.T) {
 	if tr.lastLikedSlots != want {
 		t.Errorf("%d liked slots, want %d", tr.lastLikedSlots, want)
 	}
-	real := f32(tr.real)
+	real := nn.F32(tr.real)
 	seen := map[float32]bool{}
 	for i := 0; i < cfg.Batch; i++ {
 		v := real[i*per]
@@ -183,18 +184,18 @@ func TestFeedbackReachesBatches(t *testing.T) {
 		}
 		seen[v] = true
 	}
-	for _, v := range f32(tr.neg) {
+	for _, v := range nn.F32(tr.neg) {
 		if v != -0.25 {
 			t.Fatalf("disliked batch holds %g", v)
 		}
 	}
-	if got := sum32(f32(tr.negW)); math.Abs(got-DefaultGains.NegWeight) > 1e-6 {
+	if got := sum32(nn.F32(tr.negW)); math.Abs(got-DefaultGains.NegWeight) > 1e-6 {
 		t.Errorf("disliked weights sum to %g, want %g", got, DefaultGains.NegWeight)
 	}
-	if got := sum32(f32(tr.modelW)); math.Abs(got-DefaultGains.ModelWeight) > 1e-6 {
+	if got := sum32(nn.F32(tr.modelW)); math.Abs(got-DefaultGains.ModelWeight) > 1e-6 {
 		t.Errorf("model weights sum to %g, want %g", got, DefaultGains.ModelWeight)
 	}
-	if f32(tr.modelVec)[7] != model.pixelW[7] {
+	if nn.F32(tr.modelVec)[7] != model.pixelW[7] {
 		t.Error("the rating model's weights are not in the graph")
 	}
 	// A new batch replaces the old one; weight 0 leaves the real batch alone.
@@ -204,8 +205,8 @@ func TestFeedbackReachesBatches(t *testing.T) {
 	if _, err := tr.TrainStep(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if tr.lastLikedSlots != 0 || sum32(f32(tr.negW)) != 0 || sum32(f32(tr.modelW)) != 0 {
-		t.Errorf("weight 0: %d liked slots, disliked weight %g, model weight %g", tr.lastLikedSlots, sum32(f32(tr.negW)), sum32(f32(tr.modelW)))
+	if tr.lastLikedSlots != 0 || sum32(nn.F32(tr.negW)) != 0 || sum32(nn.F32(tr.modelW)) != 0 {
+		t.Errorf("weight 0: %d liked slots, disliked weight %g, model weight %g", tr.lastLikedSlots, sum32(nn.F32(tr.negW)), sum32(nn.F32(tr.modelW)))
 	}
 	// Feedback withdrawn (every rating cleared): the graphs keep their
 	// feedback parts, weighted 0.
@@ -215,7 +216,7 @@ func TestFeedbackReachesBatches(t *testing.T) {
 	if _, err := tr.TrainStep(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if tr.lastLikedSlots != 0 || sum32(f32(tr.negW)) != 0 || sum32(f32(tr.modelW)) != 0 {
+	if tr.lastLikedSlots != 0 || sum32(nn.F32(tr.negW)) != 0 || sum32(nn.F32(tr.modelW)) != 0 {
 		t.Error("feedback withdrawn, but the batches still use it")
 	}
 	if err := tr.SetFeedback(&Feedback{Liked: [][]float32{make([]float32, 5)}, Weight: 1}); err == nil {

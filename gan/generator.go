@@ -12,6 +12,7 @@ import (
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
+	"github.com/ganstudio/ganstudio/gan/nn"
 	"github.com/ganstudio/ganstudio/gan/spec"
 )
 
@@ -48,7 +49,7 @@ type genCheckpoint struct {
 	Step    int
 	GNames  []string
 	G       [][]float32
-	Running map[string]bnRunning
+	Running map[string]nn.BNRunning
 	FixedZ  []float32
 }
 
@@ -91,7 +92,7 @@ func LoadGenerator(path string) (*Generator, error) {
 
 // setGenerator copies saved weights and running statistics into a
 // generator network, checking that each fits.
-func setGenerator(net *Net, names []string, data [][]float32, running map[string]bnRunning) error {
+func setGenerator(net *Net, names []string, data [][]float32, running map[string]nn.BNRunning) error {
 	if err := restore(net, names, data); err != nil {
 		return fmt.Errorf("checkpoint generator: %w", err)
 	}
@@ -139,7 +140,7 @@ func (g *Generator) Generate(z []float32) ([][]float32, error) {
 	out := make([][]float32, 0, n)
 	for lo := 0; lo < n; lo += sampleBatch {
 		hi := min(lo+sampleBatch, n)
-		in := f32(g.z)
+		in := nn.F32(g.z)
 		clear(in)
 		copy(in, z[lo*zd:hi*zd])
 		err := g.vm.RunAll()
@@ -147,7 +148,7 @@ func (g *Generator) Generate(z []float32) ([][]float32, error) {
 		if err != nil {
 			return nil, fmt.Errorf("generate: %w", err)
 		}
-		imgs := f32(g.out)
+		imgs := nn.F32(g.out)
 		for i := 0; i < hi-lo; i++ {
 			out = append(out, append([]float32(nil), imgs[i*per:(i+1)*per]...))
 		}
@@ -158,8 +159,8 @@ func (g *Generator) Generate(z []float32) ([][]float32, error) {
 // build compiles the eval graph: batch norm from the running statistics.
 func (g *Generator) build() error {
 	graph := gorgonia.NewGraph()
-	g.z = newInput(sampleBatch, g.cfg.ZDim)
-	img, err := generator(bind(graph, g.net), g.cfg, inputNode(graph, "z", g.z), genMode{eval: true})
+	g.z = nn.NewTensor(sampleBatch, g.cfg.ZDim)
+	img, err := generator(bind(graph, g.net), g.cfg, nn.Input(graph, "z", g.z), genMode{eval: true})
 	if err != nil {
 		return fmt.Errorf("sampling graph: %w", err)
 	}
@@ -180,7 +181,7 @@ func (g *Generator) GridImage() (*image.NRGBA, error) {
 // Close releases the eval graph (see Trainer.Close for why it matters).
 func (g *Generator) Close() {
 	if g.vm != nil {
-		closeVM(g.vm)
+		nn.CloseVM(g.vm)
 		g.vm = nil
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
+	"github.com/ganstudio/ganstudio/gan/nn"
 	"github.com/ganstudio/ganstudio/gan/spec"
 )
 
@@ -17,13 +18,16 @@ import (
 type Net struct {
 	Names   []string
 	Params  []*tensor.Dense
-	Running map[string]*bnRunning
+	Running map[string]*nn.BNRunning
 	index   map[string]int
 }
 
-func newNet() *Net { return &Net{Running: map[string]*bnRunning{}, index: map[string]int{}} }
+// NewNet makes an empty network; Add gives it its parameters in order.
+func NewNet() *Net { return &Net{Running: map[string]*nn.BNRunning{}, index: map[string]int{}} }
 
-func (n *Net) add(name string, t *tensor.Dense) {
+// Add appends a parameter under its name. NewNet and Add are exported for
+// package mixture, whose MLPs are Nets without batch norm.
+func (n *Net) Add(name string, t *tensor.Dense) {
 	n.index[name] = len(n.Params)
 	n.Names = append(n.Names, name)
 	n.Params = append(n.Params, t)
@@ -32,21 +36,21 @@ func (n *Net) add(name string, t *tensor.Dense) {
 // normal adds a parameter drawn from N(mean, std²), DCGAN's initialisation.
 func (n *Net) normal(rng *rand.Rand, name string, mean, std float64, shape ...int) {
 	t := tensor.New(tensor.Of(tensor.Float32), tensor.WithShape(shape...))
-	for i := range f32(t) {
-		f32(t)[i] = float32(mean + std*rng.NormFloat64())
+	for i := range nn.F32(t) {
+		nn.F32(t)[i] = float32(mean + std*rng.NormFloat64())
 	}
-	n.add(name, t)
+	n.Add(name, t)
 }
 
 func (n *Net) zeros(name string, shape ...int) {
-	n.add(name, tensor.New(tensor.Of(tensor.Float32), tensor.WithShape(shape...)))
+	n.Add(name, tensor.New(tensor.Of(tensor.Float32), tensor.WithShape(shape...)))
 }
 
 func (n *Net) bn(rng *rand.Rand, name string, c int, running bool) {
 	n.normal(rng, name+".gamma", 1, 0.02, c)
 	n.zeros(name+".beta", c)
 	if running {
-		n.Running[name] = newBNRunning(c)
+		n.Running[name] = nn.NewBNRunning(c)
 	}
 }
 
@@ -60,7 +64,7 @@ func (n *Net) Size() int {
 }
 
 func newGenerator(c spec.Config, rng *rand.Rand) *Net {
-	n := newNet()
+	n := NewNet()
 	ch := genChannels(c)
 	n.normal(rng, "lin.w", 0, 0.02, c.ZDim, ch[0]*16)
 	n.bn(rng, "bn0", ch[0], true)
@@ -74,7 +78,7 @@ func newGenerator(c spec.Config, rng *rand.Rand) *Net {
 }
 
 func newDiscriminator(c spec.Config, rng *rand.Rand) *Net {
-	n := newNet()
+	n := NewNet()
 	ch := discChannels(c)
 	in := 3
 	for i, o := range ch {
@@ -119,7 +123,7 @@ type genMode struct {
 	eval          bool // batch norm from running statistics (sampling)
 	updateRunning bool // this graph trains the running statistics
 	grads         bool // gradients for the generator's parameters are wanted
-	rec           *recorder
+	rec           *nn.Recorder
 }
 
 // generator builds G(z): linear → 4×4 → [upsample ×2, conv3×3, BN, ReLU]… → conv3×3 → tanh.
@@ -134,7 +138,8 @@ func generator(b *binding, c spec.Config, z *gorgonia.Node, m genMode) (*gorgoni
 		return nil, err
 	}
 	bnRelu := func(x *gorgonia.Node, name string) (*gorgonia.Node, error) {
-		y, err := batchNorm(x, b.p(name+".gamma"), b.p(name+".beta"), 0, b.net.Running[name], m.eval, m.updateRunning, true, m.grads, m.rec)
+		bn := nn.BNOptions{Running: b.net.Running[name], Eval: m.eval, Update: m.updateRunning}
+		y, err := nn.BatchNorm(x, b.p(name+".gamma"), b.p(name+".beta"), bn, nn.Grads{Input: true, Params: m.grads}, m.rec)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", name, err)
 		}
@@ -145,17 +150,17 @@ func generator(b *binding, c spec.Config, z *gorgonia.Node, m genMode) (*gorgoni
 	}
 	for i := 1; i < len(ch); i++ {
 		// Upsample ×2 and conv 3×3 in one op that never builds the big map.
-		if h, err = upConv2d(h, b.p(fmt.Sprintf("conv%d.w", i)), true, m.grads, m.rec); err != nil {
+		if h, err = nn.UpConv2d(h, b.p(fmt.Sprintf("conv%d.w", i)), nn.Grads{Input: true, Params: m.grads}, m.rec); err != nil {
 			return nil, fmt.Errorf("generator conv%d: %w", i, err)
 		}
 		if h, err = bnRelu(h, fmt.Sprintf("bn%d", i)); err != nil {
 			return nil, err
 		}
 	}
-	if h, err = conv2d(h, b.p("out.w"), 1, 1, true, m.grads, m.rec); err != nil {
+	if h, err = nn.Conv2d(h, b.p("out.w"), 1, 1, nn.Grads{Input: true, Params: m.grads}, m.rec); err != nil {
 		return nil, fmt.Errorf("generator out: %w", err)
 	}
-	if h, err = addBias(h, b.p("out.b"), true, m.grads, m.rec); err != nil {
+	if h, err = nn.AddBias(h, b.p("out.b"), nn.Grads{Input: true, Params: m.grads}, m.rec); err != nil {
 		return nil, err
 	}
 	return gorgonia.Tanh(h)
@@ -170,16 +175,16 @@ func discriminator(b *binding, c spec.Config, x *gorgonia.Node, grads, inputGrad
 	h := x
 	var err error
 	for i := range ch {
-		if h, err = conv2d(h, b.p(fmt.Sprintf("conv%d.w", i)), 2, 1, i > 0 || inputGrad, grads, nil); err != nil {
+		if h, err = nn.Conv2d(h, b.p(fmt.Sprintf("conv%d.w", i)), 2, 1, nn.Grads{Input: i > 0 || inputGrad, Params: grads}, nil); err != nil {
 			return nil, fmt.Errorf("discriminator conv%d: %w", i, err)
 		}
 		if i == 0 {
-			if h, err = addBias(h, b.p("conv0.b"), true, grads, nil); err == nil {
-				h, err = leakyReLU(h, 0.2, nil)
+			if h, err = nn.AddBias(h, b.p("conv0.b"), nn.Grads{Input: true, Params: grads}, nil); err == nil {
+				h, err = nn.LeakyReLU(h, 0.2, nil)
 			}
 		} else {
 			name := fmt.Sprintf("bn%d", i)
-			h, err = batchNorm(h, b.p(name+".gamma"), b.p(name+".beta"), 0.2, nil, false, false, true, grads, nil)
+			h, err = nn.BatchNorm(h, b.p(name+".gamma"), b.p(name+".beta"), nn.BNOptions{Slope: 0.2}, nn.Grads{Input: true, Params: grads}, nil)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("discriminator layer %d: %w", i, err)
@@ -191,5 +196,5 @@ func discriminator(b *binding, c spec.Config, x *gorgonia.Node, grads, inputGrad
 	if h, err = gorgonia.Mul(h, b.p("lin.w")); err != nil {
 		return nil, fmt.Errorf("discriminator linear: %w", err)
 	}
-	return addBias(h, b.p("lin.b"), true, grads, nil)
+	return nn.AddBias(h, b.p("lin.b"), nn.Grads{Input: true, Params: grads}, nil)
 }

@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/ganstudio/ganstudio/gan/nn"
 	"github.com/ganstudio/ganstudio/gan/spec"
 )
 
@@ -12,9 +13,9 @@ import (
 // of its loss along random directions in parameter space. A directional
 // check sums over every parameter, so float32 noise in single coordinates
 // averages out while any wrong gradient term still shows.
-func checkStep(t *testing.T, name string, s *graphStep, net *Net) {
+func checkStep(t *testing.T, name string, s *nn.Step, net *Net) {
 	t.Helper()
-	grads, err := s.run()
+	grads, err := s.Run()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -23,10 +24,10 @@ func checkStep(t *testing.T, name string, s *graphStep, net *Net) {
 		saved[i] = append([]float32(nil), grads[i]...)
 	}
 	lossAt := func() float64 {
-		if _, err := s.run(); err != nil {
+		if _, err := s.Run(); err != nil {
 			t.Fatal(err)
 		}
-		return scalar(s.loss)
+		return nn.Scalar(s.Loss)
 	}
 	if a, b := lossAt(), lossAt(); a != b {
 		t.Fatalf("%s: loss is not reproducible: %v then %v", name, a, b)
@@ -51,7 +52,7 @@ func checkStep(t *testing.T, name string, s *graphStep, net *Net) {
 		const eps = 1e-4
 		shift := func(sign float32) {
 			for i, p := range net.Params {
-				w := f32(p)
+				w := nn.F32(p)
 				for j := range w {
 					w[j] += sign * eps * dirs[i][j]
 				}
@@ -59,17 +60,17 @@ func checkStep(t *testing.T, name string, s *graphStep, net *Net) {
 		}
 		orig := make([][]float32, len(net.Params))
 		for i, p := range net.Params {
-			orig[i] = append([]float32(nil), f32(p)...)
+			orig[i] = append([]float32(nil), nn.F32(p)...)
 		}
 		shift(1)
 		lp := lossAt()
 		for i, p := range net.Params {
-			copy(f32(p), orig[i])
+			copy(nn.F32(p), orig[i])
 		}
 		shift(-1)
 		lm := lossAt()
 		for i, p := range net.Params {
-			copy(f32(p), orig[i])
+			copy(nn.F32(p), orig[i])
 		}
 		got := (lp - lm) / (2 * eps)
 		label := "all parameters"
@@ -106,10 +107,10 @@ func TestNetworkShapesAndGradients(t *testing.T) {
 				t.Fatalf("res %d: pixel %g outside tanh's range", res, v)
 			}
 		}
-		copy(f32(tr.zD), RandomLatents(cfg.Batch, cfg.ZDim, 2))
-		copy(f32(tr.zG), f32(tr.zD))
-		for i := range f32(tr.real) {
-			f32(tr.real)[i] = float32(math.Sin(float64(i)))
+		copy(nn.F32(tr.zD), RandomLatents(cfg.Batch, cfg.ZDim, 2))
+		copy(nn.F32(tr.zG), nn.F32(tr.zD))
+		for i := range nn.F32(tr.real) {
+			nn.F32(tr.real)[i] = float32(math.Sin(float64(i)))
 		}
 		checkStep(t, "D step", tr.dStep, tr.D)
 		checkStep(t, "G step", tr.gStep, tr.G)

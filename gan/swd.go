@@ -7,6 +7,8 @@ import (
 	"slices"
 
 	"gonum.org/v1/gonum/blas"
+
+	"github.com/ganstudio/ganstudio/gan/nn"
 )
 
 // Sliced Wasserstein distance on Laplacian-pyramid patches (Karras et al.,
@@ -151,7 +153,7 @@ func pyramids(imgs [][]float32, res int) [][]plane {
 		}
 		band := make([]plane, len(cur))
 		next := make([]plane, len(cur))
-		parallelFor(len(cur), func(_, i int) {
+		nn.ParallelFor(len(cur), func(_, i int) {
 			next[i] = down(cur[i])
 			u := up(next[i])
 			d := make([]float32, len(cur[i].pix))
@@ -211,7 +213,7 @@ func slicedWasserstein(a, b []float32, dirs, repeats int, r *rand.Rand) float64 
 	var total float64
 	proj := func(x, d []float32) []float32 {
 		out := make([]float32, n*dirs)
-		sgemm.Sgemm(blas.NoTrans, blas.NoTrans, n, dirs, dim, 1, x, dim, d, dirs, 0, out, dirs)
+		nn.Sgemm(blas.NoTrans, blas.NoTrans, n, dirs, dim, 1, x, dim, d, dirs, 0, out, dirs)
 		// Column-major copy so each direction's projections sort as one slice.
 		cols := make([]float32, n*dirs)
 		for i := 0; i < n; i++ {
@@ -219,7 +221,7 @@ func slicedWasserstein(a, b []float32, dirs, repeats int, r *rand.Rand) float64 
 				cols[j*n+i] = out[i*dirs+j]
 			}
 		}
-		parallelFor(dirs, func(_, j int) { slices.Sort(cols[j*n : (j+1)*n]) })
+		nn.ParallelFor(dirs, func(_, j int) { slices.Sort(cols[j*n : (j+1)*n]) })
 		return cols
 	}
 	for rep := 0; rep < repeats; rep++ {

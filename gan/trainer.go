@@ -6,11 +6,11 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"runtime"
 
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
+	"github.com/ganstudio/ganstudio/gan/nn"
 	"github.com/ganstudio/ganstudio/gan/spec"
 )
 
@@ -29,14 +29,14 @@ type Trainer struct {
 	cfg    spec.Config
 	src    Source
 	G, D   *Net
-	optG   *adam
-	optD   *adam
+	optG   *nn.Adam
+	optD   *nn.Adam
 	pcg    *rand.PCG
 	rng    *rand.Rand
 	step   int
 	fixedZ []float32 // latents of the progress grid, fixed for the whole run
 
-	dStep, gStep *graphStep
+	dStep, gStep *nn.Step
 	real, zD, zG *tensor.Dense // inputs bound into the graphs
 	gen          *Generator    // G in eval mode, lent out by Generator
 
@@ -67,17 +67,6 @@ type Trainer struct {
 	push, pull bool
 }
 
-// graphStep is one compiled graph with its loss, logits and learnables.
-type graphStep struct {
-	g       *gorgonia.ExprGraph
-	vm      gorgonia.VM
-	learn   []*gorgonia.Node
-	loss    gorgonia.Value
-	logitsA gorgonia.Value
-	logitsB gorgonia.Value
-	grads   [][]float32
-}
-
 // GridSize is how many fixed latents the progress grid shows (8×8).
 const GridSize = 64
 
@@ -102,8 +91,8 @@ func newTrainer(cfg spec.Config, src Source, dev device) (*Trainer, error) {
 	t.rng = rand.New(t.pcg)
 	t.G = newGenerator(cfg, t.rng)
 	t.D = newDiscriminator(cfg, t.rng)
-	t.optG = newAdam(cfg.LRG, cfg.Beta1, cfg.Beta2, t.G.Params)
-	t.optD = newAdam(cfg.LRD, cfg.Beta1, cfg.Beta2, t.D.Params)
+	t.optG = nn.NewAdam(cfg.LRG, cfg.Beta1, cfg.Beta2, t.G.Params)
+	t.optD = nn.NewAdam(cfg.LRD, cfg.Beta1, cfg.Beta2, t.D.Params)
 	t.fixedZ = make([]float32, GridSize*cfg.ZDim)
 	t.normal(t.fixedZ)
 	if dev != nil {
@@ -178,14 +167,14 @@ func markLost(d device, err error) error {
 func (t *Trainer) inputs() {
 	c := t.cfg
 	if t.real == nil {
-		t.real = newInput(c.Batch, 3, c.Res, c.Res)
-		t.zD = newInput(c.Batch, c.ZDim)
-		t.zG = newInput(c.Batch, c.ZDim)
+		t.real = nn.NewTensor(c.Batch, 3, c.Res, c.Res)
+		t.zD = nn.NewTensor(c.Batch, c.ZDim)
+		t.zG = nn.NewTensor(c.Batch, c.ZDim)
 	}
 	if t.fbGraphs && t.neg == nil {
-		nn, p := negBatch(c.Batch), 3*c.Res*c.Res
-		t.neg, t.negW = newInput(nn, 3, c.Res, c.Res), newInput(nn, 1)
-		t.modelVec, t.modelB, t.modelW = newInput(p, 1), newInput(c.Batch, 1), newInput(c.Batch, 1)
+		k, p := negBatch(c.Batch), 3*c.Res*c.Res
+		t.neg, t.negW = nn.NewTensor(k, 3, c.Res, c.Res), nn.NewTensor(k, 1)
+		t.modelVec, t.modelB, t.modelW = nn.NewTensor(p, 1), nn.NewTensor(c.Batch, 1), nn.NewTensor(c.Batch, 1)
 	}
 }
 
@@ -219,34 +208,6 @@ func (t *Trainer) normal(dst []float32) {
 	}
 }
 
-func newInput(shape ...int) *tensor.Dense {
-	return tensor.New(tensor.Of(tensor.Float32), tensor.WithShape(shape...))
-}
-
-func inputNode(g *gorgonia.ExprGraph, name string, v *tensor.Dense) *gorgonia.Node {
-	return gorgonia.NewTensor(g, tensor.Float32, v.Dims(), gorgonia.WithShape(v.Shape().Clone()...), gorgonia.WithValue(v), gorgonia.WithName(name))
-}
-
-// softplusMean is mean(log(1 + exp(sign·x))), the non-saturating GAN loss term.
-func softplusMean(x *gorgonia.Node, negate bool) (*gorgonia.Node, error) {
-	x, err := softplus(x, negate)
-	if err != nil {
-		return nil, err
-	}
-	return gorgonia.Mean(x)
-}
-
-// softplus is log(1 + exp(±x)), element by element.
-func softplus(x *gorgonia.Node, negate bool) (*gorgonia.Node, error) {
-	var err error
-	if negate {
-		if x, err = gorgonia.Neg(x); err != nil {
-			return nil, err
-		}
-	}
-	return gorgonia.Softplus(x)
-}
-
 // compile builds the two training graphs. Both share the parameter tensors.
 // gorgonia cannot take two gradients of one graph whose losses share nodes,
 // so D's loss and G's loss live in graphs of their own.
@@ -259,17 +220,17 @@ func softplus(x *gorgonia.Node, negate bool) (*gorgonia.Node, error) {
 func (t *Trainer) compile() error {
 	c := t.cfg
 	t.inputs()
-	dRec, gRec := &recorder{stamp: &t.stamp}, &recorder{}
+	dRec, gRec := &nn.Recorder{Stamp: &t.stamp}, &nn.Recorder{}
 
 	// D step.
 	{
 		g := gorgonia.NewGraph()
 		gb, db := bind(g, t.G), bind(g, t.D)
-		fake, err := generator(gb, c, inputNode(g, "z", t.zD), genMode{rec: dRec})
+		fake, err := generator(gb, c, nn.Input(g, "z", t.zD), genMode{rec: dRec})
 		if err != nil {
 			return err
 		}
-		lr, err := discriminator(db, c, inputNode(g, "x", t.real), true, false)
+		lr, err := discriminator(db, c, nn.Input(g, "x", t.real), true, false)
 		if err != nil {
 			return err
 		}
@@ -277,21 +238,21 @@ func (t *Trainer) compile() error {
 		if err != nil {
 			return err
 		}
-		loss, err := discriminatorLoss(lr, lf)
+		loss, err := nn.DiscriminatorLoss(lr, lf)
 		if err != nil {
 			return err
 		}
 		if t.fbGraphs {
-			ln, err := discriminator(db, c, inputNode(g, "neg", t.neg), true, false)
+			ln, err := discriminator(db, c, nn.Input(g, "neg", t.neg), true, false)
 			if err != nil {
 				return err
 			}
-			if loss, err = addWeighted(loss, ln, false, inputNode(g, "negw", t.negW)); err != nil {
+			if loss, err = addWeighted(loss, ln, false, nn.Input(g, "negw", t.negW)); err != nil {
 				return fmt.Errorf("disliked batch: %w", err)
 			}
 		}
-		s := &graphStep{g: g, learn: db.nodes}
-		if err := s.finish(loss, lr, lf); err != nil {
+		s, err := nn.Compile(g, db.nodes, loss, lr, lf)
+		if err != nil {
 			return fmt.Errorf("discriminator graph: %w", err)
 		}
 		t.dStep = s
@@ -300,7 +261,7 @@ func (t *Trainer) compile() error {
 	{
 		g := gorgonia.NewGraph()
 		gb, db := bind(g, t.G), bind(g, t.D)
-		fake, err := generator(gb, c, inputNode(g, "z", t.zG), genMode{updateRunning: true, grads: true, rec: gRec})
+		fake, err := generator(gb, c, nn.Input(g, "z", t.zG), genMode{updateRunning: true, grads: true, rec: gRec})
 		if err != nil {
 			return err
 		}
@@ -308,7 +269,7 @@ func (t *Trainer) compile() error {
 		if err != nil {
 			return err
 		}
-		loss, err := softplusMean(lf, true)
+		loss, err := nn.GeneratorLoss(lf)
 		if err != nil {
 			return err
 		}
@@ -317,44 +278,30 @@ func (t *Trainer) compile() error {
 			if err != nil {
 				return err
 			}
-			r, err := gorgonia.Mul(flat, inputNode(g, "rating.w", t.modelVec))
+			r, err := gorgonia.Mul(flat, nn.Input(g, "rating.w", t.modelVec))
 			if err == nil {
-				r, err = gorgonia.Add(r, inputNode(g, "rating.b", t.modelB))
+				r, err = gorgonia.Add(r, nn.Input(g, "rating.b", t.modelB))
 			}
 			if err == nil {
-				loss, err = addWeighted(loss, r, true, inputNode(g, "rating.weight", t.modelW))
+				loss, err = addWeighted(loss, r, true, nn.Input(g, "rating.weight", t.modelW))
 			}
 			if err != nil {
 				return fmt.Errorf("rating model loss: %w", err)
 			}
 		}
-		s := &graphStep{g: g, learn: gb.nodes}
-		if err := s.finish(loss, lf, nil); err != nil {
+		s, err := nn.Compile(g, gb.nodes, loss, lf, nil)
+		if err != nil {
 			return fmt.Errorf("generator graph: %w", err)
 		}
 		t.gStep = s
 	}
-	return pair(dRec, gRec)
-}
-
-// discriminatorLoss is softplus(−D(x)) + softplus(D(G(z))), from D's logits
-// on real and on generated samples: the image GAN's and the mixtures'.
-func discriminatorLoss(real, fake *gorgonia.Node) (*gorgonia.Node, error) {
-	a, err := softplusMean(real, true)
-	if err != nil {
-		return nil, err
-	}
-	b, err := softplusMean(fake, false)
-	if err != nil {
-		return nil, err
-	}
-	return gorgonia.Add(a, b)
+	return nn.Pair(dRec, gRec)
 }
 
 // addWeighted is loss + Σ wᵢ·softplus(±xᵢ): w holds each example's
 // weight, already divided by the batch size.
 func addWeighted(loss, x *gorgonia.Node, negate bool, w *gorgonia.Node) (*gorgonia.Node, error) {
-	x, err := softplus(x, negate)
+	x, err := nn.Softplus(x, negate)
 	if err != nil {
 		return nil, err
 	}
@@ -367,58 +314,12 @@ func addWeighted(loss, x *gorgonia.Node, negate bool, w *gorgonia.Node) (*gorgon
 	return gorgonia.Add(loss, x)
 }
 
-func (s *graphStep) finish(loss, logitsA, logitsB *gorgonia.Node) error {
-	if _, err := gorgonia.Grad(loss, s.learn...); err != nil {
-		return err
-	}
-	gorgonia.Read(loss, &s.loss)
-	gorgonia.Read(logitsA, &s.logitsA)
-	if logitsB != nil {
-		gorgonia.Read(logitsB, &s.logitsB)
-	}
-	s.vm = gorgonia.NewTapeMachine(s.g, gorgonia.BindDualValues(s.learn...))
-	return nil
-}
-
-// run executes the graph and returns the parameter gradients, copied out.
-// gorgonia adds each run's gradients into the parameters' dual values and
-// never clears them, so run zeroes them after copying.
-func (s *graphStep) run() ([][]float32, error) {
-	defer s.vm.Reset()
-	if err := s.vm.RunAll(); err != nil {
-		return nil, err
-	}
-	if s.grads == nil {
-		s.grads = make([][]float32, len(s.learn))
-	}
-	for i, n := range s.learn {
-		gv, err := n.Grad()
-		if err != nil {
-			return nil, fmt.Errorf("gradient of %s: %w", n.Name(), err)
-		}
-		d := f32(gv)
-		s.grads[i] = append(s.grads[i][:0], d...)
-		clear(d)
-	}
-	return s.grads, nil
-}
-
 func meanSigmoid(xs []float32) float64 {
 	var s float64
 	for _, x := range xs {
 		s += 1 / (1 + math.Exp(-float64(x)))
 	}
 	return s / float64(len(xs))
-}
-
-func scalar(v gorgonia.Value) float64 {
-	switch x := v.Data().(type) {
-	case float32:
-		return float64(x)
-	case []float32:
-		return float64(x[0])
-	}
-	return math.NaN()
 }
 
 // TrainStep runs one discriminator update then one generator update, on a
@@ -430,37 +331,37 @@ func (t *Trainer) TrainStep(ctx context.Context) (spec.Stats, error) {
 	}
 	c := t.cfg
 	per := 3 * c.Res * c.Res
-	real := f32(t.real)
+	real := nn.F32(t.real)
 	t.lastLikedSlots = t.fillFeedback(real)
 	for i := t.lastLikedSlots; i < c.Batch; i++ {
 		t.src.Image(t.rng.IntN(t.src.Len()), real[i*per:(i+1)*per])
 	}
-	t.normal(f32(t.zD))
+	t.normal(nn.F32(t.zD))
 	if t.acc != nil {
 		return t.deviceStep()
 	}
-	copy(f32(t.zG), f32(t.zD))
+	copy(nn.F32(t.zG), nn.F32(t.zD))
 
 	st := spec.Stats{Step: t.step + 1}
 	if !t.noShare {
 		t.stamp++
 		defer func() { t.stamp += t.stamp % 2 }()
 	}
-	grads, err := t.dStep.run()
+	grads, err := t.dStep.Run()
 	if err != nil {
 		return st, fmt.Errorf("step %d, discriminator: %w", st.Step, err)
 	}
-	st.LossD = scalar(t.dStep.loss)
-	st.DReal = meanSigmoid(f32(t.dStep.logitsA))
-	st.DFake = meanSigmoid(f32(t.dStep.logitsB))
-	t.dFakeSpread = spread(f32(t.dStep.logitsB))
-	t.optD.step(t.D.Params, grads)
+	st.LossD = nn.Scalar(t.dStep.Loss)
+	st.DReal = meanSigmoid(nn.F32(t.dStep.LogitsA))
+	st.DFake = meanSigmoid(nn.F32(t.dStep.LogitsB))
+	t.dFakeSpread = spread(nn.F32(t.dStep.LogitsB))
+	t.optD.Step(t.D.Params, grads)
 
-	if grads, err = t.gStep.run(); err != nil {
+	if grads, err = t.gStep.Run(); err != nil {
 		return st, fmt.Errorf("step %d, generator: %w", st.Step, err)
 	}
-	st.LossG = scalar(t.gStep.loss)
-	t.optG.step(t.G.Params, grads)
+	st.LossG = nn.Scalar(t.gStep.Loss)
+	t.optG.Step(t.G.Params, grads)
 	if math.IsNaN(st.LossD) || math.IsNaN(st.LossG) {
 		return st, diverged(st.Step)
 	}
@@ -477,8 +378,8 @@ func (t *Trainer) Close() {
 	if t.acc != nil {
 		t.acc.close()
 	} else {
-		closeVM(t.dStep.vm)
-		closeVM(t.gStep.vm)
+		t.dStep.Close()
+		t.gStep.Close()
 	}
 	if t.gen != nil {
 		t.gen.Close()
@@ -494,7 +395,7 @@ func (t *Trainer) deviceStep() (spec.Stats, error) {
 		}
 		t.push = false
 	}
-	st, err := a.step(t, f32(t.real), f32(t.zD))
+	st, err := a.step(t, nn.F32(t.real), nn.F32(t.zD))
 	st.Step = t.step + 1
 	// Whatever happened, the device's weights may have moved.
 	t.pull = true
@@ -512,9 +413,4 @@ func (t *Trainer) deviceStep() (spec.Stats, error) {
 // sees it as the run's error.
 func diverged(step int) error {
 	return fmt.Errorf("training diverged at step %d (the loss is not a number); try lower learning rates", step)
-}
-
-func closeVM(vm gorgonia.VM) {
-	vm.Close()
-	runtime.SetFinalizer(vm, nil)
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/ganstudio/ganstudio/gan"
+	"github.com/ganstudio/ganstudio/gan/mixture"
 	"github.com/ganstudio/ganstudio/gan/spec"
 )
 
@@ -60,7 +61,7 @@ var publishedVEEGAN = map[string][]publishedRow{
 // is judged collapsed again at the end of the warm-up, and the tries run
 // out: 21 modes on two seeds). The learning-rate decay of the last 20%
 // lifted seed 1 from 56% to 85% high-quality samples.
-var remedyLadder = []gan.Remedy{
+var remedyLadder = []mixture.Remedy{
 	{LRD: 1e-3},
 	{LRD: 1e-3, Pack: 2},
 	{LRD: 1e-3, Pack: 2, LRG: 5e-4},
@@ -68,14 +69,14 @@ var remedyLadder = []gan.Remedy{
 
 // modesArmResult is one arm of one benchmark over all seeds.
 type modesArmResult struct {
-	Bench    string             `json:"bench"`
-	Arm      string             `json:"arm"`
-	Seeds    []uint64           `json:"seeds"`
-	Runs     []gan.ModesResult  `json:"runs"`
-	Modes    stat               `json:"modes"`
-	HQ       stat               `json:"hq_percent"`
-	Detector gan.DetectorCounts `json:"detector"`
-	Ladder   []gan.Remedy       `json:"remedies,omitempty"`
+	Bench    string                 `json:"bench"`
+	Arm      string                 `json:"arm"`
+	Seeds    []uint64               `json:"seeds"`
+	Runs     []mixture.ModesResult  `json:"runs"`
+	Modes    stat                   `json:"modes"`
+	HQ       stat                   `json:"hq_percent"`
+	Detector mixture.DetectorCounts `json:"detector"`
+	Ladder   []mixture.Remedy       `json:"remedies,omitempty"`
 }
 
 type stat struct {
@@ -108,7 +109,7 @@ type modesReport struct {
 	CollapseNDB  float64                   `json:"collapse_ndb"`
 	CollapsePrec float64                   `json:"collapse_precision"`
 	DecayFrom    float64                   `json:"policy_decay_from"`
-	Base         gan.MLPConfig             `json:"base_config"`
+	Base         mixture.MLPConfig         `json:"base_config"`
 	Results      []*modesArmResult         `json:"results"`
 	Published    map[string][]publishedRow `json:"published"`
 }
@@ -148,12 +149,12 @@ func modesCmd(ctx context.Context, args []string) error {
 	type job struct {
 		res  *modesArmResult
 		i    int
-		run  gan.ModesRun
+		run  mixture.ModesRun
 		name string
 	}
 	var jobs []job
 	for _, b := range strings.Split(*benches, ",") {
-		mix, err := gan.MixtureByName(strings.TrimSpace(b))
+		mix, err := mixture.MixtureByName(strings.TrimSpace(b))
 		if err != nil {
 			return err
 		}
@@ -162,10 +163,10 @@ func modesCmd(ctx context.Context, args []string) error {
 			if arm != "plain" && arm != "policy" {
 				return fmt.Errorf("unknown arm %q (want plain or policy)", arm)
 			}
-			ar := &modesArmResult{Bench: mix.Name, Arm: arm, Runs: make([]gan.ModesResult, *seeds)}
+			ar := &modesArmResult{Bench: mix.Name, Arm: arm, Runs: make([]mixture.ModesResult, *seeds)}
 			rep.Results = append(rep.Results, ar)
 			for s := *firstSeed; s < *firstSeed+*seeds; s++ {
-				cfg := gan.DefaultMLPConfig()
+				cfg := mixture.DefaultMLPConfig()
 				cfg.Seed = uint64(s)
 				setIf(&cfg.LRG, *lrG)
 				setIf(&cfg.LRD, *lrD)
@@ -173,7 +174,7 @@ func modesCmd(ctx context.Context, args []string) error {
 				setIf(&cfg.Noise, *noise)
 				p := spec.DefaultPolicy()
 				p.WarmUp, p.Mode = *warmUp, spec.PolicyWarn
-				r := gan.ModesRun{Mix: mix, MLP: cfg, Steps: *steps, Every: *every, CheckN: 512, EvalN: 2500, Policy: p, CollapseNDB: *ndb, CollapsePrecision: *prec, LongerRetries: *longer}
+				r := mixture.ModesRun{Mix: mix, MLP: cfg, Steps: *steps, Every: *every, CheckN: 512, EvalN: 2500, Policy: p, CollapseNDB: *ndb, CollapsePrecision: *prec, LongerRetries: *longer}
 				if arm == "policy" {
 					r.DecayFrom = *decay
 				}
@@ -205,7 +206,7 @@ func modesCmd(ctx context.Context, args []string) error {
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			res, err := gan.RunModes(ctx, j.run, func(c gan.ModesCheck) {
+			res, err := mixture.RunModes(ctx, j.run, func(c mixture.ModesCheck) {
 				if c.Step%(10*j.run.Every) == 0 || c.Action != "" {
 					fmt.Fprintf(os.Stderr, "  %s step %d: %d modes, HQ %.1f%%, %s %s\n", j.name, c.Step, c.Modes, 100*c.HQ, c.Health.Level, c.Action)
 				}

@@ -1,4 +1,4 @@
-package gan
+package mixture
 
 import (
 	"context"
@@ -9,6 +9,9 @@ import (
 
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"github.com/ganstudio/ganstudio/gan"
+	"github.com/ganstudio/ganstudio/gan/nn"
 )
 
 // MLPConfig is a fully-connected GAN for 2-D data. The defaults are the
@@ -57,14 +60,14 @@ func (c MLPConfig) Validate() error {
 type MLPGAN struct {
 	cfg   MLPConfig
 	mix   Mixture
-	G, D  *Net
-	optG  *adam
-	optD  *adam
+	G, D  *gan.Net
+	optG  *nn.Adam
+	optD  *nn.Adam
 	pcg   *rand.PCG
 	rng   *rand.Rand
 	step  int
-	dStep *graphStep
-	gStep *graphStep
+	dStep *nn.Step
+	gStep *nn.Step
 
 	real, zD, zG, noise *tensor.Dense // inputs bound into the graphs
 
@@ -89,8 +92,8 @@ func NewMLPGAN(cfg MLPConfig, mix Mixture) (*MLPGAN, error) {
 	m.rng = rand.New(m.pcg)
 	m.G = mlpNet(m.rng, cfg.ZDim, cfg.Hidden, cfg.Layers, 2)
 	m.D = mlpNet(m.rng, 2*cfg.Pack, cfg.Hidden, cfg.Layers, 1)
-	m.optG = newAdam(cfg.LRG, cfg.Beta1, cfg.Beta2, m.G.Params)
-	m.optD = newAdam(cfg.LRD, cfg.Beta1, cfg.Beta2, m.D.Params)
+	m.optG = nn.NewAdam(cfg.LRG, cfg.Beta1, cfg.Beta2, m.G.Params)
+	m.optD = nn.NewAdam(cfg.LRD, cfg.Beta1, cfg.Beta2, m.D.Params)
 	if err := m.compile(); err != nil {
 		return nil, err
 	}
@@ -99,19 +102,19 @@ func NewMLPGAN(cfg MLPConfig, mix Mixture) (*MLPGAN, error) {
 
 // mlpNet makes layers in→hidden→…→out with Glorot-uniform weights and zero
 // biases (TensorFlow's dense-layer defaults, which the papers' code used).
-func mlpNet(rng *rand.Rand, in, hidden, layers, out int) *Net {
-	n := newNet()
+func mlpNet(rng *rand.Rand, in, hidden, layers, out int) *gan.Net {
+	n := gan.NewNet()
 	sizes := append([]int{in}, slices.Repeat([]int{hidden}, layers)...)
 	sizes = append(sizes, out)
 	for l := 0; l+1 < len(sizes); l++ {
 		a, b := sizes[l], sizes[l+1]
 		w := tensor.New(tensor.Of(tensor.Float32), tensor.WithShape(a, b))
 		lim := math.Sqrt(6 / float64(a+b))
-		for i := range f32(w) {
-			f32(w)[i] = float32(lim * (2*rng.Float64() - 1))
+		for i := range nn.F32(w) {
+			nn.F32(w)[i] = float32(lim * (2*rng.Float64() - 1))
 		}
-		n.add(fmt.Sprintf("fc%d.w", l), w)
-		n.zeros(fmt.Sprintf("fc%d.b", l), b)
+		n.Add(fmt.Sprintf("fc%d.w", l), w)
+		n.Add(fmt.Sprintf("fc%d.b", l), tensor.New(tensor.Of(tensor.Float32), tensor.WithShape(b)))
 	}
 	return n
 }
@@ -124,15 +127,15 @@ func (m *MLPGAN) Step() int { return m.step }
 
 // mlp applies net's layers to x: tanh on hidden layers, linear output.
 // needX asks for the gradient of the input, learn for the parameters'.
-func mlp(b *bound, x *gorgonia.Node, needX, learn bool, rec *recorder) (*gorgonia.Node, error) {
+func mlp(b *bound, x *gorgonia.Node, needX, learn bool, rec *nn.Recorder) (*gorgonia.Node, error) {
 	layers := len(b.nodes) / 2
 	var err error
 	for l := 0; l < layers; l++ {
-		act := actTanh
+		act := nn.Tanh
 		if l == layers-1 {
-			act = actLinear
+			act = nn.Linear
 		}
-		if x, err = dense(x, b.nodes[2*l], b.nodes[2*l+1], act, needX || l > 0, learn, rec); err != nil {
+		if x, err = nn.Dense(x, b.nodes[2*l], b.nodes[2*l+1], act, nn.Grads{Input: needX || l > 0, Params: learn}, rec); err != nil {
 			return nil, fmt.Errorf("layer %d: %w", l, err)
 		}
 	}
@@ -142,7 +145,7 @@ func mlp(b *bound, x *gorgonia.Node, needX, learn bool, rec *recorder) (*gorgoni
 // bound is a network's parameters as nodes of one graph.
 type bound struct{ nodes []*gorgonia.Node }
 
-func bindMLP(g *gorgonia.ExprGraph, n *Net, prefix string) *bound {
+func bindMLP(g *gorgonia.ExprGraph, n *gan.Net, prefix string) *bound {
 	b := &bound{}
 	for i, p := range n.Params {
 		b.nodes = append(b.nodes, gorgonia.NewTensor(g, tensor.Float32, p.Dims(), gorgonia.WithShape(p.Shape().Clone()...),
@@ -159,17 +162,17 @@ func bindMLP(g *gorgonia.ExprGraph, n *Net, prefix string) *bound {
 func (m *MLPGAN) compile() error {
 	c := m.cfg
 	m.closeGraphs()
-	m.real = newInput(c.Batch, 2)
-	m.zD = newInput(c.Batch, c.ZDim)
-	m.zG = newInput(c.Batch, c.ZDim)
-	m.noise = newInput(c.Batch, 2)
-	dRec, gRec := &recorder{stamp: &m.stamp}, &recorder{}
+	m.real = nn.NewTensor(c.Batch, 2)
+	m.zD = nn.NewTensor(c.Batch, c.ZDim)
+	m.zG = nn.NewTensor(c.Batch, c.ZDim)
+	m.noise = nn.NewTensor(c.Batch, 2)
+	dRec, gRec := &nn.Recorder{Stamp: &m.stamp}, &nn.Recorder{}
 	for _, learnD := range []bool{true, false} {
 		g := gorgonia.NewGraph()
 		gb, db := bindMLP(g, m.G, "G."), bindMLP(g, m.D, "D.")
-		z := inputNode(g, "z", m.zG)
+		z := nn.Input(g, "z", m.zG)
 		if learnD {
-			z = inputNode(g, "z", m.zD)
+			z = nn.Input(g, "z", m.zD)
 		}
 		rec := gRec
 		if learnD {
@@ -180,7 +183,7 @@ func (m *MLPGAN) compile() error {
 			return fmt.Errorf("generator: %w", err)
 		}
 		if c.Noise > 0 {
-			if fake, err = gorgonia.Add(fake, inputNode(g, "noise", m.noise)); err != nil {
+			if fake, err = gorgonia.Add(fake, nn.Input(g, "noise", m.noise)); err != nil {
 				return fmt.Errorf("instance noise: %w", err)
 			}
 		}
@@ -189,30 +192,28 @@ func (m *MLPGAN) compile() error {
 			return fmt.Errorf("discriminator on fakes: %w", err)
 		}
 		if !learnD {
-			loss, err := softplusMean(lf, true)
+			loss, err := nn.GeneratorLoss(lf)
 			if err != nil {
 				return err
 			}
-			m.gStep = &graphStep{g: g, learn: gb.nodes}
-			if err := m.gStep.finish(loss, lf, nil); err != nil {
+			if m.gStep, err = nn.Compile(g, gb.nodes, loss, lf, nil); err != nil {
 				return fmt.Errorf("generator graph: %w", err)
 			}
 			continue
 		}
-		lr, err := mlp(db, inputNode(g, "x", m.real), false, true, nil)
+		lr, err := mlp(db, nn.Input(g, "x", m.real), false, true, nil)
 		if err != nil {
 			return fmt.Errorf("discriminator on data: %w", err)
 		}
-		loss, err := discriminatorLoss(lr, lf)
+		loss, err := nn.DiscriminatorLoss(lr, lf)
 		if err != nil {
 			return err
 		}
-		m.dStep = &graphStep{g: g, learn: db.nodes}
-		if err := m.dStep.finish(loss, lr, lf); err != nil {
+		if m.dStep, err = nn.Compile(g, db.nodes, loss, lr, lf); err != nil {
 			return fmt.Errorf("discriminator graph: %w", err)
 		}
 	}
-	return pair(dRec, gRec)
+	return nn.Pair(dRec, gRec)
 }
 
 func (m *MLPGAN) normal(dst []float32, std float64) {
@@ -227,10 +228,10 @@ func (m *MLPGAN) TrainStep(ctx context.Context) (MLPStats, error) {
 	if err := ctx.Err(); err != nil {
 		return MLPStats{}, err
 	}
-	real := f32(m.real)
+	real := nn.F32(m.real)
 	m.mix.sampleInto(real, m.rng)
-	m.normal(f32(m.zD), 1)
-	copy(f32(m.zG), f32(m.zD))
+	m.normal(nn.F32(m.zD), 1)
+	copy(nn.F32(m.zG), nn.F32(m.zD))
 	if m.cfg.Noise > 0 {
 		// Instance noise blurs both distributions alike, so D cannot
 		// separate them by the fine detail a collapsed G lacks.
@@ -239,22 +240,22 @@ func (m *MLPGAN) TrainStep(ctx context.Context) (MLPStats, error) {
 		for i := range real {
 			real[i] += eps[i]
 		}
-		m.normal(f32(m.noise), m.cfg.Noise)
+		m.normal(nn.F32(m.noise), m.cfg.Noise)
 	}
 	var st MLPStats
 	m.stamp++
 	defer func() { m.stamp += m.stamp % 2 }()
-	grads, err := m.dStep.run()
+	grads, err := m.dStep.Run()
 	if err != nil {
 		return st, fmt.Errorf("step %d, discriminator: %w", m.step+1, err)
 	}
-	st.LossD = scalar(m.dStep.loss)
-	m.optD.step(m.D.Params, grads)
-	if grads, err = m.gStep.run(); err != nil {
+	st.LossD = nn.Scalar(m.dStep.Loss)
+	m.optD.Step(m.D.Params, grads)
+	if grads, err = m.gStep.Run(); err != nil {
 		return st, fmt.Errorf("step %d, generator: %w", m.step+1, err)
 	}
-	st.LossG = scalar(m.gStep.loss)
-	m.optG.step(m.G.Params, grads)
+	st.LossG = nn.Scalar(m.gStep.Loss)
+	m.optG.Step(m.G.Params, grads)
 	if math.IsNaN(st.LossD) || math.IsNaN(st.LossG) {
 		return st, fmt.Errorf("step %d: training diverged (loss is NaN)", m.step+1)
 	}
@@ -272,23 +273,23 @@ func (m *MLPGAN) Generate(z []float32) []float32 {
 		w, b := m.G.Params[2*l], m.G.Params[2*l+1]
 		out := w.Shape()[1]
 		y := make([]float32, n*out)
-		act := actTanh
+		act := nn.Tanh
 		if l == layers-1 {
-			act = actLinear
+			act = nn.Linear
 		}
-		denseForward(x, f32(w), f32(b), y, n, in, out, act)
+		nn.DenseForward(x, nn.F32(w), nn.F32(b), y, n, in, out, act)
 		x, in = y, out
 	}
 	return x
 }
 
-// Close releases the compiled graphs (see Trainer.Close).
+// Close releases the compiled graphs (see gan.Trainer.Close).
 func (m *MLPGAN) Close() { m.closeGraphs() }
 
 func (m *MLPGAN) closeGraphs() {
-	for _, s := range []*graphStep{m.dStep, m.gStep} {
+	for _, s := range []*nn.Step{m.dStep, m.gStep} {
 		if s != nil {
-			closeVM(s.vm)
+			s.Close()
 		}
 	}
 	m.dStep, m.gStep = nil, nil

@@ -1,10 +1,13 @@
-package gan
+package mixture
 
 import (
 	"context"
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/ganstudio/ganstudio/gan"
+	"github.com/ganstudio/ganstudio/gan/nn"
 )
 
 func smallMLP(seed uint64) MLPConfig {
@@ -17,17 +20,17 @@ func smallMLP(seed uint64) MLPConfig {
 // returns (D loss, G loss, D grads, G grads).
 func lossesAt(t *testing.T, m *MLPGAN) (float64, float64, [][]float32, [][]float32) {
 	t.Helper()
-	gd, err := m.dStep.run()
+	gd, err := m.dStep.Run()
 	if err != nil {
 		t.Fatal(err)
 	}
-	ld := scalar(m.dStep.loss)
+	ld := nn.Scalar(m.dStep.Loss)
 	gd = cloneGrads(gd)
-	gg, err := m.gStep.run()
+	gg, err := m.gStep.Run()
 	if err != nil {
 		t.Fatal(err)
 	}
-	return ld, scalar(m.gStep.loss), gd, cloneGrads(gg)
+	return ld, nn.Scalar(m.gStep.Loss), gd, cloneGrads(gg)
 }
 
 func cloneGrads(g [][]float32) [][]float32 {
@@ -55,20 +58,20 @@ func TestMLPGradients(t *testing.T) {
 			}
 			defer m.Close()
 			r := rand.New(rand.NewPCG(1, 2))
-			Grid25().sampleInto(f32(m.real), r)
-			for i := range f32(m.zD) {
-				f32(m.zD)[i] = float32(r.NormFloat64())
+			Grid25().sampleInto(nn.F32(m.real), r)
+			for i := range nn.F32(m.zD) {
+				nn.F32(m.zD)[i] = float32(r.NormFloat64())
 			}
-			copy(f32(m.zG), f32(m.zD))
+			copy(nn.F32(m.zG), nn.F32(m.zD))
 			_, _, gd, gg := lossesAt(t, m)
 			for _, net := range []struct {
 				name  string
-				n     *Net
+				n     *gan.Net
 				grads [][]float32
 				isD   bool
 			}{{"D", m.D, gd, true}, {"G", m.G, gg, false}} {
 				for pi, p := range net.n.Params {
-					w := f32(p)
+					w := nn.F32(p)
 					for _, j := range []int{0, len(w) / 2, len(w) - 1} {
 						const h = 1e-2
 						old := w[j]
@@ -152,7 +155,7 @@ func TestMLPLearnsGrid(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer m.Close()
-	z := RandomLatents(1000, c.ZDim, 5)
+	z := gan.RandomLatents(1000, c.ZDim, 5)
 	before := mix.Score(m.Generate(z))
 	for i := 0; i < 1500; i++ {
 		if _, err := m.TrainStep(context.Background()); err != nil {

@@ -1,15 +1,15 @@
-package gan
+package nn
 
 import (
 	"runtime"
 	"sync"
 )
 
-// parallelFor runs fn(w, i) for i in [0,n) on up to GOMAXPROCS goroutines; w
-// is the goroutine's index in [0, maxWorkers()), for per-worker scratch space.
+// ParallelFor runs fn(w, i) for i in [0,n) on up to GOMAXPROCS goroutines; w
+// is the goroutine's index in [0, GOMAXPROCS), for per-worker scratch space.
 // Each index is one unit of work whose result does not depend on which
 // goroutine ran it, so results stay bit-for-bit reproducible.
-func parallelFor(n int, fn func(w, i int)) {
+func ParallelFor(n int, fn func(w, i int)) {
 	workers := maxWorkers()
 	if workers > n {
 		workers = n
@@ -56,14 +56,14 @@ func chunks(n, k int) [][2]int {
 	return out
 }
 
-// maxWorkers is how many goroutines parallelFor may use.
+// maxWorkers is how many goroutines ParallelFor may use.
 func maxWorkers() int { return runtime.GOMAXPROCS(0) }
 
-// parallelRange splits [0,n) into one contiguous range per worker, for
+// ParallelRange splits [0,n) into one contiguous range per worker, for
 // element-wise loops whose results do not depend on the split.
-func parallelRange(n int, fn func(lo, hi int)) {
+func ParallelRange(n int, fn func(lo, hi int)) {
 	cs := chunks(n, maxWorkers())
-	parallelFor(len(cs), func(_, i int) { fn(cs[i][0], cs[i][1]) })
+	ParallelFor(len(cs), func(_, i int) { fn(cs[i][0], cs[i][1]) })
 }
 
 // partials holds one buffer per chunk of a reduction over the batch; adding

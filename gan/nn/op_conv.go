@@ -1,4 +1,4 @@
-package gan
+package nn
 
 import (
 	"fmt"
@@ -106,7 +106,7 @@ func scatterChunk(block, dst []float32, c, hw, lo, hi int) {
 // forward computes y = conv(x, w) chunk by chunk; cols and outs are per-worker scratch.
 func (g convGeom) forward(x, w, y []float32, cols, outs *scratch) {
 	sp := g.spans()
-	parallelFor(len(sp), func(wk, i int) {
+	ParallelFor(len(sp), func(wk, i int) {
 		lo, hi := sp[i][0], sp[i][1]
 		n := (hi - lo) * g.hw
 		col := cols.get(wk, g.kdim*n)
@@ -134,11 +134,12 @@ type convOp struct {
 	cols, outs   scratch
 }
 
-// conv2d applies a k×k convolution. needX and needW say whether gradients
-// with respect to the input and the filter are wanted in this graph; the
-// ones not wanted are never built, so they cost nothing at run time.
-func conv2d(x, w *gorgonia.Node, stride, pad int, needX, needW bool, rec *recorder) (*gorgonia.Node, error) {
-	op := &convOp{opBase: newOpBase("conv"), stride: stride, pad: pad, needX: needX, needW: needW}
+// Conv2d applies a k×k convolution of x[N,C,H,W] with filter w[O,C,k,k],
+// without bias, at the given stride and zero padding. grads says whether
+// gradients with respect to the input and the filter are wanted; rec, if
+// not nil, records the layer for Pair.
+func Conv2d(x, w *gorgonia.Node, stride, pad int, grads Grads, rec *Recorder) (*gorgonia.Node, error) {
+	op := &convOp{opBase: newOpBase("conv"), stride: stride, pad: pad, needX: grads.Input, needW: grads.Params}
 	rec.add(&op.opBase, op)
 	return gorgonia.ApplyOp(op, x, w)
 }
@@ -168,7 +169,7 @@ func (op *convOp) UsePreallocDo(prealloc gorgonia.Value, in ...gorgonia.Value) (
 		return out, nil
 	}
 	out := op.output(g.outShape())
-	g.forward(f32(in[0]), f32(in[1]), f32(out), &op.cols, &op.outs)
+	g.forward(F32(in[0]), F32(in[1]), F32(out), &op.cols, &op.outs)
 	op.computed()
 	return out, nil
 }
@@ -213,7 +214,7 @@ func (op *convGradXOp) UsePreallocDo(prealloc gorgonia.Value, in ...gorgonia.Val
 		return nil, err
 	}
 	out := op.output(shapeOf(in[0]))
-	w, dy, dx := f32(in[1]), f32(in[2]), f32(out)
+	w, dy, dx := F32(in[1]), F32(in[2]), F32(out)
 	if g.same() {
 		// dx = conv(dy, w') with w'[c,o,i,j] = w[o,c,k−1−i,k−1−j].
 		kk := g.k * g.k
@@ -233,7 +234,7 @@ func (op *convGradXOp) UsePreallocDo(prealloc gorgonia.Value, in ...gorgonia.Val
 		return out, nil
 	}
 	sp := g.spans()
-	parallelFor(len(sp), func(wk, i int) {
+	ParallelFor(len(sp), func(wk, i int) {
 		lo, hi := sp[i][0], sp[i][1]
 		n := (hi - lo) * g.hw
 		dyc := op.dys.get(wk, g.o*n)
@@ -273,10 +274,10 @@ func (op *convGradWOp) UsePreallocDo(prealloc gorgonia.Value, in ...gorgonia.Val
 		return nil, err
 	}
 	out := op.output(shapeOf(in[1]))
-	x, dy, dw := f32(in[0]), f32(in[2]), f32(out)
+	x, dy, dw := F32(in[0]), F32(in[2]), F32(out)
 	sp := g.spans()
 	parts := op.parts.prepare(len(sp), g.o*g.kdim)
-	parallelFor(len(sp), func(wk, i int) {
+	ParallelFor(len(sp), func(wk, i int) {
 		lo, hi := sp[i][0], sp[i][1]
 		n := (hi - lo) * g.hw
 		col := op.cols.get(wk, g.kdim*n)

@@ -1,4 +1,4 @@
-package gan
+package nn
 
 import (
 	"github.com/chewxy/hm"
@@ -12,7 +12,7 @@ import (
 // upsampleOp is nearest-neighbour ×2 upsampling of NCHW data.
 type upsampleOp struct{ opBase }
 
-func upsample2x(x *gorgonia.Node, rec *recorder) (*gorgonia.Node, error) {
+func upsample2x(x *gorgonia.Node, rec *Recorder) (*gorgonia.Node, error) {
 	op := &upsampleOp{newOpBase("upsample2x")}
 	rec.add(&op.opBase, op)
 	return gorgonia.ApplyOp(op, x)
@@ -38,8 +38,8 @@ func (op *upsampleOp) UsePreallocDo(prealloc gorgonia.Value, in ...gorgonia.Valu
 	}
 	defer op.computed()
 	out := op.output(tensor.Shape{n, c, 2 * h, 2 * w})
-	x, y := f32(in[0]), f32(out)
-	parallelFor(n*c, func(_, p int) {
+	x, y := F32(in[0]), F32(out)
+	ParallelFor(n*c, func(_, p int) {
 		src := x[p*h*w:][:h*w]
 		dst := y[p*4*h*w:][:4*h*w]
 		for r := 0; r < h; r++ {
@@ -73,8 +73,8 @@ func (op *upsampleGradOp) UsePreallocDo(prealloc gorgonia.Value, in ...gorgonia.
 	s := shapeOf(in[0])
 	n, c, h, w := s[0], s[1], s[2], s[3]
 	out := op.output(s)
-	dy, dx := f32(in[1]), f32(out)
-	parallelFor(n*c, func(_, p int) {
+	dy, dx := F32(in[1]), F32(out)
+	ParallelFor(n*c, func(_, p int) {
 		src := dy[p*4*h*w:][:4*h*w]
 		dst := dx[p*h*w:][:h*w]
 		for r := 0; r < h; r++ {

@@ -1,4 +1,4 @@
-package gan
+package nn
 
 import (
 	"fmt"
@@ -14,7 +14,7 @@ import (
 // (2i+a, 2j+b) sees only a 2×2 window of the small input, so every phase
 // (a, b) is a 2×2 convolution of x with a kernel made by summing taps of w:
 // 16 multiply-adds per input channel and output pixel instead of 36. The
-// result is the same function as upsample2x followed by conv2d.
+// result is the same function as upsample2x followed by Conv2d.
 
 // upTaps[a][u] lists the kernel rows ki that land on input row i+u+a−1 for
 // output row 2i+a (the same table serves columns).
@@ -186,7 +186,7 @@ func (op *upConvOp) phaseBlocks(g upGeom, dy []float32) []float32 {
 	total := g.n * g.o * g.hw
 	op.dyBlocks = grow(op.dyBlocks, 4*total)
 	sp := g.spans()
-	parallelFor(len(sp), func(_, i int) {
+	ParallelFor(len(sp), func(_, i int) {
 		lo, hi := sp[i][0], sp[i][1]
 		for ph := 0; ph < 4; ph++ {
 			g.phaseGather(dy, op.dyBlocks[ph*total+lo*g.o*g.hw:][:(hi-lo)*g.o*g.hw], ph/2, ph%2, lo, hi)
@@ -196,8 +196,11 @@ func (op *upConvOp) phaseBlocks(g upGeom, dy []float32) []float32 {
 	return op.dyBlocks
 }
 
-func upConv2d(x, w *gorgonia.Node, needX, needW bool, rec *recorder) (*gorgonia.Node, error) {
-	op := &upConvOp{opBase: newOpBase("upconv"), needX: needX, needW: needW}
+// UpConv2d is nearest-neighbour upsampling ×2 followed by a 3×3
+// convolution with padding 1 and no bias, in one op: x[N,C,H,W] and
+// w[O,C,3,3] give y[N,O,2H,2W]. grads and rec are as for Conv2d.
+func UpConv2d(x, w *gorgonia.Node, grads Grads, rec *Recorder) (*gorgonia.Node, error) {
+	op := &upConvOp{opBase: newOpBase("upconv"), needX: grads.Input, needW: grads.Params}
 	rec.add(&op.opBase, op)
 	return gorgonia.ApplyOp(op, x, w)
 }
@@ -221,11 +224,11 @@ func (op *upConvOp) UsePreallocDo(prealloc gorgonia.Value, in ...gorgonia.Value)
 		return out, nil
 	}
 	out := op.output(g.outShape())
-	x, y := f32(in[0]), f32(out)
+	x, y := F32(in[0]), F32(out)
 	op.kern = grow(op.kern, 4*g.o*g.kdim)
-	g.phaseKernels(f32(in[1]), op.kern)
+	g.phaseKernels(F32(in[1]), op.kern)
 	sp := g.spans()
-	parallelFor(len(sp), func(wk, i int) {
+	ParallelFor(len(sp), func(wk, i int) {
 		lo, hi := sp[i][0], sp[i][1]
 		n := (hi - lo) * g.hw
 		col := op.cols.get(wk, g.kdim*n)
@@ -283,16 +286,16 @@ func (op *upConvGradOp) UsePreallocDo(prealloc gorgonia.Value, in ...gorgonia.Va
 	if err != nil {
 		return nil, err
 	}
-	x, w := f32(in[0]), f32(in[1])
+	x, w := F32(in[0]), F32(in[1])
 	sp := g.spans()
-	blocks := op.fwd.phaseBlocks(g, f32(in[2]))
+	blocks := op.fwd.phaseBlocks(g, F32(in[2]))
 	total := g.n * g.o * g.hw
 	if op.dx {
 		// dx = Σ over phases of a 2×2 convolution of the phase's dy with the
 		// transposed phase kernel: tap (u, v) reads dy shifted back by
 		// (u+a−1, v+b−1). Block copies and one GEMM per phase, summed in place.
 		out := op.output(shapeOf(in[0]))
-		dx := f32(out)
+		dx := F32(out)
 		op.kern = grow(op.kern, 4*g.o*g.kdim)
 		g.phaseKernels(w, op.kern)
 		op.kernT = grow(op.kernT, 4*g.c*4*g.o)
@@ -306,7 +309,7 @@ func (op *upConvGradOp) UsePreallocDo(prealloc gorgonia.Value, in ...gorgonia.Va
 				}
 			}
 		}
-		parallelFor(len(sp), func(wk, i int) {
+		ParallelFor(len(sp), func(wk, i int) {
 			lo, hi := sp[i][0], sp[i][1]
 			n := (hi - lo) * g.hw
 			colT := op.cols.get(wk, 4*g.o*n)
@@ -333,9 +336,9 @@ func (op *upConvGradOp) UsePreallocDo(prealloc gorgonia.Value, in ...gorgonia.Va
 		return out, nil
 	}
 	out := op.output(shapeOf(in[1]))
-	dw := f32(out)
+	dw := F32(out)
 	parts := op.parts.prepare(len(sp), 4*g.o*g.kdim)
-	parallelFor(len(sp), func(wk, i int) {
+	ParallelFor(len(sp), func(wk, i int) {
 		lo, hi := sp[i][0], sp[i][1]
 		n := (hi - lo) * g.hw
 		col := op.cols.get(wk, g.kdim*n)

@@ -1,4 +1,4 @@
-package gan
+package mixture
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ganstudio/ganstudio/gan"
 	"github.com/ganstudio/ganstudio/gan/spec"
 )
 
@@ -22,7 +23,7 @@ type ModesRun struct {
 	EvalN  int // samples of the final evaluation (the papers use 2 500)
 	Policy spec.Policy
 	// CollapseNDB raises a health report to collapsed when its NDB share
-	// reaches it (0: off). The shared thresholds in health.go were set on
+	// reaches it (0: off). The shared thresholds in gan/health.go were set on
 	// images, where NDB only warns; on a mixture NDB is the sign that
 	// modes are missing or crowded, and a diversity ratio stays high when
 	// a few far-apart modes survive.
@@ -85,7 +86,7 @@ func (r ModesRun) Validate() error {
 
 // assess is the detector: the shared judgement, plus the mixture's NDB
 // threshold.
-func (r ModesRun) assess(ref Reference, fake []float32) spec.HealthReport {
+func (r ModesRun) assess(ref gan.Reference, fake []float32) spec.HealthReport {
 	h := ref.Assess(points(fake))
 	if r.CollapseNDB > 0 && h.NDB >= r.CollapseNDB {
 		h.Level = spec.Collapsed
@@ -110,8 +111,8 @@ func RunModes(ctx context.Context, r ModesRun, progress func(ModesCheck)) (Modes
 	}
 	defer m.Close()
 	seed := r.MLP.Seed
-	ref := NewReference(points(r.Mix.Sample(r.CheckN, rand.New(rand.NewPCG(seed, 101)))), len(r.Mix.Means), seed)
-	fixedZ := RandomLatents(r.CheckN, r.MLP.ZDim, seed^0xc0ffee)
+	ref := gan.NewReference(points(r.Mix.Sample(r.CheckN, rand.New(rand.NewPCG(seed, 101)))), len(r.Mix.Means), seed)
+	fixedZ := gan.RandomLatents(r.CheckN, r.MLP.ZDim, seed^0xc0ffee)
 	guard := spec.NewGuard(r.Policy)
 	repair := r.Policy.Mode == spec.PolicyRepair
 	healthy, err := m.Save() // the start of training is the first safe point
@@ -175,7 +176,7 @@ func RunModes(ctx context.Context, r ModesRun, progress func(ModesCheck)) (Modes
 			progress(c)
 		}
 	}
-	z := RandomLatents(r.EvalN, r.MLP.ZDim, seed^0xe7a1)
+	z := gan.RandomLatents(r.EvalN, r.MLP.ZDim, seed^0xe7a1)
 	res.Final = r.Mix.Score(m.Generate(z))
 	res.Config = m.Config()
 	res.Seconds = time.Since(t0).Seconds()

@@ -1,4 +1,4 @@
-package gan
+package nn
 
 import (
 	"fmt"
@@ -11,16 +11,19 @@ import (
 
 const bnEps = 1e-5
 
-// bnRunning holds a batch-norm layer's running mean and variance, used when
+// BNRunning holds a batch-norm layer's running mean and variance, used when
 // the generator samples in eval mode. It is shared by every graph that holds
-// the layer and updated only by the one that trains it.
-type bnRunning struct {
+// the layer and updated only by the one that trains it. Checkpoints hold it
+// gob-encoded, and gob matches fields by name: keep Mean, Var, Momentum.
+type BNRunning struct {
 	Mean, Var []float32
 	Momentum  float32
 }
 
-func newBNRunning(c int) *bnRunning {
-	r := &bnRunning{Mean: make([]float32, c), Var: make([]float32, c), Momentum: 0.1}
+// NewBNRunning starts c channels' statistics at mean 0, variance 1, with
+// PyTorch's momentum 0.1.
+func NewBNRunning(c int) *BNRunning {
+	r := &BNRunning{Mean: make([]float32, c), Var: make([]float32, c), Momentum: 0.1}
 	for i := range r.Var {
 		r.Var[i] = 1
 	}
@@ -34,7 +37,7 @@ type bnOp struct {
 	slope         float32    // of the rectifier applied after normalising
 	eval          bool       // use running statistics instead of the batch's
 	updateRunning bool       // fold this batch's statistics into running
-	running       *bnRunning // may be nil when neither eval nor updateRunning
+	running       *BNRunning // may be nil when neither eval nor updateRunning
 	needX, needP  bool
 
 	// Filled by the forward pass for the backward ops of the same run.
@@ -49,11 +52,19 @@ type bnOp struct {
 	sdy, sdyx    []float64
 }
 
-// batchNorm normalises x per channel, then applies a leaky rectifier with
-// the given slope (0 for ReLU) in the same pass: one trip through memory
-// instead of two, forward and backward.
-func batchNorm(x, gamma, beta *gorgonia.Node, slope float32, running *bnRunning, eval, updateRunning, needX, needP bool, rec *recorder) (*gorgonia.Node, error) {
-	op := &bnOp{opBase: newOpBase("batchnorm"), slope: slope, eval: eval, updateRunning: updateRunning, running: running, needX: needX, needP: needP}
+// BNOptions says how a batch-norm layer normalises and what follows it.
+type BNOptions struct {
+	Slope   float32    // of the leaky rectifier applied after normalising; 0 is ReLU
+	Running *BNRunning // may be nil when neither Eval nor Update
+	Eval    bool       // normalise with Running instead of the batch's statistics
+	Update  bool       // fold this batch's statistics into Running
+}
+
+// BatchNorm normalises x[N,C,H,W] per channel with scale γ[C] and shift
+// β[C], then applies a leaky rectifier in the same pass: one trip through
+// memory instead of two, forward and backward. grads.Params covers γ and β.
+func BatchNorm(x, gamma, beta *gorgonia.Node, o BNOptions, grads Grads, rec *Recorder) (*gorgonia.Node, error) {
+	op := &bnOp{opBase: newOpBase("batchnorm"), slope: o.Slope, eval: o.Eval, updateRunning: o.Update, running: o.Running, needX: grads.Input, needP: grads.Params}
 	rec.add(&op.opBase, op)
 	return gorgonia.ApplyOp(op, x, gamma, beta)
 }
@@ -98,8 +109,8 @@ func (op *bnOp) UsePreallocDo(prealloc gorgonia.Value, in ...gorgonia.Value) (go
 	}
 	defer op.computed()
 	out := op.output(shapeOf(in[0]))
-	x, gamma, beta, y := f32(in[0]), f32(in[1]), f32(in[2]), f32(out)
-	parallelFor(c, func(_, ch int) {
+	x, gamma, beta, y := F32(in[0]), F32(in[1]), F32(in[2]), F32(out)
+	ParallelFor(c, func(_, ch int) {
 		var mean, variance float64
 		if op.eval {
 			mean, variance = float64(op.running.Mean[ch]), float64(op.running.Var[ch])
@@ -216,7 +227,7 @@ func (op *bnGradOp) UsePreallocDo(prealloc gorgonia.Value, in ...gorgonia.Value)
 	} else {
 		out = op.output(shapeOf(in[1]))
 	}
-	x, gamma, y, dy, res := f32(in[0]), f32(in[1]), f32(in[2]), f32(in[3]), f32(out)
+	x, gamma, y, dy, res := F32(in[0]), F32(in[1]), F32(in[2]), F32(in[3]), F32(out)
 	f := op.fwd
 	if f.sumsAt != f.runs {
 		f.backwardSums(x, y, dy, n, c, hw)
@@ -235,7 +246,7 @@ func (op *bnGradOp) UsePreallocDo(prealloc gorgonia.Value, in ...gorgonia.Value)
 	}
 	m := float64(n * hw)
 	slope := f.slope
-	parallelFor(c, func(_, ch int) {
+	ParallelFor(c, func(_, ch int) {
 		mean, inv := f.mean[ch], f.invstd[ch]
 		k := gamma[ch] * inv
 		a, b := float32(f.sdy[ch]/m), float32(f.sdyx[ch]/m)*inv
@@ -261,7 +272,7 @@ func (op *bnOp) backwardSums(x, y, dy []float32, n, c, hw int) {
 		op.sdy, op.sdyx = make([]float64, c), make([]float64, c)
 	}
 	slope := op.slope
-	parallelFor(c, func(_, ch int) {
+	ParallelFor(c, func(_, ch int) {
 		mean := op.mean[ch]
 		var sdy, sdyx float64
 		for i := 0; i < n; i++ {

@@ -1,9 +1,12 @@
-package gan
+package mixture
 
 import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/ganstudio/ganstudio/gan"
+	"github.com/ganstudio/ganstudio/gan/nn"
 )
 
 // MLPState is everything an MLPGAN needs to continue exactly where it was:
@@ -13,7 +16,7 @@ type MLPState struct {
 	cfg        MLPConfig
 	step       int
 	g, d       [][]float32
-	optG, optD adam
+	optG, optD nn.Adam
 	rng        []byte
 }
 
@@ -51,21 +54,21 @@ func (m *MLPGAN) Restore(s *MLPState) error {
 	return nil
 }
 
-func copyParams(n *Net) [][]float32 {
+func copyParams(n *gan.Net) [][]float32 {
 	out := make([][]float32, len(n.Params))
 	for i, p := range n.Params {
-		out[i] = slices.Clone(f32(p))
+		out[i] = slices.Clone(nn.F32(p))
 	}
 	return out
 }
 
-func pasteParams(n *Net, src [][]float32) {
+func pasteParams(n *gan.Net, src [][]float32) {
 	for i, p := range n.Params {
-		copy(f32(p), src[i])
+		copy(nn.F32(p), src[i])
 	}
 }
 
-func copyAdam(a *adam) adam {
+func copyAdam(a *nn.Adam) nn.Adam {
 	c := *a
 	c.M, c.V = make([][]float32, len(a.M)), make([][]float32, len(a.V))
 	for i := range a.M {
@@ -127,7 +130,7 @@ func (r Remedy) Apply(m *MLPGAN) error {
 	}
 	if c.Pack != m.cfg.Pack {
 		m.D = mlpNet(m.rng, 2*c.Pack, c.Hidden, c.Layers, 1)
-		m.optD = newAdam(c.LRD, c.Beta1, c.Beta2, m.D.Params)
+		m.optD = nn.NewAdam(c.LRD, c.Beta1, c.Beta2, m.D.Params)
 	}
 	m.optG.LR, m.optD.LR = c.LRG, c.LRD
 	m.cfg = c

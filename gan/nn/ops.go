@@ -1,4 +1,4 @@
-package gan
+package nn
 
 import (
 	"fmt"
@@ -23,6 +23,11 @@ var opCounter atomic.Uint64
 // sharedHits counts layers whose output was shared, for tests.
 var sharedHits atomic.Uint64
 
+// SharedHits is how many layer outputs have been copied from a paired
+// twin instead of computed, process-wide; tests read it to see that
+// sharing happens, and happens only when it should.
+func SharedHits() uint64 { return sharedHits.Load() }
+
 // opBase carries what every custom op shares. Each op instance gets a unique
 // id in its hash: gorgonia merges nodes whose op hash and children match, and
 // two applications of one layer keep different per-batch state.
@@ -32,30 +37,36 @@ type opBase struct {
 	out  *tensor.Dense
 
 	// Forward-pass sharing between the D step's and the G step's copies of
-	// the generator; see Trainer.TrainStep.
+	// the generator; see Pair and gan's Trainer.TrainStep.
 	stamp *uint64 // the trainer's step stamp; odd while sharing is valid
 	done  uint64  // the stamp at which this op last computed its output
 	twin  *opBase // the same layer in the D step's graph, computed earlier
 	owner any     // the op this base belongs to
 }
 
-// recorder collects the forward ops a graph builder creates, in order, so
-// two builds of the same network can be paired layer by layer.
-type recorder struct {
-	stamp *uint64
+// Recorder collects the forward ops a graph builder creates, in order, so
+// two builds of the same network can be paired layer by layer. A nil
+// Recorder records nothing.
+type Recorder struct {
+	// Stamp is the trainer's step stamp, odd while sharing is valid; set
+	// it on the recorder of the graph that runs first (see Pair).
+	Stamp *uint64
 	ops   []*opBase
 }
 
-func (r *recorder) add(o *opBase, owner any) {
+func (r *Recorder) add(o *opBase, owner any) {
 	o.owner = owner
 	if r != nil {
-		o.stamp = r.stamp
+		o.stamp = r.Stamp
 		r.ops = append(r.ops, o)
 	}
 }
 
-// pair makes each op of b reuse the output of the matching op of a.
-func pair(a, b *recorder) error {
+// Pair makes each op of b reuse the output of the matching op of a. It is
+// for the D step's and the G step's copies of one generator: same weights,
+// same latents, so b need not compute again what a computed moments before
+// in the same step. Sharing holds only while *a.Stamp is odd.
+func Pair(a, b *Recorder) error {
 	if len(a.ops) != len(b.ops) {
 		return fmt.Errorf("generator graphs differ: %d and %d layers", len(a.ops), len(b.ops))
 	}
@@ -77,7 +88,7 @@ func (o *opBase) shared(shape tensor.Shape) (*tensor.Dense, bool) {
 		return nil, false
 	}
 	out := o.output(shape)
-	copy(f32(out), f32(t.out))
+	copy(F32(out), F32(t.out))
 	sharedHits.Add(1)
 	return out, true
 }
@@ -87,6 +98,14 @@ func (o *opBase) computed() {
 	if o.stamp != nil && *o.stamp%2 == 1 {
 		o.done = *o.stamp
 	}
+}
+
+// Grads says which gradients a layer's graph wants. Those not wanted are
+// never built, so they cost nothing at run time: none for the network a
+// step holds fixed, none for an input that is data or latents.
+type Grads struct {
+	Input  bool // with respect to the layer's input
+	Params bool // with respect to its weights: filter, bias, γ and β
 }
 
 func newOpBase(name string) opBase { return opBase{name: name, id: opCounter.Add(1)} }
@@ -114,8 +133,9 @@ func fnType(out int, in ...int) hm.Type {
 	return hm.NewFnType(ts...)
 }
 
-// f32 returns the float32 data behind a value.
-func f32(v gorgonia.Value) []float32 {
+// F32 returns the float32 data behind a value, which must be a
+// float32 *tensor.Dense: every tensor of the engine is one.
+func F32(v gorgonia.Value) []float32 {
 	return v.(*tensor.Dense).Data().([]float32)
 }
 

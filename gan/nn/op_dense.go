@@ -1,4 +1,4 @@
-package gan
+package nn
 
 import (
 	"fmt"
@@ -14,10 +14,13 @@ import (
 // VEEGAN sizes; one op doing sgemm + bias + activation over flat slices, with
 // matching fused backward ops, brings a step to a few milliseconds.
 
+// Activation is what a dense layer applies after x·W + b.
+type Activation int
+
 // Activations of a dense layer.
 const (
-	actLinear = iota
-	actTanh
+	Linear Activation = iota
+	Tanh
 )
 
 // denseOp is y = act(x·W + b) for x viewed as [rows, in]: x may be
@@ -25,15 +28,16 @@ const (
 // samples side by side without a reshape — row-major data is the same.
 type denseOp struct {
 	opBase
-	act          int
+	act          Activation
 	needX, needW bool
 }
 
-// dense applies a fused layer. needX and needW say which gradients the graph
-// wants: none for the frozen network of a step, none for latents.
-// rec pairs the generator's layers of the two graphs (see opBase.shared).
-func dense(x, w, b *gorgonia.Node, act int, needX, needW bool, rec *recorder) (*gorgonia.Node, error) {
-	op := &denseOp{opBase: newOpBase("dense"), act: act, needX: needX, needW: needW}
+// Dense applies a fused layer y = act(x·W + b), x[rows,in], W[in,out],
+// b[out]. grads says which gradients the graph wants: none for the frozen
+// network of a step, none for latents; grads.Params covers W and b.
+// rec pairs the generator's layers of the two graphs (see Pair).
+func Dense(x, w, b *gorgonia.Node, act Activation, grads Grads, rec *Recorder) (*gorgonia.Node, error) {
+	op := &denseOp{opBase: newOpBase("dense"), act: act, needX: grads.Input, needW: grads.Params}
 	rec.add(&op.opBase, op)
 	return gorgonia.ApplyOp(op, x, w, b)
 }
@@ -63,18 +67,19 @@ func (op *denseOp) UsePreallocDo(_ gorgonia.Value, in ...gorgonia.Value) (gorgon
 	}
 	defer op.computed()
 	out := op.output(tensor.Shape{rows, ws[1]})
-	denseForward(f32(in[0]), f32(in[1]), f32(in[2]), f32(out), rows, ws[0], ws[1], op.act)
+	DenseForward(F32(in[0]), F32(in[1]), F32(in[2]), F32(out), rows, ws[0], ws[1], op.act)
 	return out, nil
 }
 
-// denseForward computes y[rows,out] = act(x[rows,in]·w[in,out] + b). The
-// sampler calls it directly, so samples and training share one code path.
-func denseForward(x, w, b, y []float32, rows, in, out, act int) {
+// DenseForward computes y[rows,out] = act(x[rows,in]·w[in,out] + b) on
+// plain slices. The sampler calls it directly, so samples and training
+// share one code path.
+func DenseForward(x, w, b, y []float32, rows, in, out int, act Activation) {
 	for r := 0; r < rows; r++ {
 		copy(y[r*out:(r+1)*out], b)
 	}
 	sgemm.Sgemm(blas.NoTrans, blas.NoTrans, rows, out, in, 1, x, in, w, out, 1, y, out)
-	if act == actTanh {
+	if act == Tanh {
 		tanhInPlace(y)
 	}
 }
@@ -82,7 +87,7 @@ func denseForward(x, w, b, y []float32, rows, in, out, act int) {
 func (op *denseOp) DiffWRT(int) []bool { return []bool{op.needX, op.needW, op.needW} }
 func (op *denseOp) SymDiff(in gorgonia.Nodes, out, grad *gorgonia.Node) (gorgonia.Nodes, error) {
 	dpre := grad
-	if op.act == actTanh {
+	if op.act == Tanh {
 		var err error
 		if dpre, err = gorgonia.ApplyOp(&tanhGradOp{opBase: newOpBase("tanhGrad")}, out, grad); err != nil {
 			return nil, err
@@ -134,7 +139,7 @@ func (op *tanhGradOp) Do(in ...gorgonia.Value) (gorgonia.Value, error) {
 }
 func (op *tanhGradOp) UsePreallocDo(_ gorgonia.Value, in ...gorgonia.Value) (gorgonia.Value, error) {
 	out := op.output(shapeOf(in[0]))
-	y, dy, d := f32(in[0]), f32(in[1]), f32(out)
+	y, dy, d := F32(in[0]), F32(in[1]), F32(out)
 	for i, v := range y {
 		d[i] = dy[i] * (1 - v*v)
 	}
@@ -161,7 +166,7 @@ func (op *denseGradXOp) UsePreallocDo(_ gorgonia.Value, in ...gorgonia.Value) (g
 	ds, ws := shapeOf(in[0]), shapeOf(in[1])
 	out := op.output(shapeOf(in[2]))
 	rows, nin, nout := ds[0], ws[0], ws[1]
-	sgemm.Sgemm(blas.NoTrans, blas.Trans, rows, nin, nout, 1, f32(in[0]), nout, f32(in[1]), nout, 0, f32(out), nin)
+	sgemm.Sgemm(blas.NoTrans, blas.Trans, rows, nin, nout, 1, F32(in[0]), nout, F32(in[1]), nout, 0, F32(out), nin)
 	return out, nil
 }
 
@@ -185,7 +190,7 @@ func (op *denseGradWOp) UsePreallocDo(_ gorgonia.Value, in ...gorgonia.Value) (g
 	ws := shapeOf(in[2])
 	out := op.output(ws)
 	rows := shapeOf(in[1])[0]
-	sgemm.Sgemm(blas.Trans, blas.NoTrans, ws[0], ws[1], rows, 1, f32(in[0]), ws[0], f32(in[1]), ws[1], 0, f32(out), ws[1])
+	sgemm.Sgemm(blas.Trans, blas.NoTrans, ws[0], ws[1], rows, 1, F32(in[0]), ws[0], F32(in[1]), ws[1], 0, F32(out), ws[1])
 	return out, nil
 }
 
@@ -207,7 +212,7 @@ func (op *colSumOp) Do(in ...gorgonia.Value) (gorgonia.Value, error) {
 }
 func (op *colSumOp) UsePreallocDo(_ gorgonia.Value, in ...gorgonia.Value) (gorgonia.Value, error) {
 	out := op.output(shapeOf(in[1]))
-	d, s := f32(in[0]), f32(out)
+	d, s := F32(in[0]), F32(out)
 	clear(s)
 	n := len(s)
 	for off := 0; off < len(d); off += n {

@@ -1,4 +1,4 @@
-package gan
+package nn
 
 import (
 	"github.com/chewxy/hm"
@@ -13,7 +13,9 @@ type actOp struct {
 	dims  int
 }
 
-func leakyReLU(x *gorgonia.Node, slope float32, rec *recorder) (*gorgonia.Node, error) {
+// LeakyReLU is x if x > 0 else slope·x, element by element; slope 0 is
+// ReLU. Its input gradient is always built.
+func LeakyReLU(x *gorgonia.Node, slope float32, rec *Recorder) (*gorgonia.Node, error) {
 	op := &actOp{opBase: newOpBase("lrelu"), slope: slope, dims: x.Dims()}
 	rec.add(&op.opBase, op)
 	return gorgonia.ApplyOp(op, x)
@@ -33,9 +35,9 @@ func (op *actOp) UsePreallocDo(prealloc gorgonia.Value, in ...gorgonia.Value) (g
 	}
 	defer op.computed()
 	out := op.output(shapeOf(in[0]))
-	x, y := f32(in[0]), f32(out)
+	x, y := F32(in[0]), F32(out)
 	s := op.slope
-	parallelRange(len(x), func(lo, hi int) {
+	ParallelRange(len(x), func(lo, hi int) {
 		for i, v := range x[lo:hi] {
 			if v <= 0 {
 				v *= s
@@ -69,9 +71,9 @@ func (op *actGradOp) Do(in ...gorgonia.Value) (gorgonia.Value, error) {
 }
 func (op *actGradOp) UsePreallocDo(prealloc gorgonia.Value, in ...gorgonia.Value) (gorgonia.Value, error) {
 	out := op.output(shapeOf(in[0]))
-	x, dy, dx := f32(in[0]), f32(in[1]), f32(out)
+	x, dy, dx := F32(in[0]), F32(in[1]), F32(out)
 	s := op.slope
-	parallelRange(len(x), func(lo, hi int) {
+	ParallelRange(len(x), func(lo, hi int) {
 		for i, v := range x[lo:hi] {
 			g := dy[lo+i]
 			if v <= 0 {
@@ -91,8 +93,10 @@ type biasOp struct {
 	needB bool
 }
 
-func addBias(x, b *gorgonia.Node, needX, needB bool, rec *recorder) (*gorgonia.Node, error) {
-	op := &biasOp{opBase: newOpBase("bias"), dims: x.Dims(), needX: needX, needB: needB}
+// AddBias adds b[C] to x[N,C,...] along the channel dimension; grads.Params
+// asks for the bias's gradient.
+func AddBias(x, b *gorgonia.Node, grads Grads, rec *Recorder) (*gorgonia.Node, error) {
+	op := &biasOp{opBase: newOpBase("bias"), dims: x.Dims(), needX: grads.Input, needB: grads.Params}
 	rec.add(&op.opBase, op)
 	return gorgonia.ApplyOp(op, x, b)
 }
@@ -112,8 +116,8 @@ func (op *biasOp) UsePreallocDo(prealloc gorgonia.Value, in ...gorgonia.Value) (
 	defer op.computed()
 	n, c, hw := planes(shapeOf(in[0]))
 	out := op.output(shapeOf(in[0]))
-	x, b, y := f32(in[0]), f32(in[1]), f32(out)
-	parallelFor(n, func(_, i int) {
+	x, b, y := F32(in[0]), F32(in[1]), F32(out)
+	ParallelFor(n, func(_, i int) {
 		for ch := 0; ch < c; ch++ {
 			off := (i*c + ch) * hw
 			bv := b[ch]
@@ -156,8 +160,8 @@ func (op *biasGradOp) Do(in ...gorgonia.Value) (gorgonia.Value, error) {
 func (op *biasGradOp) UsePreallocDo(prealloc gorgonia.Value, in ...gorgonia.Value) (gorgonia.Value, error) {
 	n, c, hw := planes(shapeOf(in[1]))
 	out := op.output(shapeOf(in[0]))
-	dy, db := f32(in[1]), f32(out)
-	parallelFor(c, func(_, ch int) {
+	dy, db := F32(in[1]), F32(out)
+	ParallelFor(c, func(_, ch int) {
 		var s float64
 		for i := 0; i < n; i++ {
 			for _, v := range dy[(i*c+ch)*hw:][:hw] {

@@ -1,4 +1,4 @@
-package gan
+package nn
 
 import (
 	"fmt"
@@ -13,8 +13,8 @@ import (
 // randDense makes a float32 tensor of N(0,1) values.
 func randDense(r *rand.Rand, shape ...int) *tensor.Dense {
 	t := tensor.New(tensor.Of(tensor.Float32), tensor.WithShape(shape...))
-	for i := range f32(t) {
-		f32(t)[i] = float32(r.NormFloat64())
+	for i := range F32(t) {
+		F32(t)[i] = float32(r.NormFloat64())
 	}
 	return t
 }
@@ -31,7 +31,7 @@ func gradCheck(t *testing.T, name string, eps float64, inputs []*tensor.Dense, f
 		g := gorgonia.NewGraph()
 		nodes := make([]*gorgonia.Node, len(inputs))
 		for i, in := range inputs {
-			nodes[i] = inputNode(g, fmt.Sprintf("in%d", i), in)
+			nodes[i] = Input(g, fmt.Sprintf("in%d", i), in)
 		}
 		out, err := f(g, nodes)
 		if err != nil {
@@ -40,7 +40,7 @@ func gradCheck(t *testing.T, name string, eps float64, inputs []*tensor.Dense, f
 		if w == nil {
 			w = randDense(r, out.Shape().Clone()...)
 		}
-		prod, err := gorgonia.HadamardProd(out, inputNode(g, "w", w))
+		prod, err := gorgonia.HadamardProd(out, Input(g, "w", w))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -64,13 +64,13 @@ func gradCheck(t *testing.T, name string, eps float64, inputs []*tensor.Dense, f
 			if err != nil {
 				t.Fatal(err)
 			}
-			grads[i] = append([]float32(nil), f32(gv)...)
+			grads[i] = append([]float32(nil), F32(gv)...)
 		}
-		return scalar(lv), grads
+		return Scalar(lv), grads
 	}
 	_, grads := loss()
 	for i, in := range inputs {
-		data := f32(in)
+		data := F32(in)
 		for k := 0; k < 12; k++ {
 			j := r.IntN(len(data))
 			old := data[j]
@@ -91,8 +91,8 @@ func gradCheck(t *testing.T, name string, eps float64, inputs []*tensor.Dense, f
 
 func ones(n int) *tensor.Dense {
 	t := tensor.New(tensor.Of(tensor.Float32), tensor.WithShape(n))
-	for i := range f32(t) {
-		f32(t)[i] = 1 + 0.1*float32(i)
+	for i := range F32(t) {
+		F32(t)[i] = 1 + 0.1*float32(i)
 	}
 	return t
 }
@@ -107,33 +107,33 @@ func TestOpGradients(t *testing.T) {
 	}{
 		{"conv stride 1", 0, []*tensor.Dense{randDense(r, 3, 4, 6, 5), randDense(r, 5, 4, 3, 3)},
 			func(g *gorgonia.ExprGraph, in []*gorgonia.Node) (*gorgonia.Node, error) {
-				return conv2d(in[0], in[1], 1, 1, true, true, nil)
+				return Conv2d(in[0], in[1], 1, 1, Grads{Input: true, Params: true}, nil)
 			}},
 		{"conv stride 2", 0, []*tensor.Dense{randDense(r, 3, 4, 8, 8), randDense(r, 5, 4, 3, 3)},
 			func(g *gorgonia.ExprGraph, in []*gorgonia.Node) (*gorgonia.Node, error) {
-				return conv2d(in[0], in[1], 2, 1, true, true, nil)
+				return Conv2d(in[0], in[1], 2, 1, Grads{Input: true, Params: true}, nil)
 			}},
 		{"batch norm", 0, []*tensor.Dense{randDense(r, 4, 3, 5, 5), randDense(r, 3), randDense(r, 3)},
 			func(g *gorgonia.ExprGraph, in []*gorgonia.Node) (*gorgonia.Node, error) {
-				return batchNorm(in[0], in[1], in[2], 1, nil, false, false, true, true, nil)
+				return BatchNorm(in[0], in[1], in[2], BNOptions{Slope: 1}, Grads{Input: true, Params: true}, nil)
 			}},
 		// γ near 1 and a small step keep the finite differences from
 		// straddling the rectifier's kink, where they say nothing.
 		{"batch norm + ReLU", 5e-4, []*tensor.Dense{randDense(r, 4, 3, 5, 5), ones(3), randDense(r, 3)},
 			func(g *gorgonia.ExprGraph, in []*gorgonia.Node) (*gorgonia.Node, error) {
-				return batchNorm(in[0], in[1], in[2], 0, nil, false, false, true, true, nil)
+				return BatchNorm(in[0], in[1], in[2], BNOptions{Slope: 0}, Grads{Input: true, Params: true}, nil)
 			}},
 		{"batch norm + leaky ReLU", 5e-4, []*tensor.Dense{randDense(r, 4, 3, 5, 5), ones(3), randDense(r, 3)},
 			func(g *gorgonia.ExprGraph, in []*gorgonia.Node) (*gorgonia.Node, error) {
-				return batchNorm(in[0], in[1], in[2], 0.2, nil, false, false, true, true, nil)
+				return BatchNorm(in[0], in[1], in[2], BNOptions{Slope: 0.2}, Grads{Input: true, Params: true}, nil)
 			}},
 		{"leaky relu", 5e-4, []*tensor.Dense{randDense(r, 2, 3, 4, 4)},
 			func(g *gorgonia.ExprGraph, in []*gorgonia.Node) (*gorgonia.Node, error) {
-				return leakyReLU(in[0], 0.2, nil)
+				return LeakyReLU(in[0], 0.2, nil)
 			}},
 		{"upsample + conv", 0, []*tensor.Dense{randDense(r, 2, 3, 4, 5), randDense(r, 4, 3, 3, 3)},
 			func(g *gorgonia.ExprGraph, in []*gorgonia.Node) (*gorgonia.Node, error) {
-				return upConv2d(in[0], in[1], true, true, nil)
+				return UpConv2d(in[0], in[1], Grads{Input: true, Params: true}, nil)
 			}},
 		{"upsample", 0, []*tensor.Dense{randDense(r, 2, 3, 4, 4)},
 			func(g *gorgonia.ExprGraph, in []*gorgonia.Node) (*gorgonia.Node, error) {
@@ -141,11 +141,11 @@ func TestOpGradients(t *testing.T) {
 			}},
 		{"bias 4-D", 0, []*tensor.Dense{randDense(r, 2, 3, 4, 4), randDense(r, 3)},
 			func(g *gorgonia.ExprGraph, in []*gorgonia.Node) (*gorgonia.Node, error) {
-				return addBias(in[0], in[1], true, true, nil)
+				return AddBias(in[0], in[1], Grads{Input: true, Params: true}, nil)
 			}},
 		{"bias 2-D", 0, []*tensor.Dense{randDense(r, 5, 3), randDense(r, 3)},
 			func(g *gorgonia.ExprGraph, in []*gorgonia.Node) (*gorgonia.Node, error) {
-				return addBias(in[0], in[1], true, true, nil)
+				return AddBias(in[0], in[1], Grads{Input: true, Params: true}, nil)
 			}},
 	}
 	for _, c := range cases {
@@ -161,7 +161,7 @@ func TestOpGradients(t *testing.T) {
 func forward(t *testing.T, x, w *tensor.Dense, op func(x, w *gorgonia.Node) (*gorgonia.Node, error)) gorgonia.Value {
 	t.Helper()
 	g := gorgonia.NewGraph()
-	y, err := op(inputNode(g, "x", x), inputNode(g, "w", w))
+	y, err := op(Input(g, "x", x), Input(g, "w", w))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,10 +181,10 @@ func TestConvForwardMatchesDirect(t *testing.T) {
 		stride, h, wd := c.stride, c.h, c.w
 		x, w := randDense(r, 2, 3, h, wd), randDense(r, 4, 3, 3, 3)
 		out := forward(t, x, w, func(x, w *gorgonia.Node) (*gorgonia.Node, error) {
-			return conv2d(x, w, stride, 1, false, false, nil)
+			return Conv2d(x, w, stride, 1, Grads{}, nil)
 		})
 		s := out.Shape()
-		xs, ws, ys := f32(x), f32(w), f32(out)
+		xs, ws, ys := F32(x), F32(w), F32(out)
 		for n := 0; n < s[0]; n++ {
 			for o := 0; o < s[1]; o++ {
 				for oy := 0; oy < s[2]; oy++ {
@@ -220,17 +220,17 @@ func TestUpConvMatchesUpsampleThenConv(t *testing.T) {
 		if !out.Shape().Eq(tensor.Shape{3, 7, 10, 12}) {
 			t.Fatalf("shape %v", out.Shape())
 		}
-		return f32(out)
+		return F32(out)
 	}
 	want := run(func(x, w *gorgonia.Node) (*gorgonia.Node, error) {
 		u, err := upsample2x(x, nil)
 		if err != nil {
 			return nil, err
 		}
-		return conv2d(u, w, 1, 1, false, false, nil)
+		return Conv2d(u, w, 1, 1, Grads{}, nil)
 	})
 	got := run(func(x, w *gorgonia.Node) (*gorgonia.Node, error) {
-		return upConv2d(x, w, false, false, nil)
+		return UpConv2d(x, w, Grads{}, nil)
 	})
 	for i := range want {
 		if math.Abs(float64(got[i]-want[i])) > 1e-4 {

@@ -1,6 +1,6 @@
 //go:build openblas
 
-package gan
+package nn
 
 /*
 #cgo LDFLAGS: -lopenblas
