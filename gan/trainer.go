@@ -49,8 +49,14 @@ type Trainer struct {
 
 	dFakeSpread float64 // std of D's logits on the last batch of fakes
 
-	// Feedback (see feedback.go). The graphs hold its parts only once a
-	// run has had feedback (fbGraphs); the tensors are their inputs.
+	feedbackState // the ratings' part of training (feedback.go)
+	deviceState   // training on a device (accel.go)
+}
+
+// feedbackState is what a trainer holds of the ratings. The graphs hold
+// their parts only once a run has had feedback (fbGraphs); the tensors are
+// their inputs.
+type feedbackState struct {
 	fb             *Feedback
 	fbGraphs       bool
 	neg, negW      *tensor.Dense // disliked batch; its loss weight ÷ size, per example
@@ -58,11 +64,13 @@ type Trainer struct {
 	modelB, modelW *tensor.Dense // its bias and loss weight ÷ batch, per example
 	lastLikedSlots int
 	likedIdx       []int // scratch for drawing liked images without replacement
+}
 
-	// On a device (accel.go) the graphs above are never built. The
-	// device holds the live weights: push says the host's copy is newer
-	// (a fresh trainer, a restored checkpoint), pull that the device's is
-	// (after a step), and Trainer.sync settles it before the host reads.
+// deviceState is a trainer on a device (accel.go), whose graphs are never
+// built. The device holds the live weights: push says the host's copy is
+// newer (a fresh trainer, a restored checkpoint), pull that the device's is
+// (after a step), and Trainer.sync settles it before the host reads.
+type deviceState struct {
 	acc        *accel
 	push, pull bool
 }
