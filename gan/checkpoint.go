@@ -34,14 +34,6 @@ type checkpoint struct {
 	FixedZ     []float32
 }
 
-func netData(n *Net) [][]float32 {
-	out := make([][]float32, len(n.Params))
-	for i, p := range n.Params {
-		out[i] = nn.F32(p)
-	}
-	return out
-}
-
 // WriteCheckpoint encodes the trainer's whole state to w.
 func (t *Trainer) WriteCheckpoint(w io.Writer) error {
 	if err := t.sync(); err != nil {
@@ -61,7 +53,7 @@ func (t *Trainer) WriteCheckpoint(w io.Writer) error {
 // holds them (not copies).
 func (t *Trainer) weights() checkpoint {
 	ck := checkpoint{
-		GNames: t.G.Names, G: netData(t.G), DNames: t.D.Names, D: netData(t.D),
+		GNames: t.G.Names, G: t.G.CopyParams(), DNames: t.D.Names, D: t.D.CopyParams(),
 		Running: map[string]nn.BNRunning{}, OptG: *t.optG, OptD: *t.optD,
 	}
 	for k, r := range t.G.Running {

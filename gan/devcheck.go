@@ -64,7 +64,7 @@ func CheckDevice(ctx context.Context, name string, cfg spec.Config, src Source, 
 	defer on.Close()
 	var worst float64
 	for i := 0; i < steps; i++ {
-		before := [2][][]float32{cloneData(cpu.G), cloneData(cpu.D)}
+		before := [2][][]float32{cpu.G.CopyParams(), cpu.D.CopyParams()}
 		a, err := cpu.TrainStep(ctx)
 		if err != nil {
 			return out, fmt.Errorf("cpu: %w", err)
@@ -105,14 +105,6 @@ func CheckDevice(ctx context.Context, name string, cfg spec.Config, src Source, 
 		}
 	}
 	return out, nil
-}
-
-func cloneData(n *Net) [][]float32 {
-	out := netData(n)
-	for i, p := range out {
-		out[i] = append([]float32(nil), p...)
-	}
-	return out
 }
 
 // copyState gives t the weights, running statistics and optimiser state

@@ -3,6 +3,7 @@ package gan
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -52,6 +53,16 @@ func (n *Net) bn(rng *rand.Rand, name string, c int, running bool) {
 	if running {
 		n.Running[name] = nn.NewBNRunning(c)
 	}
+}
+
+// CopyParams copies the network's parameters out, in Params order: for a
+// checkpoint, a network's state kept aside, a comparison of two steps.
+func (n *Net) CopyParams() [][]float32 {
+	out := make([][]float32, len(n.Params))
+	for i, p := range n.Params {
+		out[i] = slices.Clone(nn.F32(p))
+	}
+	return out
 }
 
 // Size is the number of scalar parameters.

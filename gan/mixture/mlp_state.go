@@ -26,7 +26,7 @@ func (m *MLPGAN) Save() (*MLPState, error) {
 	if err != nil {
 		return nil, fmt.Errorf("save rng: %w", err)
 	}
-	return &MLPState{cfg: m.cfg, step: m.step, g: copyParams(m.G), d: copyParams(m.D),
+	return &MLPState{cfg: m.cfg, step: m.step, g: m.G.CopyParams(), d: m.D.CopyParams(),
 		optG: copyAdam(m.optG), optD: copyAdam(m.optD), rng: rng}, nil
 }
 
@@ -52,14 +52,6 @@ func (m *MLPGAN) Restore(s *MLPState) error {
 		return fmt.Errorf("restore: %w", err)
 	}
 	return nil
-}
-
-func copyParams(n *gan.Net) [][]float32 {
-	out := make([][]float32, len(n.Params))
-	for i, p := range n.Params {
-		out[i] = slices.Clone(nn.F32(p))
-	}
-	return out
 }
 
 func pasteParams(n *gan.Net, src [][]float32) {
