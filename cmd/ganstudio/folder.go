@@ -12,6 +12,7 @@ import (
 	"github.com/ganstudio/ganstudio/datasets"
 	"github.com/ganstudio/ganstudio/gan"
 	"github.com/ganstudio/ganstudio/gan/spec"
+	"github.com/ganstudio/ganstudio/jobs"
 )
 
 // folder is a run of 'ganstudio train' kept in an output folder; it is the
@@ -70,7 +71,7 @@ func (f *folder) train(ctx context.Context, ds *datasets.Dataset, base spec.Conf
 	f.start, f.startStep = time.Now(), f.tr.Step()
 	loop := gan.NewLoop(f.tr, gan.Plan{
 		Steps: f.steps, Fresh: fresh, SnapshotEvery: snapEvery, EvalEvery: evalEvery, RecordEvery: time.Second,
-		Samples: jobsSnapshotSamples, Final: jobsFinalSamples, Base: base, Watch: f.watch,
+		Samples: jobs.SnapshotSamples, Final: jobs.FinalSamples, Base: base, Watch: f.watch,
 	}, f)
 	err = loop.Run(ctx)
 	f.tr = loop.Trainer()
@@ -84,12 +85,6 @@ func (f *folder) train(ctx context.Context, ds *datasets.Dataset, base spec.Conf
 	}
 	return err
 }
-
-// The studio's numbers of samples per snapshot and at the end.
-const (
-	jobsSnapshotSamples = 8
-	jobsFinalSamples    = 64
-)
 
 func (f *folder) Record(ctx context.Context, steps []spec.Stats, rate float64) (gan.Ask, bool, error) {
 	enc := json.NewEncoder(f.metrics)
