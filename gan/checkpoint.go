@@ -103,19 +103,28 @@ func ReadCheckpoint(r io.Reader, src Source) (*Trainer, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := t.setWeights(&ck); err != nil {
+	if err := t.restoreState(&ck); err != nil {
+		t.Close() // its graphs, or its device memory
 		return nil, err
 	}
+	return t, nil
+}
+
+// restoreState puts a decoded checkpoint into a fresh trainer.
+func (t *Trainer) restoreState(ck *checkpoint) error {
+	if err := t.setWeights(ck); err != nil {
+		return err
+	}
 	if err := t.pcg.UnmarshalBinary(ck.RNG); err != nil {
-		return nil, fmt.Errorf("checkpoint RNG: %w", err)
+		return fmt.Errorf("checkpoint RNG: %w", err)
 	}
 	t.rng = rand.New(t.pcg)
 	if len(ck.FixedZ) != len(t.fixedZ) {
-		return nil, errors.New("checkpoint grid latents have the wrong size")
+		return errors.New("checkpoint grid latents have the wrong size")
 	}
 	copy(t.fixedZ, ck.FixedZ)
 	t.step = ck.Step
-	return t, nil
+	return nil
 }
 
 // LoadCheckpoint reads a checkpoint file.

@@ -120,6 +120,7 @@ type Loop struct {
 
 // NewLoop readies a stretch of training of tr.
 func NewLoop(tr *Trainer, plan Plan, out Outside) *Loop {
+	plan.SnapshotEvery = max(1, plan.SnapshotEvery)
 	return &Loop{plan: plan, out: out, tr: tr}
 }
 
@@ -338,13 +339,16 @@ func (l *Loop) rollback(ctx context.Context, d spec.Decision) error {
 	}
 	remedy := back.ApplyRemedy(d.Try, l.plan.Base)
 	more, err := l.out.RolledBack(ctx, back, d)
-	if err != nil {
-		back.Close()
-		return fmt.Errorf("rolling back to step %d: %w", d.ToStep, err)
-	}
+	// The remedied trainer is the run's from here even if RolledBack
+	// failed part way: the outside may have recorded the rollback already,
+	// and a worker saving on its way out must keep this trainer, not the
+	// collapsed one (at worst it checkpoints the remedy once more).
 	l.tr.Close()
 	l.tr = back
 	w.Last = spec.Healthy
 	l.out.Event(ctx, d.ToStep, EventRepair, d.Message+" Remedy: "+remedy+more+".")
+	if err != nil {
+		return fmt.Errorf("rolling back to step %d: %w", d.ToStep, err)
+	}
 	return nil
 }

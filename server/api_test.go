@@ -145,6 +145,7 @@ func TestAPIBodies(t *testing.T) {
 			{`[{"dataset_id": 1}]`, 400, "one JSON object"},
 			{`"steps"`, 400, "one JSON object"},
 			{`{} {}`, 400, "more than one"},
+			{`{}]`, 400, "more than one"},
 			{`{"n": 1,`, 400, "not valid JSON"},
 			{`{"n": 1, "colour": "red"}`, 422, "unknown field"},
 			{`{"x": "` + strings.Repeat("a", maxJSON) + `"}`, 413, "larger than"},

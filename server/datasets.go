@@ -40,18 +40,11 @@ func (s *Server) importUpload(c echo.Context) (*store.Dataset, error) {
 	}
 	// Wait for a turn before reading the body: an upload waiting holds
 	// nothing but its connection.
-	wait := time.NewTimer(s.opts.ImportWait)
-	defer wait.Stop()
-	select {
-	case s.imports <- struct{}{}:
-		defer func() { <-s.imports }()
-	case <-wait.C:
-		c.Response().Header().Set("Retry-After", "10")
-		return nil, echo.NewHTTPError(http.StatusServiceUnavailable,
-			fmt.Sprintf("the studio is preparing %s; nothing was saved: send it again in a few seconds", web.Plural(cap(s.imports), "other upload")))
-	case <-ctx.Done():
-		return nil, ctx.Err()
+	done, err := s.importTurn(c)
+	if err != nil {
+		return nil, err
 	}
+	defer done()
 	im := datasets.NewImporter("", UploadRes, s.opts.Limits)
 	name, files := "", 0
 	var zips []string // names of the zip files sent
@@ -112,6 +105,30 @@ func (s *Server) importUpload(c echo.Context) (*store.Dataset, error) {
 	}
 	s.log.Info("dataset imported", "id", d.ID, "name", d.Name, "images", d.Count, "skipped", len(report.Skipped))
 	return d, nil
+}
+
+// importTurn takes one of the MaxImports turns, waiting up to ImportWait
+// for one, and returns the function that gives it back; past the wait, a
+// 503 with Retry-After.
+func (s *Server) importTurn(c echo.Context) (func(), error) {
+	done := func() { <-s.imports }
+	select {
+	case s.imports <- struct{}{}: // a free turn is taken even with no wait
+		return done, nil
+	default:
+	}
+	wait := time.NewTimer(s.opts.ImportWait)
+	defer wait.Stop()
+	select {
+	case s.imports <- struct{}{}:
+		return done, nil
+	case <-wait.C:
+		c.Response().Header().Set("Retry-After", "10")
+		return nil, echo.NewHTTPError(http.StatusServiceUnavailable,
+			fmt.Sprintf("the studio is preparing %s; nothing was saved: send it again in a few seconds", web.Plural(cap(s.imports), "other upload")))
+	case <-c.Request().Context().Done():
+		return nil, c.Request().Context().Err()
+	}
 }
 
 // addPart adds one uploaded file: a zip goes through a temporary file

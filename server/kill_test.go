@@ -172,3 +172,17 @@ func TestUploadsWaitTheirTurn(t *testing.T) {
 		t.Errorf("%d datasets, want the built-in one and the last upload", len(list))
 	}
 }
+
+// TestUploadTurnWithoutWait: with no wait allowed, a free turn is still
+// taken (a 503 only when every turn is busy).
+func TestUploadTurnWithoutWait(t *testing.T) {
+	opts := DefaultOptions()
+	opts.ImportWait = 0
+	s := newStudio(t, false, opts)
+	red := pngBytes(color.NRGBA{200, 0, 0, 255}, 8, 8)
+	for i := range 20 {
+		if code := s.upload("", map[string][]byte{"a.png": red}, nil); code != http.StatusCreated {
+			t.Fatalf("upload %d with every turn free: %d, want 201", i, code)
+		}
+	}
+}

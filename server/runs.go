@@ -474,8 +474,10 @@ func decodeJSON(c echo.Context, v any) error {
 	dec := json.NewDecoder(http.MaxBytesReader(c.Response(), c.Request().Body, maxJSON))
 	dec.DisallowUnknownFields()
 	err := dec.Decode(v)
-	if err == nil && dec.More() {
-		err = errors.New("more than one JSON value")
+	if err == nil {
+		if _, end := dec.Token(); end != io.EOF {
+			err = errors.New("more than one JSON value")
+		}
 	}
 	if err == nil || errors.Is(err, io.EOF) {
 		return nil

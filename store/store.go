@@ -45,6 +45,9 @@ type Swept struct {
 	Datasets  int   // unfinished imports
 	TempFiles int   // temporary files (uploads, blobs half written)
 	TempBytes int64 // their size
+	// TempError says what could not be removed (a leftover file is not
+	// worth refusing to start over); "" when all went.
+	TempError string
 }
 
 // Open opens (creating if needed) the studio's data folder: dir/ganstudio.db,
@@ -156,7 +159,7 @@ func (s *Store) sweep(ctx context.Context) error {
 		s.Swept.TempFiles += n
 		s.Swept.TempBytes += size
 		if err != nil {
-			return fmt.Errorf("sweep temporary files: %w", err)
+			s.Swept.TempError = err.Error()
 		}
 	}
 	return nil

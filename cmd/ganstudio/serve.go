@@ -25,9 +25,12 @@ func openStudio(ctx context.Context, data string, work bool, staleAfter time.Dur
 	if err != nil {
 		return nil, nil, err
 	}
-	if sw := st.Swept; sw != (store.Swept{}) {
+	if sw := st.Swept; sw.Datasets > 0 || sw.TempFiles > 0 {
 		slog.Info("removed what killed processes left unfinished", "imports", sw.Datasets,
 			"temporary_files", sw.TempFiles, "temporary_mb", float64(sw.TempBytes)/(1<<20))
+	}
+	if st.Swept.TempError != "" {
+		slog.Warn("could not remove every leftover temporary file", "err", st.Swept.TempError)
 	}
 	for _, name := range datasets.BuiltinNames {
 		ds, err := datasets.Builtin(name, 32)
@@ -61,6 +64,9 @@ func serveCmd(ctx context.Context, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}
+	if *decodeMB < 64 || *maxImports < 1 {
+		return fmt.Errorf("--decode-memory-mb must be at least 64 and --max-imports at least 1")
+	}
 	// The studio's own worker trains on the CPU; GPUs get workers of their own.
 	st, q, err := openStudio(ctx, *data, !*noWorker, *stale, spec.CPU)
 	if err != nil {
@@ -69,9 +75,6 @@ func serveCmd(ctx context.Context, args []string) error {
 	defer st.Close()
 	if err := q.Start(ctx); err != nil {
 		return err
-	}
-	if *decodeMB < 64 || *maxImports < 1 {
-		return fmt.Errorf("--decode-memory-mb must be at least 64 and --max-imports at least 1")
 	}
 	datasets.SetDecodeMemory(*decodeMB << 20)
 	opts := server.DefaultOptions()

@@ -198,12 +198,14 @@ func trimMetrics(path string, step int) error {
 	return os.Rename(tmp, path)
 }
 
+// writeJSON writes atomically: run.json and guard.json are rewritten while
+// a run goes on, and --resume must never find half of one.
 func writeJSON(path string, v any) error {
 	raw, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(path, append(raw, '\n'), 0o644)
+	return atomicfile.Write(path, func(w io.Writer) error { _, err := w.Write(append(raw, '\n')); return err })
 }
 
 // writePNG writes atomically, so a viewer never sees half an image.
