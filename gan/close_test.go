@@ -14,7 +14,7 @@ import (
 // ~90 MB per "generate" of a ref32 checkpoint).
 func TestClosedTrainerIsCollected(t *testing.T) {
 	cfg, _ := spec.Preset("tiny")
-	tr, err := NewTrainer(cfg, Blank(32))
+	tr, err := NewTrainer(cfg, noiseSource{32})
 	if err != nil {
 		t.Fatal(err)
 	}

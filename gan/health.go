@@ -119,15 +119,6 @@ func HealthReference(src Source, seed uint64) Reference {
 	return NewReference(real, 0, seed)
 }
 
-// Health judges the generator (eval mode, fixed latents) against ref.
-func (t *Trainer) Health(ref Reference) (spec.HealthReport, error) {
-	fake, err := t.HealthImages()
-	if err != nil {
-		return spec.HealthReport{}, err
-	}
-	return t.HealthOf(ref, fake), nil
-}
-
 // HealthImages are the health check's images: the generator in eval mode
 // on fixed latents, so checks over a run (and after a rollback) compare
 // like with like. A snapshot that also charts the rating model's verdict

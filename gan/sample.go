@@ -72,14 +72,6 @@ func Grid(imgs [][]float32, res, cols int) *image.NRGBA {
 	return out
 }
 
-// Blank is a Source of the given resolution with one empty image: enough
-// to load a checkpoint for sampling, which never looks at the data.
-type Blank int
-
-func (b Blank) Len() int                   { return 1 }
-func (b Blank) Res() int                   { return int(b) }
-func (b Blank) Image(i int, dst []float32) { clear(dst) }
-
 // FromImage is ToImage's inverse: a res×res image as planar RGB in [-1, 1].
 func FromImage(img image.Image, res int) ([]float32, error) {
 	b := img.Bounds()
