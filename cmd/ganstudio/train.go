@@ -30,14 +30,14 @@ type runInfo struct {
 	Policy *spec.Policy `json:"policy,omitempty"`
 }
 
-func loadDataset(ctx context.Context, spec string, res int) (*datasets.Dataset, error) {
-	if name, ok := strings.CutPrefix(spec, "builtin:"); ok {
+func loadDataset(ctx context.Context, dataset string, res int) (*datasets.Dataset, error) {
+	if name, ok := strings.CutPrefix(dataset, "builtin:"); ok {
 		return datasets.Builtin(name, res)
 	}
 	last := time.Now()
-	ds, rep, err := datasets.ImportPath(ctx, spec, res, datasets.DefaultLimits(), func(done, total int) {
+	ds, rep, err := datasets.ImportPath(ctx, dataset, res, datasets.DefaultLimits(), func(done, total int) {
 		if time.Since(last) > time.Second || done == total {
-			fmt.Fprintf(os.Stderr, "\rimporting %s: %d/%d files", spec, done, total)
+			fmt.Fprintf(os.Stderr, "\rimporting %s: %d/%d files", dataset, done, total)
 			last = time.Now()
 		}
 	})
@@ -46,9 +46,9 @@ func loadDataset(ctx context.Context, spec string, res int) (*datasets.Dataset, 
 		fmt.Fprintf(os.Stderr, "skipped %s: %s\n", s.Name, s.Reason)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("dataset %s: %w", spec, err)
+		return nil, fmt.Errorf("dataset %s: %w", dataset, err)
 	}
-	fmt.Fprintf(os.Stderr, "imported %d images from %s (%d skipped)\n", rep.Imported, spec, len(rep.Skipped))
+	fmt.Fprintf(os.Stderr, "imported %d images from %s (%d skipped)\n", rep.Imported, dataset, len(rep.Skipped))
 	return ds, nil
 }
 
