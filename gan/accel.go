@@ -109,7 +109,10 @@ type discActs struct {
 	host         []float32
 }
 
-func newAccel(dev device, cfg spec.Config, g, d *Net) (*accel, error) {
+func newAccel(dev device, cfg spec.Config, g, d, ema *Net) (*accel, error) {
+	if cfg.Augment.On() || ema != nil {
+		return nil, fmt.Errorf("%s: augmentation and the generator average are not on devices yet", dev.Name())
+	}
 	// Lay the buffers out once without memory, so a configuration past
 	// the kernels' limits is refused before anything is allocated.
 	dry := &accel{cfg: cfg, dry: true}

@@ -14,8 +14,18 @@ import (
 	"github.com/ganstudio/ganstudio/internal/atomicfile"
 )
 
-// checkpointVersion changes whenever the file layout does.
-const checkpointVersion = 1
+// checkpointVersion changes whenever the file layout does. Version 2
+// added the generator's average and the augmentation's state; a version 1
+// file reads as a run with neither.
+const checkpointVersion = 2
+
+// readable says whether this build reads a checkpoint of version v.
+func readable(v int) error {
+	if v < 1 || v > checkpointVersion {
+		return fmt.Errorf("checkpoint version %d, this build reads 1 to %d", v, checkpointVersion)
+	}
+	return nil
+}
 
 // checkpoint is everything needed to go on exactly where training stopped:
 // weights, batch-norm running statistics, both optimisers' moments, the step,
@@ -32,6 +42,15 @@ type checkpoint struct {
 	OptG, OptD nn.Adam
 	RNG        []byte
 	FixedZ     []float32
+	GEMA       [][]float32 // the generator's average, in GNames' order (nil: none)
+	Aug        augCheckpoint
+}
+
+// augCheckpoint is ADA's state: the strength and r_t's running sums.
+type augCheckpoint struct {
+	P, RTSum, RT float64
+	RTN          int
+	RTSeen       bool
 }
 
 // WriteCheckpoint encodes the trainer's whole state to w.
@@ -55,6 +74,10 @@ func (t *Trainer) weights() checkpoint {
 	ck := checkpoint{
 		GNames: t.G.Names, G: t.G.CopyParams(), DNames: t.D.Names, D: t.D.CopyParams(),
 		Running: map[string]nn.BNRunning{}, OptG: *t.optG, OptD: *t.optD,
+		Aug: augCheckpoint{P: t.aug.p, RTSum: t.aug.rtSum, RT: t.aug.rt, RTN: t.aug.rtN, RTSeen: t.aug.rtSeen},
+	}
+	if t.Gema != nil {
+		ck.GEMA = t.Gema.CopyParams()
 	}
 	for k, r := range t.G.Running {
 		ck.Running[k] = *r
@@ -77,6 +100,20 @@ func (t *Trainer) setWeights(ck *checkpoint) error {
 	if err := restoreAdam(t.optD, &ck.OptD); err != nil {
 		return fmt.Errorf("checkpoint discriminator optimiser: %w", err)
 	}
+	if t.Gema != nil {
+		avg := ck.GEMA
+		if avg == nil {
+			avg = ck.G // a checkpoint from before the average: start it at the weights
+		}
+		if err := restore(t.Gema, ck.GNames, avg); err != nil {
+			return fmt.Errorf("checkpoint generator average: %w", err)
+		}
+	}
+	a := ck.Aug
+	if !(a.P >= 0 && a.P <= 1) || a.RTN < 0 {
+		return fmt.Errorf("checkpoint augmentation strength %g is out of range", a.P)
+	}
+	t.aug.p, t.aug.rtSum, t.aug.rt, t.aug.rtN, t.aug.rtSeen = a.P, a.RTSum, a.RT, a.RTN, a.RTSeen
 	return nil
 }
 
@@ -96,8 +133,8 @@ func ReadCheckpoint(r io.Reader, src Source) (*Trainer, error) {
 	if err := gob.NewDecoder(r).Decode(&ck); err != nil {
 		return nil, fmt.Errorf("read checkpoint: %w", err)
 	}
-	if ck.Version != checkpointVersion {
-		return nil, fmt.Errorf("checkpoint version %d, this build reads %d", ck.Version, checkpointVersion)
+	if err := readable(ck.Version); err != nil {
+		return nil, err
 	}
 	t, err := NewTrainer(ck.Config, src)
 	if err != nil {

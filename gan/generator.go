@@ -51,6 +51,7 @@ type genCheckpoint struct {
 	G       [][]float32
 	Running map[string]nn.BNRunning
 	FixedZ  []float32
+	GEMA    [][]float32
 }
 
 // ReadGenerator reads the generator of a checkpoint.
@@ -59,15 +60,20 @@ func ReadGenerator(r io.Reader) (*Generator, error) {
 	if err := gob.NewDecoder(r).Decode(&ck); err != nil {
 		return nil, fmt.Errorf("read checkpoint: %w", err)
 	}
-	if ck.Version != checkpointVersion {
-		return nil, fmt.Errorf("checkpoint version %d, this build reads %d", ck.Version, checkpointVersion)
+	if err := readable(ck.Version); err != nil {
+		return nil, err
 	}
 	if err := ck.Config.Validate(); err != nil {
 		return nil, fmt.Errorf("checkpoint: %w", err)
 	}
-	// The weights drawn here are all overwritten by the checkpoint's.
+	// The weights drawn here are all overwritten by the checkpoint's: the
+	// average where the run keeps one, as the trainer's own generator.
 	net := newGenerator(ck.Config, rand.New(rand.NewPCG(0, 0)))
-	if err := setGenerator(net, ck.GNames, ck.G, ck.Running); err != nil {
+	weights := ck.G
+	if ck.GEMA != nil {
+		weights = ck.GEMA
+	}
+	if err := setGenerator(net, ck.GNames, weights, ck.Running); err != nil {
 		return nil, err
 	}
 	if len(ck.FixedZ) != GridSize*ck.Config.ZDim {

@@ -29,6 +29,7 @@ type Trainer struct {
 	cfg    spec.Config
 	src    Source
 	G, D   *Net
+	Gema   *Net // the generator's weight average (nil when cfg.EMA is 0)
 	optG   *nn.Adam
 	optD   *nn.Adam
 	pcg    *rand.PCG
@@ -49,6 +50,7 @@ type Trainer struct {
 
 	dFakeSpread float64 // std of D's logits on the last batch of fakes
 
+	aug           augState // augmentation of D's inputs, ADA's control (augment.go)
 	feedbackState // the ratings' part of training (feedback.go)
 	deviceState   // training on a device (accel.go)
 }
@@ -101,11 +103,15 @@ func newTrainer(cfg spec.Config, src Source, dev device) (*Trainer, error) {
 	t.D = newDiscriminator(cfg, t.rng)
 	t.optG = nn.NewAdam(cfg.LRG, cfg.Beta1, cfg.Beta2, t.G.Params)
 	t.optD = nn.NewAdam(cfg.LRD, cfg.Beta1, cfg.Beta2, t.D.Params)
+	if cfg.EMA > 0 {
+		t.Gema = newEMA(t.G)
+	}
+	t.aug = newAugState(cfg)
 	t.fixedZ = make([]float32, GridSize*cfg.ZDim)
 	t.normal(t.fixedZ)
 	if dev != nil {
 		t.inputs()
-		acc, err := newAccel(dev, cfg, t.G, t.D)
+		acc, err := newAccel(dev, cfg, t.G, t.D, t.Gema)
 		if err != nil {
 			return nil, err
 		}
@@ -199,15 +205,25 @@ func (t *Trainer) Step() int { return t.step }
 func (t *Trainer) FixedLatents() []float32 { return t.fixedZ }
 
 // Generator is the trainer's generator in eval mode, sharing its weights:
-// what it makes follows training. Sampling runs on the host's copy, even
-// for a run trained on a device (it happens at snapshots, not every step),
-// so the generator copies the device's weights back before it reads them.
+// what it makes follows training. It is the weight average where the run
+// keeps one (every image a person sees comes from it), else the live
+// weights. Sampling runs on the host's copy, even for a run trained on a
+// device (it happens at snapshots, not every step), so the generator
+// copies the device's weights back before it reads them.
 func (t *Trainer) Generator() *Generator {
 	if t.gen == nil {
-		t.gen = &Generator{cfg: t.cfg, net: t.G, fixedZ: t.fixedZ, ready: t.sync}
+		t.gen = &Generator{cfg: t.cfg, net: t.shown(), fixedZ: t.fixedZ, ready: t.sync}
 	}
 	t.gen.step = t.step
 	return t.gen
+}
+
+// shown is the generator whose images people see: the average, if any.
+func (t *Trainer) shown() *Net {
+	if t.Gema != nil {
+		return t.Gema
+	}
+	return t.G
 }
 
 func (t *Trainer) normal(dst []float32) {
@@ -238,7 +254,16 @@ func (t *Trainer) compile() error {
 		if err != nil {
 			return err
 		}
-		lr, err := discriminator(db, c, nn.Input(g, "x", t.real), true, false)
+		x := nn.Input(g, "x", t.real)
+		if t.aug.on {
+			if x, err = nn.Augment(x, t.aug.real, false); err == nil {
+				fake, err = nn.Augment(fake, t.aug.fake, false)
+			}
+			if err != nil {
+				return err
+			}
+		}
+		lr, err := discriminator(db, c, x, true, false)
 		if err != nil {
 			return err
 		}
@@ -251,7 +276,13 @@ func (t *Trainer) compile() error {
 			return err
 		}
 		if t.fbGraphs {
-			ln, err := discriminator(db, c, nn.Input(g, "neg", t.neg), true, false)
+			neg := nn.Input(g, "neg", t.neg)
+			if t.aug.on {
+				if neg, err = nn.Augment(neg, t.aug.neg, false); err != nil {
+					return err
+				}
+			}
+			ln, err := discriminator(db, c, neg, true, false)
 			if err != nil {
 				return err
 			}
@@ -273,7 +304,13 @@ func (t *Trainer) compile() error {
 		if err != nil {
 			return err
 		}
-		lf, err := discriminator(db, c, fake, false, true)
+		seen := fake // what D judges: the fakes, augmented as D's step does
+		if t.aug.on {
+			if seen, err = nn.Augment(fake, t.aug.gen, true); err != nil {
+				return err
+			}
+		}
+		lf, err := discriminator(db, c, seen, false, true)
 		if err != nil {
 			return err
 		}
@@ -342,15 +379,20 @@ func (t *Trainer) TrainStep(ctx context.Context) (spec.Stats, error) {
 	real := nn.F32(t.real)
 	t.lastLikedSlots = t.fillFeedback(real)
 	for i := t.lastLikedSlots; i < c.Batch; i++ {
-		t.src.Image(t.rng.IntN(t.src.Len()), real[i*per:(i+1)*per])
+		img := real[i*per : (i+1)*per]
+		t.src.Image(t.rng.IntN(t.src.Len()), img)
+		if c.Mirror && t.rng.IntN(2) == 0 {
+			mirror(img, c.Res)
+		}
 	}
 	t.normal(nn.F32(t.zD))
+	t.drawAug()
 	if t.acc != nil {
 		return t.deviceStep()
 	}
 	copy(nn.F32(t.zG), nn.F32(t.zD))
 
-	st := spec.Stats{Step: t.step + 1}
+	st := spec.Stats{Step: t.step + 1, AugP: t.aug.p}
 	if !t.noShare {
 		t.stamp++
 		defer func() { t.stamp += t.stamp % 2 }()
@@ -363,6 +405,8 @@ func (t *Trainer) TrainStep(ctx context.Context) (spec.Stats, error) {
 	st.DReal = meanSigmoid(nn.F32(t.dStep.LogitsA))
 	st.DFake = meanSigmoid(nn.F32(t.dStep.LogitsB))
 	t.dFakeSpread = spread(nn.F32(t.dStep.LogitsB))
+	t.observeReal(nn.F32(t.dStep.LogitsA))
+	st.RT = t.aug.rt
 	t.optD.Step(t.D.Params, grads)
 
 	if grads, err = t.gStep.Run(); err != nil {
@@ -370,6 +414,9 @@ func (t *Trainer) TrainStep(ctx context.Context) (spec.Stats, error) {
 	}
 	st.LossG = nn.Scalar(t.gStep.Loss)
 	t.optG.Step(t.G.Params, grads)
+	if t.Gema != nil {
+		updateEMA(t.Gema, t.G, emaBeta(c, t.step))
+	}
 	if math.IsNaN(st.LossD) || math.IsNaN(st.LossG) {
 		return st, diverged(st.Step)
 	}

@@ -55,7 +55,7 @@ func loadDataset(ctx context.Context, dataset string, res int) (*datasets.Datase
 func trainCmd(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("train", flag.ContinueOnError)
 	dataset := fs.String("dataset", "builtin:emoji", "builtin:emoji, builtin:shapes, or a folder or .zip of images")
-	preset := fs.String("preset", "ref32", "network preset: ref32, ref64, tiny")
+	preset := fs.String("preset", "studio32", "network preset: "+strings.Join(spec.PresetNames(), ", ")+" (studio32 and studio64 are the studio's default engine, ref32 and ref64 the plain DCGAN)")
 	res := fs.Int("res", 0, "resolution, 32 or 64 (default: the preset's)")
 	width := fs.Float64("width", 0, "channel width multiplier (default: the preset's)")
 	batch := fs.Int("batch", 0, "batch size (default: the preset's)")
@@ -71,6 +71,9 @@ func trainCmd(ctx context.Context, args []string) error {
 	policyMode := fs.String("collapse-policy", spec.PolicyRepair, "what to do about mode collapse: repair (roll back and remedy), warn, off")
 	warmUp := fs.Int("collapse-warmup", spec.DefaultPolicy().WarmUp, "judge health from this step on")
 	device := fs.String("device", spec.CPU, deviceUsage("train on this device"))
+	augment := fs.String("augment", "", "augmentation of what the discriminator sees: auto (ADA), off, or a fixed strength 0–1 (default: the preset's)")
+	ema := fs.Float64("ema", -1, "half-life of the generator's weight average in images, 0 for none (default: the preset's)")
+	mirror := fs.String("mirror", "", "flip real images left to right half the time: on or off (default: the preset's)")
 	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}
@@ -119,6 +122,21 @@ func trainCmd(ctx context.Context, args []string) error {
 		setIf(&cfg.LRG, *lrG)
 		setIf(&cfg.LRD, *lrD)
 		cfg.Seed = *seed
+		if *augment != "" {
+			if cfg.Augment, err = spec.ParseAugment(*augment); err != nil {
+				return err
+			}
+		}
+		if *ema >= 0 {
+			cfg.EMA = *ema
+		}
+		switch *mirror {
+		case "":
+		case "on", "off":
+			cfg.Mirror = *mirror == "on"
+		default:
+			return fmt.Errorf("--mirror must be on or off, not %q", *mirror)
+		}
 		if err := cfg.Validate(); err != nil {
 			return err
 		}
