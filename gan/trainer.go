@@ -51,8 +51,8 @@ type Trainer struct {
 	dFakeSpread float64 // std of D's logits on the last batch of fakes
 
 	aug           augState // augmentation of D's inputs, ADA's control (augment.go)
-	feedbackState // the ratings' part of training (feedback.go)
-	deviceState   // training on a device (accel.go)
+	feedbackState          // the ratings' part of training (feedback.go)
+	deviceState            // training on a device (accel.go)
 }
 
 // feedbackState is what a trainer holds of the ratings. The graphs hold
