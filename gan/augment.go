@@ -1,6 +1,7 @@
 package gan
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -96,13 +97,10 @@ func drawAugParams(rng *rand.Rand, aug spec.Augment, p float64, res int) nn.AugP
 // observeReal feeds ADA the logits D gave this step's real batch (as the
 // discriminator saw them, augmented) and, every spec.AugInterval steps,
 // measures r_t = E[sign D(x)] and moves the strength toward its target.
-// It runs for every augmented run: a fixed strength is charted with its r_t
-// too.
+// r_t is measured for every run, augmented or not: it also tells the
+// health check of a discriminator that has memorised the set.
 func (t *Trainer) observeReal(logits []float32) {
 	a := &t.aug
-	if !a.on {
-		return
-	}
 	for _, v := range logits {
 		switch {
 		case v > 0:
@@ -116,8 +114,7 @@ func (t *Trainer) observeReal(logits []float32) {
 		return
 	}
 	a.rt, a.rtSeen = a.rtSum/float64(a.rtN), true
-	aug := t.cfg.Augment
-	if aug.Mode == spec.AugAuto {
+	if aug := t.cfg.Augment; aug.Mode == spec.AugAuto {
 		adjust := float64(a.rtN) / aug.Speed
 		if a.rt < aug.Target {
 			adjust = -adjust
@@ -125,6 +122,31 @@ func (t *Trainer) observeReal(logits []float32) {
 		a.p = min(max(a.p+adjust, 0), 1)
 	}
 	a.rtSum, a.rtN = 0, 0
+}
+
+// MemorisingRT is the r_t above which a discriminator is taken to be sure
+// of nearly every real image (r_t 0.9: 95 % of them on the real side).
+const MemorisingRT = 0.9
+
+// MemorisingRise is how far SWD must have risen above its best for a sure
+// discriminator to count as memorising: quality falling, not just a
+// strong D.
+const MemorisingRise = 1.1
+
+// memorising says, in words, whether the discriminator memorises the set:
+// r_t high while quality has fallen from its best; "" if not.
+func (t *Trainer) memorising(swd float64) string {
+	a, b := &t.aug, t.best
+	if !a.rtSeen || a.rt < MemorisingRT || !b.Set || swd < 0 || swd <= MemorisingRise*b.SWD {
+		return ""
+	}
+	msg := fmt.Sprintf("the discriminator is memorising the training images (r_t %.2f) while quality fell from SWD %.1f at step %d to %.1f", a.rt, b.SWD, b.Step, swd)
+	if t.cfg.Augment.Mode == spec.AugAuto && a.p >= 1 {
+		msg += "; augmentation is at full strength already"
+	} else if !t.cfg.Augment.On() {
+		msg += "; augmentation (auto) is what answers this"
+	}
+	return msg
 }
 
 // AugStrength is the augmentation strength the next step trains with and

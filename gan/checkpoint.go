@@ -44,6 +44,7 @@ type checkpoint struct {
 	FixedZ     []float32
 	GEMA       [][]float32 // the generator's average, in GNames' order (nil: none)
 	Aug        augCheckpoint
+	Best       Best
 }
 
 // augCheckpoint is ADA's state: the strength and r_t's running sums.
@@ -63,7 +64,7 @@ func (t *Trainer) WriteCheckpoint(w io.Writer) error {
 		return err
 	}
 	ck := t.weights()
-	ck.Version, ck.Config, ck.Step, ck.RNG, ck.FixedZ = checkpointVersion, t.cfg, t.step, rng, t.fixedZ
+	ck.Version, ck.Config, ck.Step, ck.RNG, ck.FixedZ, ck.Best = checkpointVersion, t.cfg, t.step, rng, t.fixedZ, t.best
 	return gob.NewEncoder(w).Encode(&ck)
 }
 
@@ -161,6 +162,7 @@ func (t *Trainer) restoreState(ck *checkpoint) error {
 	}
 	copy(t.fixedZ, ck.FixedZ)
 	t.step = ck.Step
+	t.best = ck.Best
 	return nil
 }
 

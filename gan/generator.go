@@ -54,8 +54,17 @@ type genCheckpoint struct {
 	GEMA    [][]float32
 }
 
-// ReadGenerator reads the generator of a checkpoint.
-func ReadGenerator(r io.Reader) (*Generator, error) {
+// ReadGenerator reads the generator of a checkpoint: its weight average
+// where the run keeps one, as every image a person sees is made with.
+func ReadGenerator(r io.Reader) (*Generator, error) { return readGenerator(r, false) }
+
+// LoadLiveGenerator reads a checkpoint file's generator with its live
+// weights, not their average: for comparing the two.
+func LoadLiveGenerator(path string) (*Generator, error) {
+	return loadGenerator(path, true)
+}
+
+func readGenerator(r io.Reader, live bool) (*Generator, error) {
 	var ck genCheckpoint
 	if err := gob.NewDecoder(r).Decode(&ck); err != nil {
 		return nil, fmt.Errorf("read checkpoint: %w", err)
@@ -70,7 +79,7 @@ func ReadGenerator(r io.Reader) (*Generator, error) {
 	// average where the run keeps one, as the trainer's own generator.
 	net := newGenerator(ck.Config, rand.New(rand.NewPCG(0, 0)))
 	weights := ck.G
-	if ck.GEMA != nil {
+	if ck.GEMA != nil && !live {
 		weights = ck.GEMA
 	}
 	if err := setGenerator(net, ck.GNames, weights, ck.Running); err != nil {
@@ -82,14 +91,16 @@ func ReadGenerator(r io.Reader) (*Generator, error) {
 	return &Generator{cfg: ck.Config, net: net, step: ck.Step, fixedZ: ck.FixedZ}, nil
 }
 
-// LoadGenerator reads the generator of a checkpoint file.
-func LoadGenerator(path string) (*Generator, error) {
+// LoadGenerator reads the generator of a checkpoint file (its average).
+func LoadGenerator(path string) (*Generator, error) { return loadGenerator(path, false) }
+
+func loadGenerator(path string, live bool) (*Generator, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	g, err := ReadGenerator(bufio.NewReaderSize(f, 1<<20))
+	g, err := readGenerator(bufio.NewReaderSize(f, 1<<20), live)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}

@@ -31,7 +31,31 @@ type Plan struct {
 	// Watch judges health at every snapshot; nil: no judgement (the
 	// policy is off, or the data gives nothing to compare with).
 	Watch *Watch
+	// Patience is how many steps may pass after the best quality before
+	// the run says it has stopped improving (0: DefaultPatience); with
+	// StopWhenStale it then ends there.
+	Patience      int
+	StopWhenStale bool
 }
+
+// DefaultPatience is the stretch without a better quality figure after
+// which a run says so: on the small sets measured here, a run that had
+// not improved for a thousand steps did not improve again (the
+// discriminator had begun to memorise the set).
+const DefaultPatience = 1000
+
+// Best is the step of a run's best quality figure so far, which a
+// checkpoint carries: that step's checkpoint is kept, and samples,
+// "generate" and downloads default to it.
+type Best struct {
+	Set  bool    // a quality figure has been measured
+	Step int     // the step of the lowest SWD
+	SWD  float64 // that SWD
+	Told bool    // the run has said it stopped improving since
+}
+
+// Best is the trainer's best step so far.
+func (t *Trainer) Best() Best { return t.best }
 
 // Ask is what the people following a run ask of it.
 type Ask int
@@ -64,6 +88,11 @@ type Snapshot struct {
 	// LikedShare is the share of the check's images the rating model
 	// likes; -1 without a model.
 	LikedShare float64
+	// Best says this snapshot's SWD is the run's best so far: the
+	// checkpoint that follows it is the one to keep as the best.
+	Best bool
+	// BestStep is the best step so far (-1 before any SWD).
+	BestStep int
 }
 
 // ErrNoCheckpoint says a checkpoint asked for is not kept.
@@ -116,12 +145,14 @@ type Loop struct {
 	floor   *SWDResult
 	pending []spec.Stats // trained, not yet recorded
 	rate    float64      // steps per second, smoothed
+	stale   bool         // quality stopped improving and the plan stops then
+	lastSWD float64      // the latest SWD measured (-1: none yet)
 }
 
 // NewLoop readies a stretch of training of tr.
 func NewLoop(tr *Trainer, plan Plan, out Outside) *Loop {
 	plan.SnapshotEvery = max(1, plan.SnapshotEvery)
-	return &Loop{plan: plan, out: out, tr: tr}
+	return &Loop{plan: plan, out: out, tr: tr, lastSWD: -1}
 }
 
 // Trainer is the trainer the loop holds now; the caller closes it.
@@ -190,6 +221,9 @@ func (l *Loop) Run(ctx context.Context) error {
 				if err := l.snapshot(ctx, s == p.Steps); err != nil {
 					return err
 				}
+				if l.stale {
+					return l.finish(ctx, s)
+				}
 				if l.tr.Step() < s { // rolled back: the rate starts again
 					rateFrom, rateStep = time.Now(), l.tr.Step()
 				}
@@ -223,13 +257,23 @@ func (l *Loop) Run(ctx context.Context) error {
 			}
 		}
 	}
-	if p.Final > 0 {
-		if err := l.out.Samples(ctx, l.tr.Generator(), p.Steps, p.Final, true); err != nil {
+	return l.finish(ctx, p.Steps)
+}
+
+// finish keeps the final samples and ends the run at step s: the plan's
+// last, or earlier for a run stopped because it no longer improved.
+func (l *Loop) finish(ctx context.Context, s int) error {
+	if l.plan.Final > 0 {
+		if err := l.out.Samples(ctx, l.tr.Generator(), s, l.plan.Final, true); err != nil {
 			return err
 		}
 	}
-	l.out.Event(ctx, p.Steps, EventInfo, fmt.Sprintf("Finished %d steps.", p.Steps))
-	return l.out.Done(ctx, p.Steps)
+	msg := fmt.Sprintf("Finished %d steps.", s)
+	if s < l.plan.Steps {
+		msg = fmt.Sprintf("Stopped early at step %d of %d, as asked: quality had not improved since step %d.", s, l.plan.Steps, l.tr.best.Step)
+	}
+	l.out.Event(ctx, s, EventInfo, msg)
+	return l.out.Done(ctx, s)
 }
 
 // record offers the pending steps to the outside.
@@ -276,18 +320,15 @@ func (l *Loop) snapshot(ctx context.Context, final bool) error {
 	}
 	sn := &Snapshot{Step: s, Final: final, Grid: grid, SWD: -1, SWDFloor: -1, LikedShare: -1}
 	if p.EvalEvery > 0 && (s%p.EvalEvery == 0 || final) {
-		q, err := tr.Quality()
-		if err != nil {
+		if err := l.quality(tr, sn); err != nil {
 			return err
 		}
-		if l.floor == nil {
-			f, err := QualityFloor(tr.src)
-			if err != nil {
-				return err
-			}
-			l.floor = &f
-		}
-		sn.SWD, sn.SWDFloor = q.Mean, l.floor.Mean
+		l.lastSWD = sn.SWD
+		l.judgeBest(ctx, sn)
+	}
+	sn.BestStep = -1
+	if tr.best.Set {
+		sn.BestStep = tr.best.Step
 	}
 	// The health check and the rating model's share judge the same images.
 	judge := p.Watch != nil && s > 0
@@ -300,7 +341,7 @@ func (l *Loop) snapshot(ctx context.Context, final bool) error {
 			sn.LikedShare = l.model.LikedShare(fake)
 		}
 		if judge {
-			h, d := p.Watch.check(ctx, tr, fake, l.out)
+			h, d := p.Watch.check(ctx, tr, fake, l.out, l.lastSWD)
 			sn.Health, sn.Decision = &h, d
 		}
 	}
@@ -319,6 +360,58 @@ func (l *Loop) snapshot(ctx context.Context, final bool) error {
 		return l.out.Samples(ctx, g, s, p.Samples, false)
 	}
 	return nil
+}
+
+// testQuality, when a test sets it, is the SWD of a snapshot at step
+// (against a floor of 1) instead of the measured one.
+var testQuality func(step int) float64
+
+// quality measures the snapshot's SWD and, once per loop, the floor.
+func (l *Loop) quality(tr *Trainer, sn *Snapshot) error {
+	if testQuality != nil {
+		sn.SWD, sn.SWDFloor = testQuality(sn.Step), 1
+		return nil
+	}
+	q, err := tr.Quality()
+	if err != nil {
+		return err
+	}
+	if l.floor == nil {
+		f, err := QualityFloor(tr.src)
+		if err != nil {
+			return err
+		}
+		l.floor = &f
+	}
+	sn.SWD, sn.SWDFloor = q.Mean, l.floor.Mean
+	return nil
+}
+
+// judgeBest marks a snapshot whose quality is the best yet, and says once
+// when the run has gone Patience steps without a better one (and ends it
+// there, if the plan says so).
+func (l *Loop) judgeBest(ctx context.Context, sn *Snapshot) {
+	b := &l.tr.best
+	if !b.Set || sn.SWD < b.SWD {
+		*b = Best{Set: true, Step: sn.Step, SWD: sn.SWD}
+		sn.Best = true
+		return
+	}
+	patience := l.plan.Patience
+	if patience <= 0 {
+		patience = DefaultPatience
+	}
+	if b.Told || sn.Step-b.Step < patience {
+		return
+	}
+	b.Told = true
+	msg := fmt.Sprintf("Quality has not improved for %d steps: SWD %.1f now, %.1f at step %d, the best (real images score %.1f against each other). The best step's checkpoint is kept; samples and downloads default to it.",
+		sn.Step-b.Step, sn.SWD, b.SWD, b.Step, sn.SWDFloor)
+	if l.plan.StopWhenStale && !sn.Final {
+		l.stale = true
+		msg += " The run stops here, as asked."
+	}
+	l.out.Event(ctx, sn.Step, EventInfo, msg)
 }
 
 // rollback takes the run back to the guard's last healthy checkpoint and

@@ -51,6 +51,7 @@ type Trainer struct {
 	dFakeSpread float64 // std of D's logits on the last batch of fakes
 
 	aug           augState // augmentation of D's inputs, ADA's control (augment.go)
+	best          Best     // the step of the best quality so far (loop.go)
 	feedbackState          // the ratings' part of training (feedback.go)
 	deviceState            // training on a device (accel.go)
 }

@@ -36,11 +36,19 @@ func NewWatch(src Source, seed uint64, guard spec.Guard) *Watch {
 // telling out of changes in the judgement and of the guard's messages (a
 // rollback's is told once it is done). The level of a check the guard did
 // not judge (the warm-up) is left empty.
-func (w *Watch) check(ctx context.Context, tr *Trainer, fake [][]float32, out Outside) (spec.HealthReport, spec.Decision) {
+func (w *Watch) check(ctx context.Context, tr *Trainer, fake [][]float32, out Outside, swd float64) (spec.HealthReport, spec.Decision) {
 	s := tr.Step()
 	h := tr.HealthOf(w.Ref, fake)
 	if w.Verdict != nil {
 		h = w.Verdict(s, h)
+	}
+	// A memorising discriminator is a warning, not a collapse: the
+	// generator is still varied, and rolling back would not help.
+	if m := tr.memorising(swd); m != "" {
+		h.Memorising = true
+		if h.Level == spec.Healthy {
+			h.Level, h.Reason = spec.Warning, m
+		}
 	}
 	d := w.Guard.Observe(s, h)
 	if !d.Judged {

@@ -57,7 +57,7 @@ func (w *trainWorker) Work(ctx context.Context, job *river.Job[TrainArgs]) error
 		}
 		return err
 	}
-	t := &training{q: q, run: run, log: q.log.With("run", run.ID), saved: run.Guard.LastHealthy}
+	t := &training{q: q, run: run, log: q.log.With("run", run.ID), saved: run.Guard.LastHealthy, best: -1}
 	defer func() {
 		if t.loop != nil {
 			t.tr = t.loop.Trainer()
@@ -145,7 +145,10 @@ type training struct {
 	// saved is the guard's way back as stored: its checkpoint stays until
 	// a newer way back is both written and saved.
 	saved int
-	fb    feedback // the run's ratings, when its feedback weight is above 0
+	// best is the step whose checkpoint is kept as the best quality's
+	// (-1: none yet, or not known to this worker).
+	best int
+	fb   feedback // the run's ratings, when its feedback weight is above 0
 
 	lastReport time.Time // when steps were last recorded
 }
@@ -199,6 +202,9 @@ func (t *training) train(ctx context.Context) error {
 		if t.tr, err = loadCheckpoint(ctx, st, run.ID, run.CkptStep, t.ds); err != nil {
 			return err
 		}
+		if b := t.tr.Best(); b.Set {
+			t.best = b.Step
+		}
 		if err := st.TrimAfter(ctx, run.ID, run.CkptStep); err != nil {
 			return err
 		}
@@ -216,7 +222,7 @@ func (t *training) train(ctx context.Context) error {
 	t.loop = gan.NewLoop(t.tr, gan.Plan{
 		Steps: run.Steps, Fresh: fresh, SnapshotEvery: run.Config.SnapshotEvery, EvalEvery: run.Config.EvalEvery,
 		FeedbackEvery: feedbackEvery, RecordEvery: time.Second, Samples: SnapshotSamples, Final: FinalSamples,
-		Base: run.Config.Config, Watch: t.watch,
+		Base: run.Config.Config, Watch: t.watch, StopWhenStale: run.Config.StopWhenStale,
 	}, t)
 	err = t.loop.Run(ctx)
 	t.tr = t.loop.Trainer()
@@ -398,7 +404,18 @@ func (t *training) checkpoint(ctx context.Context) error {
 	st.AddSnapshotCheckpoint(ctx, run.ID, s)
 	prev := run.CkptStep
 	run.CkptStep = s
-	return t.dropCheckpoint(ctx, prev)
+	if err := t.dropCheckpoint(ctx, prev); err != nil {
+		return err
+	}
+	// A new best lets the previous best's checkpoint go.
+	if b := t.tr.Best(); b.Set && b.Step != t.best {
+		old := t.best
+		t.best = b.Step
+		if old >= 0 {
+			return t.dropCheckpoint(ctx, old)
+		}
+	}
+	return nil
 }
 
 // dropCheckpoint deletes the checkpoint at step unless it is the latest,
@@ -412,6 +429,8 @@ func (t *training) dropCheckpoint(ctx context.Context, step int) error {
 		return nil
 	case t.watch != nil && (step == t.watch.Guard.LastHealthy || step == t.saved):
 		return nil
+	case t.tr != nil && t.tr.Best().Set && step == t.tr.Best().Step:
+		return nil // the best quality's: "generate" and downloads default to it
 	}
 	// The flag goes first: a snapshot must never offer a checkpoint that
 	// is gone, while a file left behind only costs space.

@@ -40,6 +40,9 @@ type RunConfig struct {
 	// Policy is what the run does about mode collapse; runs made before
 	// there was one have the zero value and get gan.DefaultPolicy.
 	Policy spec.Policy `json:"policy"`
+	// StopWhenStale ends the run once its quality has not improved for
+	// gan.DefaultPatience steps.
+	StopWhenStale bool `json:"stop_when_stale,omitempty"`
 }
 
 // CollapsePolicy is the run's policy, the default for runs without one.

@@ -2,6 +2,9 @@ package store
 
 import (
 	"context"
+	"database/sql"
+	"errors"
+	"fmt"
 	"math"
 	"time"
 
@@ -78,4 +81,20 @@ func (s *Store) DropCheckpointFlag(ctx context.Context, runID int64, step int) e
 func (s *Store) AddSnapshotCheckpoint(ctx context.Context, runID int64, step int) error {
 	_, err := s.DB.ExecContext(ctx, `UPDATE snapshots SET checkpoint = 1 WHERE run_id = ? AND step = ?`, runID, step)
 	return err
+}
+
+// BestStep is the step of the run's best quality (lowest SWD) among the
+// snapshots whose checkpoint is kept; ok false when no such snapshot was
+// measured. Training keeps that checkpoint (jobs), so "generate" and
+// downloads can default to it.
+func (s *Store) BestStep(ctx context.Context, runID int64) (step int, swd float64, ok bool, err error) {
+	err = s.DB.QueryRowContext(ctx, `SELECT step, swd FROM snapshots WHERE run_id = ? AND swd >= 0 AND checkpoint = 1
+		ORDER BY swd, step LIMIT 1`, runID).Scan(&step, &swd)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, 0, false, nil
+	}
+	if err != nil {
+		return 0, 0, false, fmt.Errorf("best step of run %d: %w", runID, err)
+	}
+	return step, swd, true, nil
 }

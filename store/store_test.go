@@ -468,3 +468,32 @@ func TestDeleteRun(t *testing.T) {
 		t.Errorf("deleting it again: %v", err)
 	}
 }
+
+// The best step is the lowest SWD among snapshots whose checkpoint is
+// kept: not one whose checkpoint went, not one never measured.
+func TestBestStep(t *testing.T) {
+	s := open(t, t.TempDir())
+	ctx := context.Background()
+	d := &Dataset{Name: "d", Res: 32, Count: 1}
+	s.CreateDataset(ctx, d, nil)
+	r := newRun(t, s, d.ID)
+	if _, _, ok, err := s.BestStep(ctx, r.ID); ok || err != nil {
+		t.Fatalf("a run without snapshots has a best step (%v, %v)", ok, err)
+	}
+	for _, sn := range []Snapshot{
+		{Step: 0, SWD: 140, Checkpoint: true},
+		{Step: 500, SWD: 40, Checkpoint: false}, // its checkpoint was dropped
+		{Step: 1000, SWD: 45, Checkpoint: true},
+		{Step: 1500, SWD: -1, Checkpoint: true}, // not measured
+		{Step: 2000, SWD: 60, Checkpoint: true},
+	} {
+		sn.RunID, sn.Health = r.ID, NoHealth
+		if err := s.AddSnapshot(ctx, sn); err != nil {
+			t.Fatal(err)
+		}
+	}
+	step, swd, ok, err := s.BestStep(ctx, r.ID)
+	if err != nil || !ok || step != 1000 || swd != 45 {
+		t.Fatalf("best step %d (SWD %g, %v, %v), want 1000 (45)", step, swd, ok, err)
+	}
+}

@@ -58,12 +58,18 @@ func benchCmd(ctx context.Context, args []string) error {
 	steps := fs.Int("steps", 10, "measured steps")
 	warmup := fs.Int("warmup", 2, "steps run first and not measured")
 	asJSON := fs.Bool("json", false, "print one JSON object instead of a table")
+	augment := fs.String("augment", "", "augmentation: auto, off or a fixed strength (default: the preset's; a fixed 0.5 measures a typical augmented step, as bench/peer/studio.py does)")
 	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}
 	cfg, err := presetConfig(*preset, *batch)
 	if err != nil {
 		return err
+	}
+	if *augment != "" {
+		if cfg.Augment, err = spec.ParseAugment(*augment); err != nil {
+			return err
+		}
 	}
 	if *steps < 1 || *warmup < 0 {
 		return fmt.Errorf("--steps must be at least 1 and --warmup at least 0")

@@ -30,6 +30,7 @@ import (
 type folder struct {
 	dir     string
 	steps   int
+	stale   stale
 	tr      *gan.Trainer
 	watch   *gan.Watch
 	metrics *os.File
@@ -72,6 +73,7 @@ func (f *folder) train(ctx context.Context, ds *datasets.Dataset, base spec.Conf
 	loop := gan.NewLoop(f.tr, gan.Plan{
 		Steps: f.steps, Fresh: fresh, SnapshotEvery: snapEvery, EvalEvery: evalEvery, RecordEvery: time.Second,
 		Samples: jobs.SnapshotSamples, Final: jobs.FinalSamples, Base: base, Watch: f.watch,
+		Patience: f.stale.Patience, StopWhenStale: f.stale.Stop,
 	}, f)
 	err = loop.Run(ctx)
 	f.tr = loop.Trainer()
@@ -117,7 +119,11 @@ func (f *folder) Snapshot(ctx context.Context, sn *gan.Snapshot) error {
 		return err
 	}
 	if sn.SWD >= 0 {
-		fmt.Fprintf(os.Stderr, "step %d: SWD %.1f (real-vs-real floor %.1f)\n", sn.Step, sn.SWD, sn.SWDFloor)
+		best := ""
+		if sn.Best {
+			best = ", the best so far"
+		}
+		fmt.Fprintf(os.Stderr, "step %d: SWD %.1f (real-vs-real floor %.1f)%s\n", sn.Step, sn.SWD, sn.SWDFloor, best)
 		if err := json.NewEncoder(f.metrics).Encode(map[string]any{"step": sn.Step, "swd": sn.SWD, "swd_floor": sn.SWDFloor}); err != nil {
 			return err
 		}
@@ -131,6 +137,12 @@ func (f *folder) Snapshot(ctx context.Context, sn *gan.Snapshot) error {
 func (f *folder) Checkpoint(ctx context.Context, tr *gan.Trainer, judged bool) error {
 	if err := tr.SaveCheckpoint(f.path("checkpoint.gob")); err != nil {
 		return err
+	}
+	if b := tr.Best(); b.Set && b.Step == tr.Step() {
+		// The best quality so far: what `sample` draws from by default.
+		if err := tr.SaveCheckpoint(f.path("best.gob")); err != nil {
+			return err
+		}
 	}
 	if f.watch == nil {
 		return nil

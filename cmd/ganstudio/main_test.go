@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"image/png"
@@ -78,6 +79,57 @@ func TestTrainResumeSample(t *testing.T) {
 	}
 }
 
+// A run with the studio's parts keeps its best step's checkpoint, and
+// sample draws from it with the weight average unless told otherwise.
+func TestSampleFromBest(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "run")
+	ctx := context.Background()
+	err := run(ctx, []string{"train", "--dataset", "builtin:shapes", "--preset", "tiny", "--batch", "4", "--augment", "0.5",
+		"--ema", "500", "--mirror", "on", "--steps", "6", "--out", dir, "--grid-every", "2", "--eval-every", "2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	best, err := gan.LoadGenerator(filepath.Join(dir, "best.gob"))
+	if err != nil {
+		t.Fatalf("no best checkpoint: %v", err)
+	}
+	defer best.Close()
+	var info runInfo
+	raw, _ := os.ReadFile(filepath.Join(dir, "run.json"))
+	if err := json.Unmarshal(raw, &info); err != nil || info.Config.EMA != 500 || info.Config.Augment.String() != "0.5" || !info.Config.Mirror {
+		t.Fatalf("run.json config %+v (%v): the flags were not kept", info.Config, err)
+	}
+	draw := func(args ...string) []byte {
+		out := filepath.Join(t.TempDir(), "s.png")
+		if err := run(ctx, append([]string{"sample", "--run", dir, "--n", "4", "--out", out}, args...)); err != nil {
+			t.Fatal(err)
+		}
+		b, err := os.ReadFile(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	imgs, err := best.Generate(gan.RandomLatents(4, info.Config.ZDim, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := filepath.Join(t.TempDir(), "want.png")
+	if err := writePNG(want, gan.Grid(imgs, info.Config.Res, 8)); err != nil {
+		t.Fatal(err)
+	}
+	wantPNG, _ := os.ReadFile(want)
+	if !bytes.Equal(draw(), wantPNG) {
+		t.Errorf("sample did not draw from the best step's average (step %d)", best.Step())
+	}
+	if bytes.Equal(draw("--live"), wantPNG) {
+		t.Error("--live drew the same images as the average")
+	}
+	if best.Step() != 6 && bytes.Equal(draw("--from", "latest"), wantPNG) {
+		t.Errorf("--from latest drew the best step's (%d) images", best.Step())
+	}
+}
+
 func TestBadArguments(t *testing.T) {
 	ctx := context.Background()
 	cases := [][]string{
@@ -87,6 +139,12 @@ func TestBadArguments(t *testing.T) {
 		{"train", "--resume", t.TempDir()},
 		{"train", "--steps", "0"},
 		{"sample"},
+		{"sample", "--run", t.TempDir(), "--from", "worst"},
+		{"train", "--augment", "always", "--steps", "1", "--out", t.TempDir()},
+		{"train", "--augment", "1.5", "--steps", "1", "--out", t.TempDir()},
+		{"train", "--mirror", "yes", "--steps", "1", "--out", t.TempDir()},
+		{"train", "--ema", "-5", "--steps", "1", "--out", t.TempDir()},
+		{"train", "--patience", "0", "--steps", "1", "--out", t.TempDir()},
 		{"frobnicate"},
 		{"bench", "feedback", "--hue-max", "0"},
 		{"bench", "feedback", "--methods", "replay,bogus"},

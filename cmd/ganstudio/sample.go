@@ -19,6 +19,8 @@ func sampleCmd(ctx context.Context, args []string) error {
 	seed := fs.Uint64("seed", 1, "latent seed")
 	interp := fs.Int("interpolate", 0, "if > 0, each row interpolates between two random latents in this many steps")
 	out := fs.String("out", "samples.png", "PNG to write")
+	from := fs.String("from", "best", "which checkpoint: best (the step of the best quality; the latest if none was measured) or latest")
+	live := fs.Bool("live", false, "sample the generator's live weights instead of their average")
 	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}
@@ -32,7 +34,23 @@ func sampleCmd(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	g, err := gan.LoadGenerator(filepath.Join(*run, "checkpoint.gob"))
+	var path string
+	switch *from {
+	case "best":
+		path = filepath.Join(*run, "best.gob")
+		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+			path = filepath.Join(*run, "checkpoint.gob")
+		}
+	case "latest":
+		path = filepath.Join(*run, "checkpoint.gob")
+	default:
+		return fmt.Errorf("--from must be best or latest, not %q", *from)
+	}
+	load := gan.LoadGenerator
+	if *live {
+		load = gan.LoadLiveGenerator
+	}
+	g, err := load(path)
 	if err != nil {
 		return err
 	}

@@ -30,6 +30,13 @@ type runInfo struct {
 	Policy *spec.Policy `json:"policy,omitempty"`
 }
 
+// stale is when a run says its quality has stopped improving, and whether
+// it ends there.
+type stale struct {
+	Patience int // steps after the best (0: gan.DefaultPatience)
+	Stop     bool
+}
+
 func loadDataset(ctx context.Context, dataset string, res int) (*datasets.Dataset, error) {
 	if name, ok := strings.CutPrefix(dataset, "builtin:"); ok {
 		return datasets.Builtin(name, res)
@@ -73,6 +80,8 @@ func trainCmd(ctx context.Context, args []string) error {
 	device := fs.String("device", spec.CPU, deviceUsage("train on this device"))
 	augment := fs.String("augment", "", "augmentation of what the discriminator sees: auto (ADA), off, or a fixed strength 0–1 (default: the preset's)")
 	ema := fs.Float64("ema", -1, "half-life of the generator's weight average in images, 0 for none (default: the preset's)")
+	patience := fs.Int("patience", gan.DefaultPatience, "steps without a better SWD after which the run says it has stopped improving")
+	stopStale := fs.Bool("stop-when-stale", false, "end the run once SWD has not improved for --patience steps")
 	mirror := fs.String("mirror", "", "flip real images left to right half the time: on or off (default: the preset's)")
 	if err := fs.Parse(args); err != nil {
 		return errUsage
@@ -157,7 +166,10 @@ func trainCmd(ctx context.Context, args []string) error {
 			return err
 		}
 	}
-	f := &folder{dir: *out, steps: *steps}
+	if *patience < 1 {
+		return errors.New("--patience must be at least 1")
+	}
+	f := &folder{dir: *out, steps: *steps, stale: stale{Patience: *patience, Stop: *stopStale}}
 	defer func() { f.tr.Close() }()
 	f.tr = tr
 	return f.train(ctx, ds, info.Config, policy, *resume == "", *snapEvery, *evalEvery)

@@ -28,4 +28,8 @@ type HealthReport struct {
 	// on the last training batch of fakes: near 0 when they all look alike
 	// to it. Reported, not judged.
 	DFakeSpread float64 `json:"d_fake_spread"`
+	// Memorising says the discriminator is sure of nearly every real image
+	// (ADA's r_t high) while quality has fallen from its best: it has
+	// learnt the training set by heart. A warning, never a collapse.
+	Memorising bool `json:"memorising,omitempty"`
 }
