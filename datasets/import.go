@@ -24,6 +24,9 @@ type Skipped struct {
 type Report struct {
 	Imported int       `json:"imported"`
 	Skipped  []Skipped `json:"skipped"`
+	// Upsampled counts the images kept at a larger side than their own
+	// (smaller than the dataset's side); see NewImporterUpTo.
+	Upsampled int `json:"upsampled,omitempty"`
 }
 
 // Progress is told after each file: done of total files looked at.
@@ -37,11 +40,23 @@ type Importer struct {
 	ds     *Dataset
 	report Report
 	total  int64 // bytes read so far
+	upTo   bool  // the side is picked at Finish (NewImporterUpTo)
+	native []int // with upTo, each image's shorter side as decoded
 }
 
 // NewImporter starts an empty dataset of size×size images.
 func NewImporter(name string, size int, lim Limits) *Importer {
 	return &Importer{Limits: lim, ds: &Dataset{Name: name, Size: size}}
+}
+
+// NewImporterUpTo starts an empty dataset whose side is picked from its
+// images at Finish (see keepSide), at most most px. Until then images are
+// held at most px, or at half that each time the held pixels pass
+// Limits.MaxPreparedBytes (never below 64 px on that account).
+func NewImporterUpTo(name string, most int, lim Limits) *Importer {
+	im := NewImporter(name, SideFor(most, most), lim)
+	im.upTo = true
+	return im
 }
 
 // Add decodes and prepares one file, within the process's decode budget
@@ -60,7 +75,7 @@ func (im *Importer) Add(ctx context.Context, name string, r io.Reader) error {
 	if im.total > im.Limits.MaxTotalBytes {
 		return fmt.Errorf("the files add up to more than the %d MiB limit", im.Limits.MaxTotalBytes>>20)
 	}
-	img, err := Load(ctx, data, im.Limits, im.ds.Size)
+	img, native, err := load(ctx, data, im.Limits, im.ds.Size)
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
@@ -73,7 +88,50 @@ func (im *Importer) Add(ctx context.Context, name string, r io.Reader) error {
 		return nil
 	}
 	im.report.Imported++
+	if im.upTo {
+		im.native = append(im.native, native)
+		im.keepWithinBudget()
+	}
 	return nil
+}
+
+// keepWithinBudget halves the side the images are held at while they take
+// more than MaxPreparedBytes, down to 64 px: a collection of tens of
+// thousands is kept at 64 px as before rather than refused.
+func (im *Importer) keepWithinBudget() {
+	most := im.Limits.MaxPreparedBytes
+	if most <= 0 {
+		most = DefaultPreparedBytes
+	}
+	for int64(len(im.ds.Pix)) > most && im.ds.Size > 64 {
+		im.ds = im.ds.Resized(im.ds.Size / 2)
+	}
+}
+
+// keepSide is the side an import that picks its own keeps: the largest in
+// Sides, up to held, that at least nine images in ten cover without
+// upsampling. Taking the smallest image's side instead would let one stray
+// thumbnail keep a thousand photos at 32 px; taking the largest would
+// upsample most of a collection of small images. The few smaller images
+// are upsampled, as every small image was when uploads were all kept at
+// 64 px.
+func keepSide(native []int, held int) int {
+	for i := len(Sides) - 1; i >= 0; i-- {
+		s := Sides[i]
+		if s > held {
+			continue
+		}
+		covered := 0
+		for _, n := range native {
+			if n >= s {
+				covered++
+			}
+		}
+		if 10*covered >= 9*len(native) {
+			return s
+		}
+	}
+	return MinRes
 }
 
 func (im *Importer) skip(name, reason string) {
@@ -85,6 +143,16 @@ func (im *Importer) skip(name, reason string) {
 func (im *Importer) Finish() (*Dataset, Report, error) {
 	if im.ds.Len() == 0 {
 		return nil, im.report, errors.New("no usable images found")
+	}
+	if im.upTo {
+		side := keepSide(im.native, im.ds.Size)
+		im.ds = im.ds.Resized(side)
+		im.report.Upsampled = 0
+		for _, n := range im.native {
+			if n < side {
+				im.report.Upsampled++
+			}
+		}
 	}
 	return im.ds, im.report, nil
 }
