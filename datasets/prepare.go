@@ -93,13 +93,14 @@ func Decode(data []byte, lim Limits) (image.Image, error) {
 // concurrent imports takes more than the budget. The full-size image never
 // leaves this function.
 func Load(ctx context.Context, data []byte, lim Limits, size int) (*image.NRGBA, error) {
-	img, _, err := load(ctx, data, lim, size)
+	img, _, err := load(ctx, data, lim, func(int) int { return size })
 	return img, err
 }
 
-// load is Load that also says the image's shorter side as decoded: how
-// large a side it supports without upsampling.
-func load(ctx context.Context, data []byte, lim Limits, size int) (*image.NRGBA, int, error) {
+// load is Load with the side picked from the image's shorter side as
+// decoded (its native side, which it also returns: how large a side it
+// supports without upsampling).
+func load(ctx context.Context, data []byte, lim Limits, size func(native int) int) (*image.NRGBA, int, error) {
 	cfg, format, err := decodeConfig(data, lim)
 	if err != nil {
 		return nil, 0, err
@@ -114,7 +115,8 @@ func load(ctx context.Context, data []byte, lim Limits, size int) (*image.NRGBA,
 		return nil, 0, err
 	}
 	b := img.Bounds()
-	return Prepare(img, size), min(b.Dx(), b.Dy()), nil
+	native := min(b.Dx(), b.Dy())
+	return Prepare(img, size(native)), native, nil
 }
 
 // decodeConfig reads an image's header and checks its size against lim.

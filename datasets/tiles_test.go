@@ -169,10 +169,10 @@ func TestImporterUpToBudget(t *testing.T) {
 		if err := im.Add(context.Background(), fmt.Sprintf("%d.png", i), bytes.NewReader(png)); err != nil {
 			t.Fatal(err)
 		}
-		if n := int64(len(im.ds.Pix)); n > lim.MaxPreparedBytes && im.ds.Size > 64 {
-			t.Fatalf("after %d images: holding %d bytes at %d px, past the budget of %d", i+1, n, im.ds.Size, lim.MaxPreparedBytes)
+		if h := im.upTo; h.bytes > lim.MaxPreparedBytes && h.most > 64 {
+			t.Fatalf("after %d images: holding %d bytes at %d px, past the budget of %d", i+1, h.bytes, h.most, lim.MaxPreparedBytes)
 		}
-		held = append(held, im.ds.Size)
+		held = append(held, im.upTo.most)
 	}
 	if held[0] != 256 || held[2] != 128 || held[8] != 64 || held[59] != 64 {
 		t.Errorf("held sides %v: want 256 for the first two, 128 from the third, 64 from the ninth on", held)
@@ -214,5 +214,32 @@ func TestBuiltinSides(t *testing.T) {
 	}
 	if _, err := BuiltinMaxRes("nope"); err == nil {
 		t.Error("an unknown built-in dataset has a largest side")
+	}
+}
+
+// Sources at a side the dataset keeps are kept as they are: importing 64 px
+// images up to 256 gives the very pixels a fixed 64 px import gives (no
+// enlarging to 256 and shrinking back).
+func TestImporterUpToKeepsSmallSourcesAsTheyAre(t *testing.T) {
+	src := Shapes(4, 64, 8)
+	fixed, upTo := NewImporter("f", 64, DefaultLimits()), NewImporterUpTo("u", 256, DefaultLimits())
+	for i := 0; i < src.Len(); i++ {
+		p := encodePNG(t, src.RGBA(i))
+		for _, im := range []*Importer{fixed, upTo} {
+			if err := im.Add(context.Background(), fmt.Sprint(i), bytes.NewReader(p)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	a, _, err := fixed.Finish()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _, err := upTo.Finish()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Size != 64 || !bytes.Equal(a.Pix, b.Pix) || !bytes.Equal(b.Pix, src.Pix) {
+		t.Errorf("up-to import kept %d px images that differ from the 64 px sources", b.Size)
 	}
 }

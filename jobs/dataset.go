@@ -17,8 +17,8 @@ import (
 // A smaller side is downsampled from the stored images (Lanczos) once and
 // cached beside them, so a run that starts, resumes or is retried reads
 // the small copy instead of decoding and resampling every stored image
-// again (5,000 images at 256 px take seconds to decode; their 32 px copy
-// a small share of that). A missing or unreadable cache is made again;
+// again (300 images at 256 px took 1.4 s to read at 32 px, 25 ms from the
+// 32 px copy; 2.0 s and 0.26 s at 128). A missing or unreadable cache is made again;
 // failing to write one only costs the next load the same work.
 func LoadDataset(ctx context.Context, st *store.Store, d *store.Dataset, res int) (*datasets.Dataset, error) {
 	if res > d.MaxRes() {
