@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/disintegration/imaging"
 )
 
 // Skipped is one input that did not become a training image, and why.
@@ -24,6 +26,9 @@ type Skipped struct {
 type Report struct {
 	Imported int       `json:"imported"`
 	Skipped  []Skipped `json:"skipped"`
+	// Upsampled counts the images kept at a larger side than their own
+	// (smaller than the dataset's side); see NewImporterUpTo.
+	Upsampled int `json:"upsampled,omitempty"`
 }
 
 // Progress is told after each file: done of total files looked at.
@@ -37,6 +42,19 @@ type Importer struct {
 	ds     *Dataset
 	report Report
 	total  int64 // bytes read so far
+	upTo   *heldImages
+}
+
+// heldImages are an up-to import's images until Finish picks their side:
+// each prepared at its own shorter side up to most, so that no image is
+// enlarged before the side is known, nor a large one resampled twice
+// unless the budget makes it.
+type heldImages struct {
+	most   int       // the largest side held
+	pix    [][]uint8 // each image as RGB, side[i]×side[i]
+	side   []int
+	native []int // each image's shorter side as decoded
+	bytes  int64 // of pix, together
 }
 
 // NewImporter starts an empty dataset of size×size images.
@@ -44,11 +62,29 @@ func NewImporter(name string, size int, lim Limits) *Importer {
 	return &Importer{Limits: lim, ds: &Dataset{Name: name, Size: size}}
 }
 
+// NewImporterUpTo starts an empty dataset whose side is picked from its
+// images at Finish (see keepSide), at most most px. Until then images are
+// held at most px, or at half that each time the held pixels pass
+// Limits.MaxPreparedBytes (never below 64 px on that account).
+func NewImporterUpTo(name string, most int, lim Limits) *Importer {
+	im := NewImporter(name, 0, lim)
+	im.upTo = &heldImages{most: SideFor(most, most)}
+	return im
+}
+
+// count is how many images the import holds.
+func (im *Importer) count() int {
+	if im.upTo != nil {
+		return len(im.upTo.pix)
+	}
+	return im.ds.Len()
+}
+
 // Add decodes and prepares one file, within the process's decode budget
 // (waiting for it until ctx is done). Errors about the file itself go into
 // the report; the returned error means the import as a whole must stop.
 func (im *Importer) Add(ctx context.Context, name string, r io.Reader) error {
-	if im.ds.Len() >= im.Limits.MaxFiles {
+	if im.count() >= im.Limits.MaxFiles {
 		return fmt.Errorf("more than %d images: split the collection", im.Limits.MaxFiles)
 	}
 	data, err := readAll(r, im.Limits.MaxFileBytes)
@@ -60,7 +96,11 @@ func (im *Importer) Add(ctx context.Context, name string, r io.Reader) error {
 	if im.total > im.Limits.MaxTotalBytes {
 		return fmt.Errorf("the files add up to more than the %d MiB limit", im.Limits.MaxTotalBytes>>20)
 	}
-	img, err := Load(ctx, data, im.Limits, im.ds.Size)
+	size := func(int) int { return im.ds.Size }
+	if h := im.upTo; h != nil {
+		size = func(native int) int { return max(1, min(native, h.most)) }
+	}
+	img, native, err := load(ctx, data, im.Limits, size)
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
@@ -68,12 +108,74 @@ func (im *Importer) Add(ctx context.Context, name string, r io.Reader) error {
 		im.skip(name, err.Error())
 		return nil
 	}
-	if err := im.ds.append(name, img); err != nil {
+	if h := im.upTo; h != nil {
+		side := img.Bounds().Dx()
+		h.pix = append(h.pix, appendRGB(make([]uint8, 0, 3*side*side), img))
+		h.side = append(h.side, side)
+		h.native = append(h.native, native)
+		h.bytes += int64(3 * side * side)
+		im.ds.Names = append(im.ds.Names, name)
+		h.keepWithin(im.Limits.MaxPreparedBytes)
+	} else if err := im.ds.append(name, img); err != nil {
 		im.skip(name, err.Error())
 		return nil
 	}
 	im.report.Imported++
 	return nil
+}
+
+// keepWithin halves the largest side held while the images take more than
+// budget bytes, down to 64 px: a collection of tens of thousands is kept
+// at 64 px as before rather than refused.
+func (h *heldImages) keepWithin(budget int64) {
+	if budget <= 0 {
+		budget = DefaultPreparedBytes
+	}
+	for h.bytes > budget && h.most > 64 {
+		h.most /= 2
+		for i, s := range h.side {
+			if s > h.most {
+				h.pix[i] = resizeRGB(h.pix[i], s, h.most)
+				h.bytes -= int64(3*s*s - 3*h.most*h.most)
+				h.side[i] = h.most
+			}
+		}
+	}
+}
+
+// resizeRGB resamples one RGB image of side from to side to (Lanczos).
+func resizeRGB(pix []uint8, from, to int) []uint8 {
+	if from == to {
+		return pix
+	}
+	d := &Dataset{Size: from, Pix: pix}
+	return appendRGB(make([]uint8, 0, 3*to*to), imaging.Resize(d.RGBA(0), to, to, imaging.Lanczos))
+}
+
+// keepSide is the side an import that picks its own keeps: the largest in
+// Sides, up to held, that at least nine images in ten cover without
+// upsampling. Taking the smallest image's side instead would let one stray
+// thumbnail keep a thousand photos at 32 px; taking the largest would
+// upsample most of a collection of small images. The few smaller images
+// are upsampled, as every small image was when uploads were all kept at
+// 64 px.
+func keepSide(native []int, held int) int {
+	for i := len(Sides) - 1; i >= 0; i-- {
+		s := Sides[i]
+		if s > held {
+			continue
+		}
+		covered := 0
+		for _, n := range native {
+			if n >= s {
+				covered++
+			}
+		}
+		if 10*covered >= 9*len(native) {
+			return s
+		}
+	}
+	return MinRes
 }
 
 func (im *Importer) skip(name, reason string) {
@@ -83,8 +185,21 @@ func (im *Importer) skip(name, reason string) {
 // Finish returns the dataset and the report; an import with no usable image
 // is an error, with the report still filled in.
 func (im *Importer) Finish() (*Dataset, Report, error) {
-	if im.ds.Len() == 0 {
+	if im.count() == 0 {
 		return nil, im.report, errors.New("no usable images found")
+	}
+	if h := im.upTo; h != nil {
+		side := keepSide(h.native, h.most)
+		im.ds.Size, im.ds.Pix = side, make([]uint8, 0, len(h.pix)*3*side*side)
+		im.report.Upsampled = 0
+		for i := range h.pix {
+			im.ds.Pix = append(im.ds.Pix, resizeRGB(h.pix[i], h.side[i], side)...)
+			h.pix[i] = nil // held and kept copies together stay near the budget
+			if h.native[i] < side {
+				im.report.Upsampled++
+			}
+		}
+		im.upTo = nil
 	}
 	return im.ds, im.report, nil
 }

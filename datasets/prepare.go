@@ -23,7 +23,17 @@ type Limits struct {
 	MaxFiles      int   // images per import
 	MaxPixels     int64 // width × height of one image
 	MaxSide       int   // width or height of one image
+	// MaxPreparedBytes bounds the prepared pixels an import that picks its
+	// own side holds (3 bytes a pixel): past it the side it keeps halves,
+	// down to 64 px (what every upload was kept at before, whatever its
+	// count). 0 means DefaultPreparedBytes.
+	MaxPreparedBytes int64
 }
+
+// DefaultPreparedBytes lets an upload keep about 5,400 images at 256 px
+// (192 KiB each), 21,800 at 128, and any count MaxFiles allows at 64: the
+// most the old fixed 64 px import held was 50,000 × 12 KiB = 600 MB.
+const DefaultPreparedBytes = 1 << 30
 
 // DefaultLimits suit a designer's collection on one machine.
 func DefaultLimits() Limits {
@@ -33,6 +43,8 @@ func DefaultLimits() Limits {
 		MaxFiles:      50000,
 		MaxPixels:     64 << 20, // e.g. 8192×8192
 		MaxSide:       16384,
+
+		MaxPreparedBytes: DefaultPreparedBytes,
 	}
 }
 
@@ -81,20 +93,30 @@ func Decode(data []byte, lim Limits) (image.Image, error) {
 // concurrent imports takes more than the budget. The full-size image never
 // leaves this function.
 func Load(ctx context.Context, data []byte, lim Limits, size int) (*image.NRGBA, error) {
+	img, _, err := load(ctx, data, lim, func(int) int { return size })
+	return img, err
+}
+
+// load is Load with the side picked from the image's shorter side as
+// decoded (its native side, which it also returns: how large a side it
+// supports without upsampling).
+func load(ctx context.Context, data []byte, lim Limits, size func(native int) int) (*image.NRGBA, int, error) {
 	cfg, format, err := decodeConfig(data, lim)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	done, err := decodeBudget.Load().take(ctx, decodeCost(data, cfg, format))
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	defer done()
 	img, err := decode(data, format)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	return Prepare(img, size), nil
+	b := img.Bounds()
+	native := min(b.Dx(), b.Dy())
+	return Prepare(img, size(native)), native, nil
 }
 
 // decodeConfig reads an image's header and checks its size against lim.

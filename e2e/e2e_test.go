@@ -96,9 +96,15 @@ func startStudio(t *testing.T) string {
 		t.Fatal(err)
 	}
 	for _, name := range datasets.BuiltinNames {
-		ds, err := datasets.Builtin(name, 32)
+		// Recorded at the largest side it comes at: runs may ask for any
+		// side up to it.
+		most, err := datasets.BuiltinMaxRes(name)
+		var ds *datasets.Dataset
 		if err == nil {
-			_, err = st.EnsureBuiltin(ctx, name, 64, ds.Len())
+			ds, err = datasets.Builtin(name, 32)
+		}
+		if err == nil {
+			_, err = st.EnsureBuiltin(ctx, name, most, ds.Len())
 		}
 		if err != nil {
 			t.Fatalf("built-in dataset %s: %v", name, err)

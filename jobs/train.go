@@ -160,23 +160,6 @@ func (t *training) step() int {
 	return t.tr.Step()
 }
 
-// LoadDataset returns a dataset's images at res.
-func LoadDataset(ctx context.Context, st *store.Store, d *store.Dataset, res int) (*datasets.Dataset, error) {
-	if d.Builtin != "" {
-		return datasets.Builtin(d.Builtin, res)
-	}
-	r, err := st.OpenDataset(ctx, d)
-	if err != nil {
-		return nil, err
-	}
-	defer r.Close()
-	ds, err := datasets.ReadSheet(d.Name, r, d.Res, d.Count)
-	if err != nil {
-		return nil, fmt.Errorf("dataset %d: %w", d.ID, err)
-	}
-	return ds.Resized(res), nil
-}
-
 func (t *training) train(ctx context.Context) error {
 	st, run := t.q.st, t.run
 	d, err := st.Dataset(ctx, run.DatasetID)

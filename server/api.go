@@ -14,17 +14,22 @@ import (
 )
 
 type jsonDataset struct {
-	ID      int64              `json:"id"`
-	Name    string             `json:"name"`
-	Builtin string             `json:"builtin,omitempty"`
-	Res     int                `json:"res"`
-	Count   int                `json:"count"`
-	Bytes   int64              `json:"bytes"`
-	Report  store.ImportReport `json:"report"`
+	ID      int64  `json:"id"`
+	Name    string `json:"name"`
+	Builtin string `json:"builtin,omitempty"`
+	Res     int    `json:"res"`     // side the images are kept at, as before
+	MaxRes  int    `json:"max_res"` // the largest side a run on it can have (the same figure)
+	// Resolutions are the run sides the dataset serves, smallest first:
+	// what the new-run form offers.
+	Resolutions []int              `json:"resolutions"`
+	Count       int                `json:"count"`
+	Bytes       int64              `json:"bytes"`
+	Report      store.ImportReport `json:"report"`
 }
 
 func toJSONDataset(d *store.Dataset) jsonDataset {
-	return jsonDataset{ID: d.ID, Name: d.Name, Builtin: d.Builtin, Res: d.Res, Count: d.Count, Bytes: d.Bytes, Report: d.Report}
+	return jsonDataset{ID: d.ID, Name: d.Name, Builtin: d.Builtin, Res: d.Res, MaxRes: d.MaxRes(), Resolutions: d.Resolutions(),
+		Count: d.Count, Bytes: d.Bytes, Report: d.Report}
 }
 
 func (s *Server) apiDatasets(c echo.Context) error {

@@ -25,8 +25,10 @@ import (
 	"github.com/ganstudio/ganstudio/web"
 )
 
-// UploadRes is the side uploads are prepared at; 32-pixel runs resample it.
-const UploadRes = 64
+// UploadRes is the most an upload is kept at: each upload is kept at the
+// largest side its images support up to this (datasets.NewImporterUpTo),
+// and runs at smaller sides downsample it.
+const UploadRes = datasets.MaxRes
 
 // importUpload reads a multipart upload — a "name" field and one or more
 // "files" parts, each an image or a zip of images — part by part, without
@@ -45,7 +47,7 @@ func (s *Server) importUpload(c echo.Context) (*store.Dataset, error) {
 		return nil, err
 	}
 	defer done()
-	im := datasets.NewImporter("", UploadRes, s.opts.Limits)
+	im := datasets.NewImporterUpTo("", UploadRes, s.opts.Limits)
 	name, files := "", 0
 	var zips []string // names of the zip files sent
 	var read int64
@@ -86,7 +88,7 @@ func (s *Server) importUpload(c echo.Context) (*store.Dataset, error) {
 		return nil, fieldErrors{"files": "choose some images or a zip of images"}
 	}
 	ds, rep, err := im.Finish()
-	report := store.ImportReport{Files: files}
+	report := store.ImportReport{Files: files, Upsampled: rep.Upsampled}
 	for _, sk := range rep.Skipped {
 		report.Skipped = append(report.Skipped, store.SkippedFile{Name: sk.Name, Reason: sk.Reason})
 	}
@@ -100,10 +102,10 @@ func (s *Server) importUpload(c echo.Context) (*store.Dataset, error) {
 		return nil, fieldErrors{"name": "keep the name under 80 characters"}
 	}
 	d := &store.Dataset{Name: name, Res: ds.Size, Count: ds.Len(), Bytes: read, Report: report}
-	if err := s.st.CreateDataset(ctx, d, func(w io.Writer) error { return ds.WriteSheet(w, 64) }); err != nil {
+	if err := s.st.CreateDataset(ctx, d, ds.WriteTiles); err != nil {
 		return nil, err
 	}
-	s.log.Info("dataset imported", "id", d.ID, "name", d.Name, "images", d.Count, "skipped", len(report.Skipped))
+	s.log.Info("dataset imported", "id", d.ID, "name", d.Name, "images", d.Count, "res", d.Res, "skipped", len(report.Skipped))
 	return d, nil
 }
 
@@ -288,8 +290,13 @@ func (s *Server) datasetPreview(c echo.Context) error {
 	return c.Blob(http.StatusOK, "image/png", pic.([]byte))
 }
 
+// previewRes is the side a preview shows: enough to see what the images
+// are, and a 256 px dataset is read at 64 px (its cached copy, the one a
+// 64 px run reads too) rather than held whole at 256 for a picture.
+const previewRes = 64
+
 func drawPreview(ctx context.Context, st *store.Store, d *store.Dataset) ([]byte, error) {
-	ds, err := jobs.LoadDataset(ctx, st, d, d.Res)
+	ds, err := jobs.LoadDataset(ctx, st, d, min(d.MaxRes(), previewRes))
 	if err != nil {
 		return nil, err
 	}

@@ -104,9 +104,9 @@ func toRun(c echo.Context, s *Server, f web.RunForm) (*store.Run, fieldErrors) {
 	}
 	cfg := spec.DefaultConfig()
 	did := integer("dataset_id", 1, 1<<62, "choose a dataset")
-	cfg.Res = int(integer("res", 32, 64, "32 or 64 pixels"))
-	if cfg.Res != 32 && cfg.Res != 64 && errs["res"] == "" {
-		errs["res"] = "32 or 64 pixels"
+	cfg.Res = int(integer("res", 32, 256, "32, 64, 128 or 256 pixels"))
+	if !slices.Contains(spec.Resolutions, cfg.Res) && errs["res"] == "" {
+		errs["res"] = "32, 64, 128 or 256 pixels"
 	}
 	cfg.Width = num("width", 0.125, 2, "a model size between 0.125 and 2")
 	steps := int(integer("steps", 1, 200000, "between 1 and 200 000 steps"))
@@ -145,8 +145,8 @@ func toRun(c echo.Context, s *Server, f web.RunForm) (*store.Run, fieldErrors) {
 		d, err := s.st.Dataset(c.Request().Context(), did)
 		if err != nil {
 			errs["dataset_id"] = "no such dataset"
-		} else if d.Builtin == "" && d.Res < cfg.Res {
-			errs["res"] = fmt.Sprintf("this dataset was prepared at %d pixels", d.Res)
+		} else if d.MaxRes() < cfg.Res {
+			errs["res"] = fmt.Sprintf("this dataset is kept at up to %d pixels", d.MaxRes())
 		}
 	}
 	if len(errs) > 0 {

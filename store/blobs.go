@@ -25,13 +25,21 @@ type Blobs interface {
 }
 
 // Keys of the objects the studio keeps.
-func DatasetKey(id int64) string         { return fmt.Sprintf("datasets/%d/images.png", id) }
+func DatasetKey(id int64) string         { return fmt.Sprintf("datasets/%d/images.tiles", id) }
 func RunKey(id int64) string             { return fmt.Sprintf("runs/%d/", id) }
 func GridKey(run int64, step int) string { return fmt.Sprintf("runs/%d/grids/%06d.png", run, step) }
 func SampleKey(run, id int64) string     { return fmt.Sprintf("runs/%d/samples/%d.png", run, id) }
 func CheckpointKey(run int64, step int) string {
 	return fmt.Sprintf("runs/%d/checkpoints/%06d.gob", run, step)
 }
+
+// sheetKey is where uploads were kept before tiles: one PNG sheet of
+// 64 px images. Datasets stored then still read from it.
+func sheetKey(id int64) string { return fmt.Sprintf("datasets/%d/images.png", id) }
+
+// DatasetAtKey is a dataset's images downsampled to res: a cache, made
+// again from DatasetKey whenever it is missing or unreadable.
+func DatasetAtKey(id int64, res int) string { return fmt.Sprintf("datasets/%d/at%d.tiles", id, res) }
 
 var keyRE = regexp.MustCompile(`^[a-z]+(/[a-z0-9][a-z0-9.]*)*/?$`)
 

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ganstudio/ganstudio/gan/spec"
 	"github.com/ganstudio/ganstudio/internal/proc"
 )
 
@@ -18,17 +19,36 @@ type Dataset struct {
 	ID      int64
 	Name    string
 	Builtin string // name of a built-in dataset, "" for an upload
-	Res     int    // side of the stored images in pixels
+	Res     int    // side of the stored images in pixels: the largest a run can have (MaxRes)
 	Count   int
 	Bytes   int64 // size of what was uploaded
 	Report  ImportReport
 	Created time.Time
 }
 
+// MaxRes is the largest side a run on the dataset can have: its images
+// are kept at that side and downsampled for smaller runs, never upsampled.
+// Uploads from before datasets were kept at up to 256 px say 64.
+func (d *Dataset) MaxRes() int { return d.Res }
+
+// Resolutions are the run sides the dataset serves, smallest first.
+func (d *Dataset) Resolutions() []int {
+	var out []int
+	for _, r := range spec.Resolutions {
+		if r <= d.Res {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
 // ImportReport is what the import made of an upload.
 type ImportReport struct {
 	Files   int           `json:"files"`
 	Skipped []SkippedFile `json:"skipped"`
+	// Upsampled counts images smaller than the side the dataset is kept
+	// at, enlarged to it.
+	Upsampled int `json:"upsampled,omitempty"`
 }
 
 // SkippedFile is one file the import left out, and why.
@@ -56,11 +76,11 @@ func scanDataset(sc interface{ Scan(...any) error }) (*Dataset, error) {
 	return &d, nil
 }
 
-// CreateDataset records d and stores its image sheet (written by
-// writeSheet) as one blob; on any error nothing is left behind. The sheet
-// is written outside any transaction (a large one takes a while to encode,
-// and training must not wait for the database meanwhile); the dataset is
-// listed only once it is complete.
+// CreateDataset records d and stores its images (written by writeSheet,
+// as datasets.Dataset.WriteTiles does) as one blob; on any error nothing is
+// left behind. The blob is written outside any transaction (a large one
+// takes a while to encode, and training must not wait for the database
+// meanwhile); the dataset is listed only once it is complete.
 func (s *Store) CreateDataset(ctx context.Context, d *Dataset, writeSheet func(io.Writer) error) error {
 	report, err := json.Marshal(d.Report)
 	if err != nil {
@@ -94,10 +114,15 @@ func (s *Store) CreateDataset(ctx context.Context, d *Dataset, writeSheet func(i
 }
 
 // EnsureBuiltin records a built-in dataset once, so it is listed and runs
-// can point at it. Processes starting together record it once between them.
+// can point at it; res is the largest side it comes at. Processes starting
+// together record it once between them. A row recorded by an older
+// version takes this version's res and count (built-in rows said 64
+// before datasets served 128 px).
 func (s *Store) EnsureBuiltin(ctx context.Context, name string, res, count int) (*Dataset, error) {
-	_, err := s.DB.ExecContext(ctx, `INSERT OR IGNORE INTO datasets (name, builtin, res, count, created_at)
-		VALUES (?, ?, ?, ?, ?)`, name+" (built-in)", name, res, count, now())
+	_, err := s.DB.ExecContext(ctx, `INSERT INTO datasets (name, builtin, res, count, created_at)
+		VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (builtin) WHERE builtin != '' DO UPDATE SET res = excluded.res, count = excluded.count
+		WHERE res != excluded.res OR count != excluded.count`, name+" (built-in)", name, res, count, now())
 	if err != nil {
 		return nil, fmt.Errorf("built-in dataset %s: %w", name, err)
 	}
@@ -135,9 +160,33 @@ func (s *Store) Datasets(ctx context.Context) ([]*Dataset, error) {
 	return out, rows.Err()
 }
 
-// OpenDataset opens an uploaded dataset's image sheet.
+// OpenDataset opens an uploaded dataset's images as stored: tiles, or
+// for a dataset uploaded before tiles, its sheet (datasets.ReadStored
+// reads either).
 func (s *Store) OpenDataset(ctx context.Context, d *Dataset) (io.ReadCloser, error) {
-	return s.Blobs.Open(ctx, DatasetKey(d.ID))
+	r, err := s.Blobs.Open(ctx, DatasetKey(d.ID))
+	if errors.Is(err, ErrNotFound) {
+		r, err = s.Blobs.Open(ctx, sheetKey(d.ID))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("dataset %d images: %w", d.ID, err)
+	}
+	return r, nil
+}
+
+// OpenDatasetAt opens the cached copy of a dataset's images at res
+// (ErrNotFound when there is none yet).
+func (s *Store) OpenDatasetAt(ctx context.Context, d *Dataset, res int) (io.ReadCloser, error) {
+	return s.Blobs.Open(ctx, DatasetAtKey(d.ID, res))
+}
+
+// PutDatasetAt caches a dataset's images at res, as write writes them.
+// Deleting the dataset deletes its caches.
+func (s *Store) PutDatasetAt(ctx context.Context, d *Dataset, res int, write func(io.Writer) error) error {
+	if err := s.Blobs.Put(ctx, DatasetAtKey(d.ID, res), write); err != nil {
+		return fmt.Errorf("cache dataset %d at %d px: %w", d.ID, res, err)
+	}
+	return nil
 }
 
 // DeleteDataset removes an uploaded dataset no run uses.

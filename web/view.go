@@ -457,6 +457,22 @@ func Plural(n int, noun string) string {
 	return fmt.Sprintf("%d %ss", n, noun)
 }
 
+// SideList names image sides for a sentence: "32, 64 or 128".
+func SideList(sides []int) string {
+	var b strings.Builder
+	for i, s := range sides {
+		switch {
+		case i == 0:
+		case i == len(sides)-1:
+			b.WriteString(" or ")
+		default:
+			b.WriteString(", ")
+		}
+		fmt.Fprint(&b, s)
+	}
+	return b.String()
+}
+
 // refreshWhileActive is the run list's htmx trigger: a poll every 5 s while
 // a run may change on its own, none otherwise.
 func refreshWhileActive(runs []RunCard) string {

@@ -33,9 +33,15 @@ func openStudio(ctx context.Context, data string, work bool, staleAfter time.Dur
 		slog.Warn("could not remove every leftover temporary file", "err", st.Swept.TempError)
 	}
 	for _, name := range datasets.BuiltinNames {
-		ds, err := datasets.Builtin(name, 32)
+		// Recorded at the largest side it comes at: runs may ask for any
+		// side up to it.
+		most, err := datasets.BuiltinMaxRes(name)
+		var ds *datasets.Dataset
 		if err == nil {
-			_, err = st.EnsureBuiltin(ctx, name, 64, ds.Len())
+			ds, err = datasets.Builtin(name, 32)
+		}
+		if err == nil {
+			_, err = st.EnsureBuiltin(ctx, name, most, ds.Len())
 		}
 		if err != nil {
 			st.Close()

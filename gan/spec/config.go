@@ -151,6 +151,11 @@ func (a Augment) Validate() error {
 	return nil
 }
 
+// Resolutions are the image sides the networks are built at, smallest
+// first: each stage doubles the side from 4×4 (gan's stages), so any power
+// of two builds; 256 is the largest a dataset is kept at.
+var Resolutions = []int{32, 64, 128, 256}
+
 // DefaultConfig is the reference DCGAN at 32×32 (the "ref32" preset).
 func DefaultConfig() Config {
 	return Config{Res: 32, Width: 1, ZDim: 128, Batch: 64, LRG: 2e-4, LRD: 2e-4, Beta1: 0.5, Beta2: 0.999, Seed: 1}
@@ -202,8 +207,8 @@ func PresetNames() []string {
 // Validate reports the first setting that cannot work.
 func (c Config) Validate() error {
 	switch {
-	case c.Res != 32 && c.Res != 64:
-		return fmt.Errorf("resolution must be 32 or 64, got %d", c.Res)
+	case !slices.Contains(Resolutions, c.Res):
+		return fmt.Errorf("resolution must be 32, 64, 128 or 256, got %d", c.Res)
 	case c.Width <= 0 || c.Width > 4 || math.IsNaN(c.Width):
 		return fmt.Errorf("width multiplier must be in (0, 4], got %g", c.Width)
 	case c.ZDim < 1 || c.ZDim > 1024:
