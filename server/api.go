@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -100,6 +101,9 @@ func (s *Server) apiCreateRun(c echo.Context) error {
 	}
 	if body.Device != nil && *body.Device == "" {
 		return fieldErrors{"device": "a device name, such as cpu"}
+	}
+	if body.Augment != nil && strings.TrimSpace(*body.Augment) == "" {
+		return fieldErrors{"augment": `"auto", "off", or a fixed strength from "0" to "1"`}
 	}
 	f := body.form()
 	r, errs := toRun(c, s, f)

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -8,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ganstudio/ganstudio/gan/spec"
 	"github.com/ganstudio/ganstudio/store"
 )
 
@@ -29,7 +31,8 @@ func TestRunAPIFields(t *testing.T) {
 	defaults := func(r jsonRun) string {
 		if r.Steps != 500 || r.Config.Batch != 64 || r.Config.Res != 32 || r.Config.Width != 1 || r.Config.LRG != 0.0002 ||
 			r.Config.LRD != 0.0002 || r.Config.SnapshotEvery != 50 || r.Config.FeedbackWeight != 0.5 ||
-			r.Config.CollapsePolicy != "repair" || r.Device != "cpu" {
+			r.Config.CollapsePolicy != "repair" || r.Device != "cpu" ||
+			r.Config.Augment != "auto" || r.Config.EMA != 10_000 || !r.Config.Mirror {
 			return fmt.Sprintf("not the form's defaults: %d steps, %+v on %s", r.Steps, r.Config, r.Device)
 		}
 		return ""
@@ -64,6 +67,8 @@ func TestRunAPIFields(t *testing.T) {
 		{field: "snapshot_every", absent: ok(defaults), zero: refused, neg: refused, wrong: `{}`},
 		{field: "collapse_policy", absent: ok(defaults), zero: refused, neg: refused, wrong: `1`},
 		{field: "device", absent: ok(defaults), zero: refused, neg: refused, wrong: `0`},
+		// A strength is sent as text ("0.3"), like the form's field.
+		{field: "augment", absent: ok(defaults), zero: refused, neg: refused, wrong: `0.3`},
 	}
 	for _, c := range cases {
 		// The other fields hold valid values that differ from the defaults
@@ -79,7 +84,7 @@ func TestRunAPIFields(t *testing.T) {
 			return "{" + strings.Join(parts, ", ") + "}"
 		}
 		zero, neg := "0", "-1"
-		if c.field == "collapse_policy" || c.field == "device" {
+		if c.field == "collapse_policy" || c.field == "device" || c.field == "augment" {
 			zero, neg = `""`, `"-1"`
 		}
 		for _, tc := range []struct {
@@ -124,6 +129,68 @@ func TestRunAPIFields(t *testing.T) {
 	var r jsonRun
 	if code := s.do("POST", "/api/runs", "application/json", strings.NewReader(`{"dataset_id": 1, "steps": 40}`), &r); code != 201 || r.Config.SnapshotEvery != 4 {
 		t.Errorf("40 steps: %d, snapshot every %d, want 201 and 4", code, r.Config.SnapshotEvery)
+	}
+}
+
+// TestRunAPIAugment: the augment field's values, as the created run
+// answers them, as stored and as GET shows them.
+func TestRunAPIAugment(t *testing.T) {
+	s := newStudio(t, false, DefaultOptions())
+	cases := []struct {
+		value string // the JSON sent; "" leaves the field out
+		code  int
+		want  spec.Augment // of the stored run (201)
+		shown string       // config.augment in the answer (201)
+	}{
+		{"", 201, spec.AutoAugment(), "auto"},
+		{`"auto"`, 201, spec.AutoAugment(), "auto"},
+		{`"off"`, 201, spec.Augment{Mode: spec.AugOff}, "off"},
+		{`"0.3"`, 201, spec.Augment{Mode: spec.AugFixed, P: 0.3}, "0.3"},
+		{`" 0.3 "`, 201, spec.Augment{Mode: spec.AugFixed, P: 0.3}, "0.3"},
+		{`"0"`, 201, spec.Augment{Mode: spec.AugFixed, P: 0}, "0"},
+		{`"1"`, 201, spec.Augment{Mode: spec.AugFixed, P: 1}, "1"},
+		{`"2"`, 422, spec.Augment{}, ""},
+		{`"-0.1"`, 422, spec.Augment{}, ""},
+		{`"NaN"`, 422, spec.Augment{}, ""},
+		{`"Auto"`, 422, spec.Augment{}, ""},
+		{`""`, 422, spec.Augment{}, ""},
+		{`"  "`, 422, spec.Augment{}, ""},
+		{`0.3`, 422, spec.Augment{}, ""},
+		{`true`, 422, spec.Augment{}, ""},
+		{`null`, 201, spec.AutoAugment(), "auto"}, // null is left out
+	}
+	for _, c := range cases {
+		body := `{"dataset_id": 1, "steps": 5}`
+		if c.value != "" {
+			body = fmt.Sprintf(`{"dataset_id": 1, "steps": 5, "augment": %s}`, c.value)
+		}
+		var raw json.RawMessage
+		code := s.do("POST", "/api/runs", "application/json", strings.NewReader(body), &raw)
+		if code != c.code {
+			t.Errorf("%s: status %d (%s), want %d", body, code, raw, c.code)
+			continue
+		}
+		if code == 422 {
+			var a apiError
+			json.Unmarshal(raw, &a)
+			if msg := a.Fields["augment"]; msg == "" || goType.MatchString(msg) || !strings.Contains(a.Error, "augment: ") {
+				t.Errorf("%s: %s, want the field named with a message a person reads", body, raw)
+			}
+			continue
+		}
+		var r jsonRun
+		json.Unmarshal(raw, &r)
+		if r.Config.Augment != c.shown {
+			t.Errorf("%s: answered augment %q, want %q", body, r.Config.Augment, c.shown)
+		}
+		stored, err := s.st.Run(context.Background(), r.ID)
+		if err != nil || stored.Config.Augment != c.want {
+			t.Errorf("%s: stored augment %+v (%v), want %+v", body, stored.Config.Augment, err, c.want)
+		}
+		var got jsonRun
+		if s.do("GET", fmt.Sprintf("/api/runs/%d", r.ID), "", nil, &got); got.Config.Augment != c.shown || got.Config.EMA != 10_000 || !got.Config.Mirror {
+			t.Errorf("%s: GET shows augment %q, EMA %g, mirror %v; want %q, 10000, on", body, got.Config.Augment, got.Config.EMA, got.Config.Mirror, c.shown)
+		}
 	}
 }
 

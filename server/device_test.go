@@ -85,6 +85,9 @@ func TestRunDeviceAPI(t *testing.T) {
 		{"unknown device", true, `{"dataset_id": 1, "steps": 5, "device": "tpu"}`, 422, "device", `"tpu"`},
 		{"not a string", false, `{"dataset_id": 1, "device": 1}`, 422, "device", "wrong type"},
 		{"cuda with a worker", true, `{"dataset_id": 1, "steps": 5, "device": "cuda"}`, 201, "cuda", ""},
+		// The device path has no augmentation yet: left out it is off there.
+		{"cuda with augmentation", true, `{"dataset_id": 1, "steps": 5, "device": "cuda", "augment": "auto"}`, 422, "augment", "choose off"},
+		{"cuda, augmentation off", true, `{"dataset_id": 1, "steps": 5, "device": "cuda", "augment": "off"}`, 201, "cuda", ""},
 	}
 	for _, c := range cases {
 		if c.worker {
@@ -109,6 +112,15 @@ func TestRunDeviceAPI(t *testing.T) {
 		}
 		if run.Device != c.device {
 			t.Errorf("%s: answered a run for %q, want %q", c.name, run.Device, c.device)
+		}
+		// Off the CPU, no augmentation and no generator average, which
+		// the device path refuses.
+		aug, ema := "auto", 10_000.0
+		if c.device != "cpu" {
+			aug, ema = "off", 0
+		}
+		if run.Config.Augment != aug || run.Config.EMA != ema {
+			t.Errorf("%s: a run with augment %q, EMA %g; want %q, %g", c.name, run.Config.Augment, run.Config.EMA, aug, ema)
 		}
 		stored, err := s.st.Run(context.Background(), run.ID)
 		if err != nil || stored.Device != c.device {
@@ -156,7 +168,22 @@ func TestNewRunFormDevice(t *testing.T) {
 		t.Errorf("the form shown again lacks the device's message (%q) or its choice", msg)
 	}
 
+	// The device path has no augmentation yet: the form's "auto" is
+	// refused for a GPU run, with the choices kept; off starts it.
 	s.heartbeat("cuda-1", "cuda", 0)
+	form.Set("augment_mode", "auto")
+	resp, err = client.PostForm(s.srv.URL+"/runs", form)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	msg = between(string(page), `id="augment-error">`, `<`)
+	if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(msg, "choose off") ||
+		!strings.Contains(string(page), `<option value="cuda" selected>`) || !strings.Contains(string(page), `<option value="auto" selected>`) {
+		t.Errorf("a cuda run with augmentation: %d, message %q; want 422 saying to choose off, the choices kept", resp.StatusCode, msg)
+	}
+	form.Set("augment_mode", "off")
 	resp, err = client.PostForm(s.srv.URL+"/runs", form)
 	if err != nil {
 		t.Fatal(err)
@@ -169,6 +196,9 @@ func TestNewRunFormDevice(t *testing.T) {
 	r, err := s.st.Run(ctx, 1)
 	if err != nil || r.Device != "cuda" {
 		t.Fatalf("stored run for %q (%v), want cuda", r.Device, err)
+	}
+	if r.Config.Augment.On() || r.Config.EMA != 0 {
+		t.Errorf("a cuda run with augmentation %+v and generator average %g: its worker would refuse it", r.Config.Augment, r.Config.EMA)
 	}
 	page = []byte(s.get("/runs/1"))
 	if !strings.Contains(string(page), "GPU (cuda)") || !strings.Contains(string(page), "waiting for a GPU (cuda) worker") {

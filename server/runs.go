@@ -39,6 +39,9 @@ type runBody struct {
 	SnapshotEvery  *int     `json:"snapshot_every"`
 	CollapsePolicy *string  `json:"collapse_policy"`
 	Device         *string  `json:"device"` // left out: the CPU
+	// Augment is "auto", "off" or a fixed strength as text ("0.3"); left
+	// out: auto on the CPU, off on a device (whose kernels have none yet).
+	Augment *string `json:"augment"`
 }
 
 // form lays the body over the form's defaults, as the text the form would
@@ -57,6 +60,9 @@ func (b runBody) form() web.RunForm {
 	put(f, "snapshot_every", b.SnapshotEvery)
 	put(f, "collapse_policy", b.CollapsePolicy)
 	put(f, "device", b.Device)
+	// Left out, augmentation takes the default for the run's device.
+	delete(f, "augment")
+	put(f, "augment", b.Augment)
 	if b.SnapshotEvery == nil && b.Steps != nil && *b.Steps > 0 {
 		// A short run still gets about ten snapshots.
 		f["snapshot_every"] = fmt.Sprint(max(1, min(50, *b.Steps/10)))
@@ -77,8 +83,17 @@ func defaultRunForm(datasetID int64) web.RunForm { return web.DefaultRunForm(dat
 // back with its message next to it.
 func parseRunForm(c echo.Context) (web.RunForm, error) {
 	f := web.RunForm{}
-	for _, k := range []string{"dataset_id", "res", "width", "steps", "batch", "lr_g", "lr_d", "seed", "feedback_weight", "snapshot_every", "collapse_policy", "device"} {
+	for _, k := range []string{"dataset_id", "res", "width", "steps", "batch", "lr_g", "lr_d", "seed", "feedback_weight", "snapshot_every", "collapse_policy", "device", "augment"} {
 		f[k] = strings.TrimSpace(c.FormValue(k))
+	}
+	// The page asks for augmentation as a choice and, for a fixed one, a
+	// strength; a form posted by hand may send "augment" itself.
+	if mode := strings.TrimSpace(c.FormValue("augment_mode")); mode != "" {
+		f["augment_mode"], f["augment_p"] = mode, strings.TrimSpace(c.FormValue("augment_p"))
+		f["augment"] = mode
+		if mode == spec.AugFixed {
+			f["augment"] = f["augment_p"]
+		}
 	}
 	return f, nil
 }
@@ -102,12 +117,15 @@ func toRun(c echo.Context, s *Server, f web.RunForm) (*store.Run, fieldErrors) {
 		}
 		return v
 	}
-	cfg := spec.DefaultConfig()
 	did := integer("dataset_id", 1, 1<<62, "choose a dataset")
-	cfg.Res = int(integer("res", 32, 256, "32, 64, 128 or 256 pixels"))
-	if !slices.Contains(spec.Resolutions, cfg.Res) && errs["res"] == "" {
+	res := int(integer("res", 32, 256, "32, 64, 128 or 256 pixels"))
+	if !slices.Contains(spec.Resolutions, res) && errs["res"] == "" {
 		errs["res"] = "32, 64, 128 or 256 pixels"
 	}
+	// The studio's engine: augmentation steered by ADA, the generator's
+	// weight average and mirrored data (spec.Studio), with the form's
+	// fields laid over it.
+	cfg := spec.Studio(res)
 	cfg.Width = num("width", 0.125, 2, "a model size between 0.125 and 2")
 	steps := int(integer("steps", 1, 200000, "between 1 and 200 000 steps"))
 	cfg.Batch = int(integer("batch", 2, 512, "between 2 and 512 images per step"))
@@ -127,7 +145,29 @@ func toRun(c echo.Context, s *Server, f web.RunForm) (*store.Run, fieldErrors) {
 	if device == "" {
 		device = spec.CPU
 	}
+	augment := f["augment"]
+	if augment == "" && f["augment_mode"] != spec.AugFixed {
+		// No choice made: auto where the engine has it.
+		augment = spec.AugAuto
+		if device != spec.CPU {
+			augment = spec.AugOff
+		}
+	}
+	aug, err := spec.ParseAugment(augment)
+	switch {
+	case augment == "":
+		errs["augment"] = "give the fixed strength, from 0 (none) to 1"
+	case err != nil:
+		errs["augment"] = "auto, off, or a fixed strength from 0 to 1"
+	case aug.On() && device != spec.CPU:
+		// The device path refuses augmentation until its kernels have
+		// it; a run queued with it would fail on its first step.
+		errs["augment"] = "augmentation is not on GPUs yet: choose off for a " + web.DeviceLabel(device) + " run"
+	}
+	cfg.Augment = aug
 	if device != spec.CPU {
+		// Nor the generator's average: a device run trains without one.
+		cfg.EMA = 0
 		// Only a worker for the device takes the run: without one it would
 		// wait in the queue for good, so say so now.
 		live, err := s.liveDevices(c.Request().Context())
@@ -413,10 +453,14 @@ type jsonConfig struct {
 	KeepEvery      int     `json:"keep_every"`
 	FeedbackWeight float64 `json:"feedback_weight"`
 	CollapsePolicy string  `json:"collapse_policy"`
+	// Augment is "auto", "off" or the fixed strength, as POST takes it.
+	Augment string  `json:"augment"`
+	EMA     float64 `json:"ema"` // the generator average's half-life in images; 0 none
+	Mirror  bool    `json:"mirror"`
 }
 
 func toJSONConfig(c store.RunConfig) jsonConfig {
-	return jsonConfig{Res: c.Res, Width: c.Width, ZDim: c.ZDim, Batch: c.Batch, LRG: c.LRG, LRD: c.LRD, Beta1: c.Beta1,
+	return jsonConfig{Res: c.Res, Augment: c.Augment.String(), EMA: c.EMA, Mirror: c.Mirror, Width: c.Width, ZDim: c.ZDim, Batch: c.Batch, LRG: c.LRG, LRD: c.LRD, Beta1: c.Beta1,
 		Beta2: c.Beta2, Seed: c.Seed, SnapshotEvery: c.SnapshotEvery, EvalEvery: c.EvalEvery, KeepEvery: c.KeepEvery,
 		FeedbackWeight: c.FeedbackWeight, CollapsePolicy: c.CollapsePolicy().Mode}
 }
@@ -428,6 +472,9 @@ type jsonMetrics struct {
 	DReal float64 `json:"d_real"`
 	DFake float64 `json:"d_fake"`
 	SWD   float64 `json:"swd,omitempty"`
+	// AugP is the latest augmentation strength, RT ADA's r_t (see spec.Stats).
+	AugP float64 `json:"aug_p"`
+	RT   float64 `json:"r_t"`
 }
 
 func (s *Server) jsonRun(c echo.Context, r *store.Run, full bool) (jsonRun, error) {
@@ -448,7 +495,7 @@ func (s *Server) jsonRun(c echo.Context, r *store.Run, full bool) (jsonRun, erro
 	}
 	if len(ms) > 0 {
 		m := ms[len(ms)-1]
-		j.Metrics = &jsonMetrics{Step: m.Step, LossD: m.LossD, LossG: m.LossG, DReal: m.DReal, DFake: m.DFake}
+		j.Metrics = &jsonMetrics{Step: m.Step, LossD: m.LossD, LossG: m.LossG, DReal: m.DReal, DFake: m.DFake, AugP: m.AugP, RT: m.RT}
 		for _, sn := range j.Snapshots {
 			if sn.SWD >= 0 {
 				j.Metrics.SWD = sn.SWD

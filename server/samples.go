@@ -197,14 +197,16 @@ func (s *Server) metricsCSV(c echo.Context) error {
 	h.Set(echo.HeaderContentType, "text/csv; charset=utf-8")
 	h.Set(echo.HeaderContentDisposition, fmt.Sprintf("attachment; filename=\"run%d-metrics.csv\"", r.ID))
 	w := csv.NewWriter(c.Response())
-	w.Write([]string{"step", "loss_d", "loss_g", "d_real", "d_fake", "swd"})
+	// aug_p and r_t come last so that readers of the older columns by
+	// position still read them.
+	w.Write([]string{"step", "loss_d", "loss_g", "d_real", "d_fake", "swd", "aug_p", "r_t"})
 	f := func(v float64) string { return strconv.FormatFloat(v, 'g', 6, 64) }
 	for _, m := range ms {
 		q := ""
 		if v, ok := swd[m.Step]; ok {
 			q = f(v)
 		}
-		w.Write([]string{strconv.Itoa(m.Step), f(m.LossD), f(m.LossG), f(m.DReal), f(m.DFake), q})
+		w.Write([]string{strconv.Itoa(m.Step), f(m.LossD), f(m.LossG), f(m.DReal), f(m.DFake), q, f(m.AugP), f(m.RT)})
 	}
 	w.Flush()
 	return w.Error()

@@ -4,6 +4,7 @@ import (
 	"archive/zip"
 	"bytes"
 	"context"
+	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"image"
@@ -336,7 +337,8 @@ func TestCSRF(t *testing.T) {
 func TestTrainRateDownload(t *testing.T) {
 	s := newStudio(t, true, DefaultOptions())
 	var run jsonRun
-	body := `{"dataset_id": 1, "steps": 12, "width": 0.25, "batch": 4, "snapshot_every": 6}`
+	// A fixed augmentation strength, to find in every step's figures.
+	body := `{"dataset_id": 1, "steps": 12, "width": 0.25, "batch": 4, "snapshot_every": 6, "augment": "0.5"}`
 	if code := s.do("POST", "/api/runs", "application/json", strings.NewReader(body), &run); code != 201 {
 		t.Fatalf("create run: %d", code)
 	}
@@ -441,15 +443,24 @@ func TestTrainRateDownload(t *testing.T) {
 				t.Errorf("GET %s: not a %dpx PNG (%v)", c.path, c.side, err)
 			}
 		}
-		if strings.HasSuffix(c.path, ".csv") && strings.Count(string(raw), "\n") != 13 {
-			t.Errorf("metrics CSV has %d lines, want a header and 12 steps", strings.Count(string(raw), "\n"))
+		if strings.HasSuffix(c.path, ".csv") {
+			rows, err := csv.NewReader(bytes.NewReader(raw)).ReadAll()
+			if err != nil || len(rows) != 13 {
+				t.Errorf("metrics CSV has %d rows (%v), want a header and 12 steps", len(rows), err)
+			}
+			for _, row := range rows[1:] {
+				if row[6] != "0.5" {
+					t.Errorf("metrics CSV step %s: aug_p %s, want the run's fixed 0.5", row[0], row[6])
+				}
+			}
 		}
 	}
 	// Pages render with what they promise.
 	for path, want := range map[string]string{
-		"/":                                     "Train on shapes",
-		fmt.Sprintf("/runs/%d", run.ID):         "Fixed-latent grid",
-		fmt.Sprintf("/runs/%d/samples", run.ID): fmt.Sprintf("sample-%d", liked.ID),
+		"/":                             "Train on shapes",
+		fmt.Sprintf("/runs/%d", run.ID): "Fixed-latent grid",
+		fmt.Sprintf("/runs/%d/panel/charts", run.ID):     `<span class="legend s3">strength 0.50</span>`,
+		fmt.Sprintf("/runs/%d/samples", run.ID):          fmt.Sprintf("sample-%d", liked.ID),
 		fmt.Sprintf("/runs/%d/samples?rating=1", run.ID): "1 samples",
 		"/datasets":   "Drop a zip",
 		"/runs/new":   "Start training",

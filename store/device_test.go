@@ -90,8 +90,10 @@ func TestDeviceMigration(t *testing.T) {
 	r := newRun(t, s, d.ID)
 	s.DB.ExecContext(ctx, `UPDATE runs SET device = '', job_id = 3 WHERE id = ?`, r.ID)
 	// As the database stood at version 3 (later migrations undone).
-	if _, err := s.DB.ExecContext(ctx, `ALTER TABLE datasets DROP COLUMN owner`); err != nil {
-		t.Fatal(err)
+	for _, undo := range []string{`ALTER TABLE datasets DROP COLUMN owner`, `ALTER TABLE metrics DROP COLUMN aug_p`, `ALTER TABLE metrics DROP COLUMN r_t`} {
+		if _, err := s.DB.ExecContext(ctx, undo); err != nil {
+			t.Fatalf("%s: %v", undo, err)
+		}
 	}
 	s.DB.ExecContext(ctx, `PRAGMA user_version = 3`)
 	s.Close()

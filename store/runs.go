@@ -252,8 +252,9 @@ func (s *Store) Progress(ctx context.Context, runID int64, workerID string, stat
 	err := s.Tx(ctx, func(tx *sql.Tx) error {
 		step := 0
 		for _, st := range stats {
-			if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO metrics (run_id, step, loss_d, loss_g, d_real, d_fake)
-				VALUES (?, ?, ?, ?, ?, ?)`, runID, st.Step, finite(st.LossD), finite(st.LossG), finite(st.DReal), finite(st.DFake)); err != nil {
+			if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO metrics (run_id, step, loss_d, loss_g, d_real, d_fake, aug_p, r_t)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, runID, st.Step, finite(st.LossD), finite(st.LossG), finite(st.DReal), finite(st.DFake),
+				finite(st.AugP), finite(st.RT)); err != nil {
 				return err
 			}
 			step = st.Step
@@ -467,7 +468,7 @@ func (s *Store) Orphans(ctx context.Context, before time.Time, dead []string) ([
 
 // Metrics returns a run's per-step figures in step order.
 func (s *Store) Metrics(ctx context.Context, runID int64) ([]spec.Stats, error) {
-	return s.metrics(ctx, `SELECT step, loss_d, loss_g, d_real, d_fake FROM metrics WHERE run_id = ? ORDER BY step`, runID)
+	return s.metrics(ctx, `SELECT step, loss_d, loss_g, d_real, d_fake, aug_p, r_t FROM metrics WHERE run_id = ? ORDER BY step`, runID)
 }
 
 func (s *Store) metrics(ctx context.Context, q string, args ...any) ([]spec.Stats, error) {
@@ -479,7 +480,7 @@ func (s *Store) metrics(ctx context.Context, q string, args ...any) ([]spec.Stat
 	var out []spec.Stats
 	for rows.Next() {
 		var st spec.Stats
-		if err := rows.Scan(&st.Step, &st.LossD, &st.LossG, &st.DReal, &st.DFake); err != nil {
+		if err := rows.Scan(&st.Step, &st.LossD, &st.LossG, &st.DReal, &st.DFake, &st.AugP, &st.RT); err != nil {
 			return nil, err
 		}
 		out = append(out, st)

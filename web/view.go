@@ -31,6 +31,42 @@ func (p Page) HXHeaders() string {
 // RunForm holds the new-run form's fields as typed.
 type RunForm map[string]string
 
+// AugmentMode is the augmentation choice the form shows: auto, off or
+// fixed (the "augment" field holds a fixed one's strength).
+func (f RunForm) AugmentMode() string {
+	if m := f["augment_mode"]; m != "" {
+		return m
+	}
+	switch a := f["augment"]; a {
+	case "", spec.AugAuto:
+		return spec.AugAuto
+	case spec.AugOff:
+		return spec.AugOff
+	}
+	return spec.AugFixed
+}
+
+// augmentHelp is the augmentation field's help: what auto does, and that
+// a GPU run goes without (its kernels have none yet).
+func augmentHelp(devices []string) string {
+	h := "for small sets: auto raises the strength as D starts to memorise the images"
+	if len(devices) > 0 {
+		h += "; GPU runs: off for now"
+	}
+	return h
+}
+
+// AugmentP is the fixed strength the form shows, as typed.
+func (f RunForm) AugmentP() string {
+	if f.AugmentMode() != spec.AugFixed {
+		return f["augment_p"]
+	}
+	if p, ok := f["augment_p"]; ok {
+		return p
+	}
+	return f["augment"]
+}
+
 // RunView is what the run page shows.
 type RunView struct {
 	Run       *store.Run
@@ -244,6 +280,8 @@ type Chart struct {
 	YMax   string
 	XMax   string
 	Empty  bool
+	// Note says how to read the chart, for figures few people know.
+	Note string
 }
 
 const chartW, chartH = 600.0, 160.0
@@ -337,9 +375,14 @@ func (v RunView) Charts() []Chart {
 			[]string{"s3", "s2", "s1"}, [][]float64{hx, hx, hx}, [][]float64{div, dup, ndb}, &zero, nil),
 		LineChart("Losses", []string{"D loss", "G loss"}, []string{"s1", "s2"}, [][]float64{x, x}, [][]float64{ld, lg}, &zero, nil),
 		LineChart("Discriminator outputs", []string{"D(x)", "D(G(z))"}, []string{"s1", "s2"}, [][]float64{x, x}, [][]float64{dr, df}, &zero, &one),
+	}
+	if v.Run.Config.Augment.On() {
+		out = append(out, v.augmentChart())
+	}
+	out = append(out,
 		LineChart("Quality (SWD, lower is better)", []string{"SWD", "real-vs-real floor"}, []string{"s3", "floor"},
 			[][]float64{qx, qx}, [][]float64{qy, fy}, &zero, nil),
-	}
+	)
 	if v.Run.Config.FeedbackWeight > 0 {
 		var lx, ly []float64
 		for _, s := range v.Snapshots {
@@ -351,6 +394,45 @@ func (v RunView) Charts() []Chart {
 			[][]float64{lx}, [][]float64{ly}, &zero, &one)}, out...)
 	}
 	return out
+}
+
+// augmentChart draws ADA's two figures on one scale: r_t, how sure the
+// discriminator is of the real images (with auto's target), and the
+// strength that answers it, so the strength is seen to rise as r_t passes
+// the target.
+func (v RunView) augmentChart() Chart {
+	aug := v.Run.Config.Augment
+	var px, p, rx, rt []float64
+	lo, one := 0.0, 1.0
+	for _, m := range v.Metrics {
+		px, p = append(px, float64(m.Step)), append(p, m.AugP)
+		// r_t is first measured at the end of the first interval; before
+		// it the engine reports 0, which is no measurement.
+		if m.Step >= spec.AugInterval {
+			rx, rt = append(rx, float64(m.Step)), append(rt, m.RT)
+			lo = math.Min(lo, m.RT)
+		}
+	}
+	names, classes := []string{"r_t", "strength"}, []string{"s1", "s3"}
+	xs, ys := [][]float64{rx, px}, [][]float64{rt, p}
+	if aug.Mode == spec.AugAuto {
+		// The target as a line across the steps r_t covers.
+		target := make([]float64, len(rx))
+		for i := range target {
+			target[i] = aug.Target
+		}
+		names, classes = append(names, "target"), append(classes, "floor")
+		xs, ys = append(xs, rx), append(ys, target)
+	}
+	c := LineChart("Augmentation (ADA)", names, classes, xs, ys, &lo, &one)
+	c.Note = fmt.Sprintf("r_t = E[sign D(x)]: near 1, the discriminator is sure of every real image, the sign of memorising them; "+
+		"the strength (0 to 1) rises while r_t is above the target %g and falls below it.", aug.Target)
+	if aug.Mode == spec.AugFixed {
+		c.Title = "Augmentation (fixed strength)"
+		c.Note = "r_t = E[sign D(x)]: near 1, the discriminator is sure of every real image, the sign of memorising them; " +
+			"the strength stays where the run set it."
+	}
+	return c
 }
 
 // FeedbackText says what training has made of the run's ratings.
@@ -395,6 +477,9 @@ func PrettyConfig(r *store.Run) [][2]string {
 		{"Snapshots", fmt.Sprintf("every %d steps", c.SnapshotEvery)},
 		{"Feedback weight", fmt.Sprint(c.FeedbackWeight)},
 		{"Collapse policy", c.CollapsePolicy().Mode},
+		{"Augmentation", AugmentText(c.Augment)},
+		{"Generator average", EMAText(c.EMA)},
+		{"Mirrored images", onOff(c.Mirror)},
 		{"Device", DeviceLabel(r.Device)},
 	}
 	if r.WorkerID != "" {
@@ -402,6 +487,42 @@ func PrettyConfig(r *store.Run) [][2]string {
 		out = append(out, [2]string{"Worker", r.WorkerID})
 	}
 	return out
+}
+
+// AugmentText says what a run's augmentation is, in words.
+func AugmentText(a spec.Augment) string {
+	switch a.Mode {
+	case spec.AugAuto:
+		return fmt.Sprintf("auto (ADA: the strength follows r_t toward %g)", a.Target)
+	case spec.AugFixed:
+		return fmt.Sprintf("fixed at strength %g", a.P)
+	}
+	return "off"
+}
+
+// EMAText says what a run's generator average is, in words.
+func EMAText(halfLife float64) string {
+	if halfLife <= 0 {
+		return "off (images from the live weights)"
+	}
+	return fmt.Sprintf("half-life %s images", thousands(int64(halfLife)))
+}
+
+// thousands writes n with a space between groups of three digits, as
+// the form's help texts write numbers.
+func thousands(n int64) string {
+	s := fmt.Sprint(n)
+	for i := len(s) - 3; i > 0 && s[i-1] != '-'; i -= 3 {
+		s = s[:i] + " " + s[i:]
+	}
+	return s
+}
+
+func onOff(b bool) string {
+	if b {
+		return "on"
+	}
+	return "off"
 }
 
 // repaired notes that collapse repairs changed the run's settings since it
@@ -430,12 +551,13 @@ func DeviceLabel(d string) string {
 
 // DefaultRunForm starts a good run on a 2-core machine in minutes: the
 // reference DCGAN at 32×32 for 500 steps (where the built-in emoji set
-// reaches its best quality in our measurements). The seed differs each time.
+// reaches its best quality in our measurements), with the studio's
+// augmentation steered by ADA (spec.Studio). The seed differs each time.
 func DefaultRunForm(datasetID int64) RunForm {
 	return RunForm{
 		"dataset_id": fmt.Sprint(datasetID), "res": "32", "width": "1", "steps": "500", "batch": "64",
 		"lr_g": "0.0002", "lr_d": "0.0002", "seed": fmt.Sprint(time.Now().UnixNano() % 1_000_000), "feedback_weight": "0.5",
-		"snapshot_every": "50", "collapse_policy": spec.PolicyRepair, "device": spec.CPU,
+		"snapshot_every": "50", "collapse_policy": spec.PolicyRepair, "device": spec.CPU, "augment": spec.AugAuto,
 	}
 }
 
