@@ -122,7 +122,9 @@ func TestSampleFromBest(t *testing.T) {
 	if !bytes.Equal(draw(), wantPNG) {
 		t.Errorf("sample did not draw from the best step's average (step %d)", best.Step())
 	}
-	if bytes.Equal(draw("--live"), wantPNG) {
+	// At the last step the average and the live weights differ (at step 0
+	// they are one and the same).
+	if bytes.Equal(draw("--from", "latest", "--live"), draw("--from", "latest")) {
 		t.Error("--live drew the same images as the average")
 	}
 	if best.Step() != 6 && bytes.Equal(draw("--from", "latest"), wantPNG) {

@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -79,7 +80,7 @@ func trainCmd(ctx context.Context, args []string) error {
 	warmUp := fs.Int("collapse-warmup", spec.DefaultPolicy().WarmUp, "judge health from this step on")
 	device := fs.String("device", spec.CPU, deviceUsage("train on this device"))
 	augment := fs.String("augment", "", "augmentation of what the discriminator sees: auto (ADA), off, or a fixed strength 0–1 (default: the preset's)")
-	ema := fs.Float64("ema", -1, "half-life of the generator's weight average in images, 0 for none (default: the preset's)")
+	ema := fs.String("ema", "", "half-life of the generator's weight average in images, 0 for none (default: the preset's)")
 	patience := fs.Int("patience", gan.DefaultPatience, "steps without a better SWD after which the run says it has stopped improving")
 	stopStale := fs.Bool("stop-when-stale", false, "end the run once SWD has not improved for --patience steps")
 	mirror := fs.String("mirror", "", "flip real images left to right half the time: on or off (default: the preset's)")
@@ -136,8 +137,12 @@ func trainCmd(ctx context.Context, args []string) error {
 				return err
 			}
 		}
-		if *ema >= 0 {
-			cfg.EMA = *ema
+		if *ema != "" {
+			v, err := strconv.ParseFloat(*ema, 64)
+			if err != nil || v < 0 {
+				return fmt.Errorf("--ema must be a half-life in images, 0 or more, not %q", *ema)
+			}
+			cfg.EMA = v
 		}
 		switch *mirror {
 		case "":

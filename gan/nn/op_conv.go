@@ -2,6 +2,7 @@ package nn
 
 import (
 	"fmt"
+	"sync"
 
 	"github.com/chewxy/hm"
 	"gonum.org/v1/gonum/blas"
@@ -37,17 +38,26 @@ func (g convGeom) flops() float64 {
 	return 2 * float64(g.n) * float64(g.o) * float64(g.kdim) * float64(g.hw)
 }
 
-// scratch holds one buffer per worker goroutine, kept across steps.
-type scratch [][]float32
+// scratch holds one buffer per worker goroutine, kept across steps. The
+// workers of one ParallelFor call get at the same time, and the first call
+// makes the list of buffers: unguarded, two workers could both make it and
+// one read the other's half-written slice (a crash seen in a worker
+// process). The lock is taken once per chunk, not per value.
+type scratch struct {
+	mu   sync.Mutex
+	bufs [][]float32
+}
 
 func (s *scratch) get(w, n int) []float32 {
-	if len(*s) < maxWorkers() {
-		*s = make(scratch, maxWorkers())
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.bufs) < maxWorkers() {
+		s.bufs = append(s.bufs, make([][]float32, maxWorkers()-len(s.bufs))...)
 	}
-	if cap((*s)[w]) < n {
-		(*s)[w] = make([]float32, n)
+	if cap(s.bufs[w]) < n {
+		s.bufs[w] = make([]float32, n)
 	}
-	return (*s)[w][:n]
+	return s.bufs[w][:n]
 }
 
 // The ops work through the batch in chunks of samples whose im2col matrix
