@@ -17,7 +17,13 @@
 //   - A step: Trainer.TrainStep in trainer.go (D, then G, on one batch of
 //     latents); the graphs are built in trainer.go's compile from net.go's
 //     generator and discriminator; on a device, accel.go does the same step
-//     with the kernels of gan/kernels.
+//     with the kernels of gan/kernels. augment.go is what makes it work on
+//     small sets: the differentiable augmentation of everything D sees
+//     (drawn per image, the op itself is nn.Augment), ADA's control of its
+//     strength from r_t, the generator's weight average and mirrored data.
+//   - When to stop: the loop keeps the step of the best SWD (Best, in
+//     checkpoints), says when quality stops improving, and a memorising
+//     discriminator (r_t high while SWD rises) is a health warning.
 //   - A layer: the custom ops and what they use (im2col, BLAS, the parallel
 //     loops, Adam, the losses) are package gan/nn; net.go puts them together.
 //   - Images: generator.go (Generator: eval mode, loaded from a checkpoint
