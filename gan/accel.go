@@ -38,6 +38,8 @@ type accel struct {
 	dlog  uintptr      // logits' gradient, uploaded per pass
 	model [3]uintptr   // rating model: weights (P), its logits, their gradient
 	host  []float32    // logits coming down, gradients going up
+	aug   augActs      // augmentation of D's inputs (accel_aug.go), if the run has it
+	ema   uintptr      // the generator's average, laid out as G's weights (0: none)
 
 	tmpN, dcolN, partN int  // sizes of the shared buffers
 	dry                bool // layout only: alloc checks sizes, allocates nothing
@@ -110,19 +112,16 @@ type discActs struct {
 }
 
 func newAccel(dev device, cfg spec.Config, g, d, ema *Net) (*accel, error) {
-	if cfg.Augment.On() || ema != nil {
-		return nil, fmt.Errorf("%s: augmentation and the generator average are not on devices yet", dev.Name())
-	}
 	// Lay the buffers out once without memory, so a configuration past
 	// the kernels' limits is refused before anything is allocated.
 	dry := &accel{cfg: cfg, dry: true}
-	dry.layout(g, d)
+	dry.layout(g, d, ema != nil)
 	if dry.err != nil {
 		return nil, fmt.Errorf("%s: %w", dev.Name(), dry.err)
 	}
 	a := &accel{dev: dev, cfg: cfg}
 	err := dev.Do(func() error {
-		a.layout(g, d)
+		a.layout(g, d, ema != nil)
 		return a.err
 	})
 	if err != nil {
@@ -132,12 +131,16 @@ func newAccel(dev device, cfg spec.Config, g, d, ema *Net) (*accel, error) {
 	return a, nil
 }
 
-// layout allocates every buffer a step needs but the feedback parts'.
-func (a *accel) layout(g, d *Net) {
+// layout allocates every buffer a step needs but the feedback parts';
+// withEMA adds the generator's average.
+func (a *accel) layout(g, d *Net, withEMA bool) {
 	cfg := a.cfg
 	a.gRun = map[string][2]uintptr{}
 	a.G = a.net(g)
 	a.D = a.net(d)
+	if withEMA {
+		a.ema = a.alloc(a.G.total)
+	}
 	for name, r := range g.Running {
 		a.gRun[name] = [2]uintptr{a.alloc(len(r.Mean)), a.alloc(len(r.Var))}
 	}
@@ -147,6 +150,9 @@ func (a *accel) layout(g, d *Net) {
 	a.genAlloc()
 	a.pass[0] = a.discAlloc(n)
 	a.pass[1] = a.discAlloc(n)
+	if cfg.Augment.On() {
+		a.augAlloc(n)
+	}
 	// The disliked batch is smaller than these, so the shared buffers
 	// sized now fit it too.
 	a.partSize(n, 1, 1) // D's linear bias
@@ -504,23 +510,25 @@ func (a *accel) adamStep(n *devNet, o *nn.Adam) {
 // transfer copies a network, its running statistics and its optimiser's
 // moments between host and device, in either direction.
 func (a *accel) transfer(toDevice bool, n *Net, dn *devNet, o *nn.Adam) {
-	move := func(host []float32, dev uintptr) {
-		if toDevice {
-			a.up(dev, host)
-		} else {
-			a.down(host, dev)
-		}
-	}
 	off := 0
 	for i, p := range n.Params {
-		move(nn.F32(p), fptr(dn.w, off))
-		move(o.M[i], fptr(dn.m, off))
-		move(o.V[i], fptr(dn.v, off))
+		a.move(toDevice, nn.F32(p), fptr(dn.w, off))
+		a.move(toDevice, o.M[i], fptr(dn.m, off))
+		a.move(toDevice, o.V[i], fptr(dn.v, off))
 		off += dn.sizes[i]
 	}
 	for name, r := range n.Running {
-		move(r.Mean, a.gRun[name][0])
-		move(r.Var, a.gRun[name][1])
+		a.move(toDevice, r.Mean, a.gRun[name][0])
+		a.move(toDevice, r.Var, a.gRun[name][1])
+	}
+}
+
+// move copies host to dev, or dev to host.
+func (a *accel) move(toDevice bool, host []float32, dev uintptr) {
+	if toDevice {
+		a.up(dev, host)
+	} else {
+		a.down(host, dev)
 	}
 }
 
@@ -559,7 +567,7 @@ func lossTerm(x []float32, sign float64, w func(i int) float64, g []float32) flo
 // latents the host drew; the feedback inputs are read from t as filled
 // by fillFeedback.
 func (a *accel) step(t *Trainer, real, z []float32) (spec.Stats, error) {
-	var st spec.Stats
+	st := spec.Stats{AugP: t.aug.p}
 	c := a.cfg
 	n := c.Batch
 	mean := func(int) float64 { return 1 / float64(n) }
@@ -574,10 +582,14 @@ func (a *accel) step(t *Trainer, real, z []float32) (spec.Stats, error) {
 		if wn > 0 && a.pass[2] == nil {
 			nn := negBatch(n)
 			neg, pass := a.alloc(nn*3*c.Res*c.Res), a.discAlloc(nn)
+			var seen uintptr // its augmented copy
+			if c.Augment.On() {
+				seen = a.alloc(nn * 3 * c.Res * c.Res)
+			}
 			if a.err != nil {
 				return a.err
 			}
-			a.neg, a.pass[2] = neg, pass
+			a.neg, a.pass[2], a.aug.img[augNeg] = neg, pass, seen
 		}
 		if wm > 0 && a.model[0] == 0 {
 			model := [3]uintptr{a.alloc(3 * c.Res * c.Res), a.alloc(n), a.alloc(n)}
@@ -590,16 +602,19 @@ func (a *accel) step(t *Trainer, real, z []float32) (spec.Stats, error) {
 		a.up(a.z, z)
 		a.genForward()
 
-		// D step: softplus(−D(x)) + softplus(D(G(z))) [+ wn·softplus(D(disliked))].
+		// D step: softplus(−D(x)) + softplus(D(G(z))) [+ wn·softplus(D(disliked))],
+		// every batch augmented with its own transforms where the run augments.
 		a.fill(a.D.g, a.D.total, 0)
-		lr := a.discForward(a.pass[0], a.real)
-		lf := a.discForward(a.pass[1], a.gen.img)
+		lr := a.discForward(a.pass[0], a.augment(augReal, t.aug.real, a.real, n))
+		lf := a.discForward(a.pass[1], a.augment(augFake, t.aug.fake, a.gen.img, n))
 		if a.err != nil {
 			return a.err
 		}
 		g := a.host[:n]
 		st.LossD = lossTerm(lr, -1, mean, g)
 		st.DReal = meanSigmoid(lr)
+		t.observeReal(lr)
+		st.RT = t.aug.rt
 		a.discBackward(a.pass[0], g, true, 0)
 		st.LossD += lossTerm(lf, 1, mean, g)
 		st.DFake = meanSigmoid(lf)
@@ -608,7 +623,7 @@ func (a *accel) step(t *Trainer, real, z []float32) (spec.Stats, error) {
 		if wn > 0 {
 			p := a.pass[2]
 			a.up(a.neg, nn.F32(t.neg))
-			ln := a.discForward(p, a.neg)
+			ln := a.discForward(p, a.augment(augNeg, t.aug.neg, a.neg, p.n))
 			if a.err != nil {
 				return a.err
 			}
@@ -618,13 +633,19 @@ func (a *accel) step(t *Trainer, real, z []float32) (spec.Stats, error) {
 		}
 		a.adamStep(&a.D, t.optD)
 
-		// G step: softplus(−D(G(z))) through the updated D [+ wm·softplus(−r(G(z)))].
-		lf = a.discForward(a.pass[1], a.gen.img)
+		// G step: softplus(−D(T(G(z)))) through the updated D, T the
+		// augmentation if any [+ wm·softplus(−r(G(z))), on the fakes as made].
+		lf = a.discForward(a.pass[1], a.augment(augGen, t.aug.gen, a.gen.img, n))
 		if a.err != nil {
 			return a.err
 		}
 		st.LossG = lossTerm(lf, -1, mean, g)
-		a.discBackward(a.pass[1], g, false, a.gen.dimg)
+		if c.Augment.On() {
+			a.discBackward(a.pass[1], g, false, a.aug.dimg)
+			a.augBackward(augGen, a.aug.dimg, a.gen.dimg, n)
+		} else {
+			a.discBackward(a.pass[1], g, false, a.gen.dimg)
+		}
 		if wm > 0 {
 			per := 3 * c.Res * c.Res
 			vec, r, dr := a.model[0], a.model[1], a.model[2]
@@ -645,6 +666,7 @@ func (a *accel) step(t *Trainer, real, z []float32) (spec.Stats, error) {
 		a.fill(a.G.g, a.G.total, 0)
 		a.genBackward()
 		a.adamStep(&a.G, t.optG)
+		a.emaStep(t.step)
 		return a.err
 	})
 	return st, err

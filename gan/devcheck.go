@@ -14,12 +14,14 @@ type DeviceCheck struct {
 	Device string          `json:"device"`
 	Steps  [][2]spec.Stats `json:"steps"` // each step's figures: spec.CPU, device
 	// LossDiff is the largest relative difference between the two
-	// engines' losses and D outputs over all steps.
+	// engines' losses, D outputs, augmentation strengths and r_t over all
+	// steps.
 	LossDiff float64 `json:"loss_diff"`
 	// WeightDiff is the largest, over the steps, of how far apart the two
 	// engines' updates of the weights are, relative to the update's size
-	// (Euclidean, over all of G's and D's weights). Where names the single
-	// weight furthest apart.
+	// (Euclidean, over all of G's and D's weights and the generator's
+	// average, if the run keeps one). Where names the single weight
+	// furthest apart (E: the average).
 	WeightDiff float64 `json:"weight_diff"`
 	Where      string  `json:"where"`
 }
@@ -63,8 +65,15 @@ func CheckDevice(ctx context.Context, name string, cfg spec.Config, src Source, 
 	}
 	defer on.Close()
 	var worst float64
+	nets := [][2]*Net{{cpu.G, on.G}, {cpu.D, on.D}}
+	if cpu.Gema != nil {
+		nets = append(nets, [2]*Net{cpu.Gema, on.Gema})
+	}
 	for i := 0; i < steps; i++ {
-		before := [2][][]float32{cpu.G.CopyParams(), cpu.D.CopyParams()}
+		var before [][][]float32
+		for _, n := range nets {
+			before = append(before, n[0].CopyParams())
+		}
 		a, err := cpu.TrainStep(ctx)
 		if err != nil {
 			return out, fmt.Errorf("cpu: %w", err)
@@ -74,14 +83,14 @@ func CheckDevice(ctx context.Context, name string, cfg spec.Config, src Source, 
 			return out, fmt.Errorf("%s: %w", name, err)
 		}
 		out.Steps = append(out.Steps, [2]spec.Stats{a, b})
-		for _, p := range [][2]float64{{a.LossD, b.LossD}, {a.LossG, b.LossG}, {a.DReal, b.DReal}, {a.DFake, b.DFake}} {
+		for _, p := range [][2]float64{{a.LossD, b.LossD}, {a.LossG, b.LossG}, {a.DReal, b.DReal}, {a.DFake, b.DFake}, {a.AugP, b.AugP}, {a.RT, b.RT}} {
 			out.LossDiff = math.Max(out.LossDiff, relDiff(p[0], p[1]))
 		}
 		if err := on.sync(); err != nil {
 			return out, err
 		}
 		var moved, apart float64
-		for k, n := range [][2]*Net{{cpu.G, on.G}, {cpu.D, on.D}} {
+		for k, n := range nets {
 			for j, p := range n[0].Params {
 				x, y, x0 := nn.F32(p), nn.F32(n[1].Params[j]), before[k][j]
 				for e := range x {
@@ -89,7 +98,7 @@ func CheckDevice(ctx context.Context, name string, cfg spec.Config, src Source, 
 					moved += m * m
 					apart += d * d
 					if math.Abs(d) > worst || out.Where == "" {
-						worst, out.Where = math.Abs(d), fmt.Sprintf("%s %s[%d] at step %d", "GD"[k:k+1], n[0].Names[j], e, i+1)
+						worst, out.Where = math.Abs(d), fmt.Sprintf("%s %s[%d] at step %d", "GDE"[k:k+1], n[0].Names[j], e, i+1)
 					}
 				}
 			}

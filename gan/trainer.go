@@ -133,8 +133,9 @@ func (t *Trainer) Device() string {
 	return spec.CPU
 }
 
-// sync brings the host's weights, running statistics and Adam moments up
-// to date with the device's before anything reads them.
+// sync brings the host's weights, running statistics, Adam moments and
+// the generator's average up to date with the device's before anything
+// reads them.
 func (t *Trainer) sync() error {
 	if t.acc == nil || !t.pull {
 		return nil
@@ -147,13 +148,16 @@ func (t *Trainer) sync() error {
 }
 
 // transfer copies both networks, their running statistics and optimiser
-// moments to the device or from it.
+// moments, and the generator's average, to the device or from it.
 func (t *Trainer) transfer(toDevice bool) error {
 	a := t.acc
 	err := a.dev.Do(func() error {
 		a.err = nil
 		a.transfer(toDevice, t.G, &a.G, t.optG)
 		a.transfer(toDevice, t.D, &a.D, t.optD)
+		if t.Gema != nil {
+			a.transferEMA(toDevice, t.Gema)
+		}
 		return a.err
 	})
 	if err != nil {

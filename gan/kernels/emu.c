@@ -48,6 +48,12 @@ int emu_launch(const char *name, const uint64_t *a, int nargs) {
 	CASE(bn_bwd_stats, 8, bn_bwd_stats(I(0), I(1), D(2), P(3), P(4), P(5), P(6), I(7)))
 	CASE(bn_bwd_dx, 12, bn_bwd_dx(I(0), I(1), I(2), P(3), P(4), P(5), P(6), P(7), P(8), P(9), F(10), P(11)))
 	CASE(adam, 10, adam(I(0), P(1), P(2), P(3), P(4), F(5), F(6), F(7), F(8), F(9)))
+	CASE(aug_colour, 5, aug_colour(I(0), I(1), P(2), P(3), P(4)))
+	CASE(aug_mean, 5, aug_mean(I(0), I(1), P(2), P(3), P(4)))
+	CASE(aug_place, 7, aug_place(I(0), I(1), I(2), P(3), P(4), P(5), P(6)))
+	CASE(aug_place_bwd, 6, aug_place_bwd(I(0), I(1), I(2), P(3), P(4), P(5)))
+	CASE(aug_colour_bwd, 6, aug_colour_bwd(I(0), I(1), P(2), P(3), P(4), P(5)))
+	CASE(ema, 4, ema(I(0), P(1), P(2), F(3)))
 	return -1;
 }
 

@@ -23,6 +23,7 @@ var Names = []string{
 	"fill", "im2col", "col2im", "cn_to_nc", "nc_to_cn", "add_bias", "sum_partial", "sum_finish",
 	"leaky", "leaky_bwd", "tanh_fwd", "tanh_bwd", "up2", "up2_bwd",
 	"bn_partial", "bn_stats", "bn_apply", "bn_bwd_partial", "bn_bwd_stats", "bn_bwd_dx", "adam",
+	"aug_colour", "aug_mean", "aug_place", "aug_place_bwd", "aug_colour_bwd", "ema",
 }
 
 // Int, Float and Ptr pack kernel arguments into the 64-bit slots both

@@ -271,3 +271,116 @@ KERNEL adam(int n, float *w, const float *g, float *m, float *v, float b1, float
 		w[i] -= step * mi / (sqrtf(vi) / sqrtbc2 + eps);
 	}
 }
+
+// Differentiable augmentation (nn.AugForward and nn.AugBackward are the
+// reference). Each image's transforms arrive as AUG_PARAMS floats: the
+// brightness, saturation and contrast factors, then the shift (TX, TY) and
+// the cut-out rectangle (X0, Y0, X1, Y1) as small integers, exact in a
+// float. A factor of exactly 1 skips its stage, as the CPU does, so the
+// identity costs no rounding.
+#define AUG_PARAMS 9
+
+// aug_colour adds the brightness and scales each pixel's saturation around
+// its channel mean (x and u are N×3×HW; one thread per pixel).
+KERNEL aug_colour(int N, int HW, const float *prm, const float *x, float *u) {
+	FOR_EACH(i, N * HW) {
+		int n = i / HW, j = i % HW;
+		const float *q = prm + n * AUG_PARAMS;
+		const float *s = x + n * 3 * HW + j;
+		float *d = u + n * 3 * HW + j;
+		float b = q[0], sat = q[1];
+		float r = s[0] + b, g = s[HW] + b, bl = s[2 * HW] + b;
+		if (sat != 1.0f) {
+			float m = (r + g + bl) / 3;
+			r = sat * (r - m) + m;
+			g = sat * (g - m) + m;
+			bl = sat * (bl - m) + m;
+		}
+		d[0] = r;
+		d[HW] = g;
+		d[2 * HW] = bl;
+	}
+}
+
+// aug_mean is each image's mean over its PER values, for the images whose
+// contrast is not 1 (the others never read it). One thread per image: a
+// batch's images are few and this is a small part of a step.
+KERNEL aug_mean(int N, int PER, const float *prm, const float *x, float *mean) {
+	FOR_EACH(n, N) {
+		double a = 0;
+		if (prm[n * AUG_PARAMS + 2] != 1.0f) {
+			const float *s = x + n * PER;
+			for (int j = 0; j < PER; j++)
+				a += s[j];
+		}
+		mean[n] = (float)(a / PER);
+	}
+}
+
+// aug_place is contrast around the image's mean, then translation and
+// cutout (in output coordinates): y(h, w) = contrast(u(h − TY, w − TX)),
+// zero outside the image or in the cut. Contrast is per value, so applying
+// it as each value is gathered is the CPU's contrast-then-translate.
+KERNEL aug_place(int N, int H, int W, const float *prm, const float *u, const float *mean, float *y) {
+	FOR_EACH(i, N * 3 * H * W) {
+		int w = i % W, h = (i / W) % H, nc = i / (H * W), n = nc / 3;
+		const float *q = prm + n * AUG_PARAMS;
+		int tx = (int)q[3], ty = (int)q[4];
+		int iy = h - ty, ix = w - tx;
+		int cut = h >= (int)q[6] && h < (int)q[8] && w >= (int)q[5] && w < (int)q[7];
+		float v = 0.0f;
+		if (iy >= 0 && iy < H && ix >= 0 && ix < W && !cut) {
+			float c = q[2], m = mean[n];
+			v = u[(nc * H + iy) * W + ix];
+			if (c != 1.0f)
+				v = c * (v - m) + m;
+		}
+		y[i] = v;
+	}
+}
+
+// aug_place_bwd is the adjoint of translation and cutout: input pixel
+// (h, w) went to output (h + TY, w + TX) and takes its gradient, unless
+// that fell outside or in the cut. Contrast's adjoint follows in
+// aug_colour_bwd, once aug_mean has the gradient's mean.
+KERNEL aug_place_bwd(int N, int H, int W, const float *prm, const float *dy, float *g) {
+	FOR_EACH(i, N * 3 * H * W) {
+		int w = i % W, h = (i / W) % H, nc = i / (H * W), n = nc / 3;
+		const float *q = prm + n * AUG_PARAMS;
+		int oy = h + (int)q[4], ox = w + (int)q[3];
+		int cut = oy >= (int)q[6] && oy < (int)q[8] && ox >= (int)q[5] && ox < (int)q[7];
+		g[i] = (oy >= 0 && oy < H && ox >= 0 && ox < W && !cut) ? dy[(nc * H + oy) * W + ox] : 0.0f;
+	}
+}
+
+// aug_colour_bwd is the adjoint of contrast then of saturation (both
+// symmetric maps; brightness, a constant, drops out), one thread per pixel.
+KERNEL aug_colour_bwd(int N, int HW, const float *prm, const float *g, const float *mean, float *dx) {
+	FOR_EACH(i, N * HW) {
+		int n = i / HW, j = i % HW;
+		const float *q = prm + n * AUG_PARAMS;
+		const float *s = g + n * 3 * HW + j;
+		float *d = dx + n * 3 * HW + j;
+		float c = q[2], sat = q[1], m = mean[n];
+		float r = s[0], gg = s[HW], b = s[2 * HW];
+		if (c != 1.0f) {
+			r = c * (r - m) + m;
+			gg = c * (gg - m) + m;
+			b = c * (b - m) + m;
+		}
+		if (sat != 1.0f) {
+			float k = (r + gg + b) / 3;
+			r = sat * (r - k) + k;
+			gg = sat * (gg - k) + k;
+			b = sat * (b - k) + k;
+		}
+		d[0] = r;
+		d[HW] = gg;
+		d[2 * HW] = b;
+	}
+}
+
+// ema moves the generator's average toward its weights after a step.
+KERNEL ema(int n, const float *w, float *avg, float beta) {
+	FOR_EACH(i, n) avg[i] = w[i] + beta * (avg[i] - w[i]);
+}
