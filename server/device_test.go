@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ganstudio/ganstudio/gan/spec"
 	"github.com/ganstudio/ganstudio/store"
 )
 
@@ -85,9 +86,8 @@ func TestRunDeviceAPI(t *testing.T) {
 		{"unknown device", true, `{"dataset_id": 1, "steps": 5, "device": "tpu"}`, 422, "device", `"tpu"`},
 		{"not a string", false, `{"dataset_id": 1, "device": 1}`, 422, "device", "wrong type"},
 		{"cuda with a worker", true, `{"dataset_id": 1, "steps": 5, "device": "cuda"}`, 201, "cuda", ""},
-		// The device path has no augmentation yet: left out it is off there.
-		{"cuda with augmentation", true, `{"dataset_id": 1, "steps": 5, "device": "cuda", "augment": "auto"}`, 422, "augment", "choose off"},
-		{"cuda, augmentation off", true, `{"dataset_id": 1, "steps": 5, "device": "cuda", "augment": "off"}`, 201, "cuda", ""},
+		// The device path has augmentation and the generator average too.
+		{"cuda with augmentation", true, `{"dataset_id": 1, "steps": 5, "device": "cuda", "augment": "auto"}`, 201, "cuda", ""},
 	}
 	for _, c := range cases {
 		if c.worker {
@@ -113,12 +113,8 @@ func TestRunDeviceAPI(t *testing.T) {
 		if run.Device != c.device {
 			t.Errorf("%s: answered a run for %q, want %q", c.name, run.Device, c.device)
 		}
-		// Off the CPU, no augmentation and no generator average, which
-		// the device path refuses.
+		// Every device trains the studio's engine.
 		aug, ema := "auto", 10_000.0
-		if c.device != "cpu" {
-			aug, ema = "off", 0
-		}
 		if run.Config.Augment != aug || run.Config.EMA != ema {
 			t.Errorf("%s: a run with augment %q, EMA %g; want %q, %g", c.name, run.Config.Augment, run.Config.EMA, aug, ema)
 		}
@@ -168,22 +164,9 @@ func TestNewRunFormDevice(t *testing.T) {
 		t.Errorf("the form shown again lacks the device's message (%q) or its choice", msg)
 	}
 
-	// The device path has no augmentation yet: the form's "auto" is
-	// refused for a GPU run, with the choices kept; off starts it.
+	// With a worker, the GPU run starts with the studio's engine.
 	s.heartbeat("cuda-1", "cuda", 0)
 	form.Set("augment_mode", "auto")
-	resp, err = client.PostForm(s.srv.URL+"/runs", form)
-	if err != nil {
-		t.Fatal(err)
-	}
-	page, _ = io.ReadAll(resp.Body)
-	resp.Body.Close()
-	msg = between(string(page), `id="augment-error">`, `<`)
-	if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(msg, "choose off") ||
-		!strings.Contains(string(page), `<option value="cuda" selected>`) || !strings.Contains(string(page), `<option value="auto" selected>`) {
-		t.Errorf("a cuda run with augmentation: %d, message %q; want 422 saying to choose off, the choices kept", resp.StatusCode, msg)
-	}
-	form.Set("augment_mode", "off")
 	resp, err = client.PostForm(s.srv.URL+"/runs", form)
 	if err != nil {
 		t.Fatal(err)
@@ -197,8 +180,8 @@ func TestNewRunFormDevice(t *testing.T) {
 	if err != nil || r.Device != "cuda" {
 		t.Fatalf("stored run for %q (%v), want cuda", r.Device, err)
 	}
-	if r.Config.Augment.On() || r.Config.EMA != 0 {
-		t.Errorf("a cuda run with augmentation %+v and generator average %g: its worker would refuse it", r.Config.Augment, r.Config.EMA)
+	if r.Config.Augment.Mode != spec.AugAuto || r.Config.EMA == 0 {
+		t.Errorf("a cuda run with augmentation %+v and generator average %g: want auto and an average, as on the CPU", r.Config.Augment, r.Config.EMA)
 	}
 	page = []byte(s.get("/runs/1"))
 	if !strings.Contains(string(page), "GPU (cuda)") || !strings.Contains(string(page), "waiting for a GPU (cuda) worker") {

@@ -147,11 +147,7 @@ func toRun(c echo.Context, s *Server, f web.RunForm) (*store.Run, fieldErrors) {
 	}
 	augment := f["augment"]
 	if augment == "" && f["augment_mode"] != spec.AugFixed {
-		// No choice made: auto where the engine has it.
-		augment = spec.AugAuto
-		if device != spec.CPU {
-			augment = spec.AugOff
-		}
+		augment = spec.AugAuto // no choice made
 	}
 	aug, err := spec.ParseAugment(augment)
 	switch {
@@ -159,15 +155,9 @@ func toRun(c echo.Context, s *Server, f web.RunForm) (*store.Run, fieldErrors) {
 		errs["augment"] = "give the fixed strength, from 0 (none) to 1"
 	case err != nil:
 		errs["augment"] = "auto, off, or a fixed strength from 0 to 1"
-	case aug.On() && device != spec.CPU:
-		// The device path refuses augmentation until its kernels have
-		// it; a run queued with it would fail on its first step.
-		errs["augment"] = "augmentation is not on GPUs yet: choose off for a " + web.DeviceLabel(device) + " run"
 	}
 	cfg.Augment = aug
 	if device != spec.CPU {
-		// Nor the generator's average: a device run trains without one.
-		cfg.EMA = 0
 		// Only a worker for the device takes the run: without one it would
 		// wait in the queue for good, so say so now.
 		live, err := s.liveDevices(c.Request().Context())

@@ -20,18 +20,6 @@
   // ---- filters submit on change ----
   $$("[data-autosubmit]").forEach((el) => el.addEventListener("change", () => el.form.submit()));
 
-  // ---- new run: GPU runs have no augmentation yet ----
-  // Choosing a GPU turns an "auto" augmentation off (the server would
-  // refuse it), and choosing the CPU again gives "auto" back.
-  const device = $("#new-run #device"), augment = $("#new-run #augment");
-  if (device && augment) {
-    let turnedOff = false;
-    device.addEventListener("change", () => {
-      if (device.value !== "cpu" && augment.value === "auto") { augment.value = "off"; turnedOff = true; }
-      else if (device.value === "cpu" && turnedOff && augment.value === "off") { augment.value = "auto"; turnedOff = false; }
-    });
-  }
-
   // ---- upload: files, folders, drag and drop, progress ----
   const form = $("#upload");
   if (form) {
