@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # On a machine with an NVIDIA GPU and its driver: check that the GPU
 # worker's training step gives the CPU engine's losses and weight updates
-# from the same weights and data, and print the ref32 bench on both devices
-# and at batch 256. A few minutes.
+# from the same weights and data (the plain DCGAN, then the studio's engine
+# with augmentation and the weight average), and print the ref32 bench on
+# both devices and at batch 256, then the studio's engine at 64, 128 and
+# 256 px on the GPU. A few minutes.
 #
 # Where Go and the CUDA headers are, it builds bin/ganstudio and
 # bin/ganstudio-cuda (and the PTX, where nvcc is). Where they are not (the
@@ -49,6 +51,8 @@ fi
 say "$device step against the CPU engine's (same weights and data before each step)"
 "$gpu" bench device --device "$device" --preset tiny --steps 5
 "$gpu" bench device --device "$device" --preset "$preset" --steps 5
+say "$device step against the CPU's with the studio's engine (augmentation at a fixed 0.5, the weight average, mirrored data)"
+"$gpu" bench device --device "$device" --preset studio32 --augment 0.5 --steps 5
 
 say "$preset bench, batch 64: CPU ($(nproc) cores), then $device"
 "$cpu" bench --device cpu --preset "$preset" --batch 64 --steps 10 --warmup 2
@@ -56,4 +60,8 @@ say "$preset bench, batch 64: CPU ($(nproc) cores), then $device"
 say "$preset bench, batch 256: CPU, then $device"
 "$cpu" bench --device cpu --preset "$preset" --batch 256 --steps 5 --warmup 1
 "$gpu" bench --device "$device" --preset "$preset" --batch 256 --steps 30 --warmup 5
+say "the studio's engine on $device: 64, 128 and 256 px, batch 64, augmentation 0.5"
+for r in 64 128 256; do
+  "$gpu" bench --device "$device" --preset "studio$r" --augment 0.5 --batch 64 --steps 20 --warmup 3 || echo "studio$r: failed (memory?)"
+done
 say "gpu-check: done"

@@ -58,18 +58,13 @@ func benchCmd(ctx context.Context, args []string) error {
 	steps := fs.Int("steps", 10, "measured steps")
 	warmup := fs.Int("warmup", 2, "steps run first and not measured")
 	asJSON := fs.Bool("json", false, "print one JSON object instead of a table")
-	augment := fs.String("augment", "", "augmentation: auto, off or a fixed strength (default: the preset's; a fixed 0.5 measures a typical augmented step, as bench/peer/studio.py does)")
+	augment := fs.String("augment", "", augmentUsage+" (a fixed 0.5 measures a typical augmented step, as bench/peer/studio.py does)")
 	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}
-	cfg, err := presetConfig(*preset, *batch)
+	cfg, err := presetConfig(*preset, *batch, *augment)
 	if err != nil {
 		return err
-	}
-	if *augment != "" {
-		if cfg.Augment, err = spec.ParseAugment(*augment); err != nil {
-			return err
-		}
 	}
 	if *steps < 1 || *warmup < 0 {
 		return fmt.Errorf("--steps must be at least 1 and --warmup at least 0")
@@ -145,11 +140,21 @@ func peakRSSMB() float64 {
 }
 
 // presetConfig is a preset with its batch replaced when batch > 0, checked.
-func presetConfig(preset string, batch int) (spec.Config, error) {
+// augmentUsage is the --augment flag's help.
+const augmentUsage = "augmentation of what the discriminator sees: auto (ADA), off, or a fixed strength 0–1 (default: the preset's)"
+
+// presetConfig is a preset with the batch and augmentation given (0 and ""
+// keep the preset's).
+func presetConfig(preset string, batch int, augment string) (spec.Config, error) {
 	cfg, err := spec.Preset(preset)
 	if err != nil {
 		return cfg, err
 	}
 	setIf(&cfg.Batch, batch)
+	if augment != "" {
+		if cfg.Augment, err = spec.ParseAugment(augment); err != nil {
+			return cfg, err
+		}
+	}
 	return cfg, cfg.Validate()
 }

@@ -24,13 +24,14 @@ func deviceCheckCmd(ctx context.Context, args []string) error {
 	batch := fs.Int("batch", 0, "batch size (default: the preset's)")
 	steps := fs.Int("steps", 5, "training steps on each")
 	asJSON := fs.Bool("json", false, "print one JSON object instead of a table")
+	augment := fs.String("augment", "", augmentUsage+" (a fixed strength draws transforms from the first step)")
 	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}
 	if *device == spec.CPU {
 		return fmt.Errorf("this build has no device but the CPU (build ganstudio-cuda with make cuda)")
 	}
-	cfg, err := presetConfig(*preset, *batch)
+	cfg, err := presetConfig(*preset, *batch, *augment)
 	if err != nil {
 		return err
 	}

@@ -79,7 +79,7 @@ func trainCmd(ctx context.Context, args []string) error {
 	policyMode := fs.String("collapse-policy", spec.PolicyRepair, "what to do about mode collapse: repair (roll back and remedy), warn, off")
 	warmUp := fs.Int("collapse-warmup", spec.DefaultPolicy().WarmUp, "judge health from this step on")
 	device := fs.String("device", spec.CPU, deviceUsage("train on this device"))
-	augment := fs.String("augment", "", "augmentation of what the discriminator sees: auto (ADA), off, or a fixed strength 0–1 (default: the preset's)")
+	augment := fs.String("augment", "", augmentUsage)
 	ema := fs.String("ema", "", "half-life of the generator's weight average in images, 0 for none (default: the preset's)")
 	patience := fs.Int("patience", gan.DefaultPatience, "steps without a better SWD after which the run says it has stopped improving")
 	stopStale := fs.Bool("stop-when-stale", false, "end the run once SWD has not improved for --patience steps")

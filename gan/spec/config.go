@@ -167,11 +167,14 @@ var Presets = map[string]func() Config{
 	"ref64": func() Config { c := DefaultConfig(); c.Res = 64; return c },
 	// tiny trains in seconds; tests and quick demos use it.
 	"tiny": func() Config { c := DefaultConfig(); c.Width = 0.25; c.Batch = 32; c.ZDim = 64; return c },
-	// studio32 and studio64 are the studio's default engine: the
+	// studio32 … studio256 are the studio's default engine: the
 	// reference network with augmentation steered by ADA, the generator
 	// average and mirrored data.
 	"studio32": func() Config { return Studio(32) },
 	"studio64": func() Config { return Studio(64) },
+	// 128 px trains on the CPU too, slowly; 256 px is for GPUs.
+	"studio128": func() Config { return Studio(128) },
+	"studio256": func() Config { return Studio(256) },
 }
 
 // Studio is the studio's default engine at side res: what the new-run
