@@ -11,42 +11,51 @@ import (
 )
 
 //go:embed builtin/emoji32.png builtin/emoji64.png builtin/emoji.json
+//go:embed builtin/openmoji32.png builtin/openmoji64.png builtin/openmoji.json
 var builtinFS embed.FS
 
 // BuiltinNames lists the datasets that ship inside the binary.
-var BuiltinNames = []string{"emoji", "shapes"}
+var BuiltinNames = []string{"emoji", "openmoji", "shapes"}
 
 // Builtin returns a built-in dataset at size 32 or 64:
 //   - emoji: 110 Noto Emoji faces (Apache-2.0; see builtin/ATTRIBUTION.md)
+//   - openmoji: 254 OpenMoji faces and animals, flat colour with black
+//     outlines (CC BY-SA 4.0; see builtin/ATTRIBUTION.md)
 //   - shapes: 2048 procedural coloured circles, squares and triangles, for fast tests
 func Builtin(name string, size int) (*Dataset, error) {
 	if size != 32 && size != 64 {
 		return nil, fmt.Errorf("built-in datasets come at 32 or 64 pixels, not %d", size)
 	}
 	switch name {
-	case "emoji":
-		raw, err := builtinFS.ReadFile("builtin/emoji.json")
-		if err != nil {
-			return nil, err
-		}
-		var names []string
-		if err := json.Unmarshal(raw, &names); err != nil {
-			return nil, fmt.Errorf("builtin emoji list: %w", err)
-		}
-		sheet, err := builtinFS.ReadFile(fmt.Sprintf("builtin/emoji%d.png", size))
-		if err != nil {
-			return nil, err
-		}
-		d, err := ReadSheet("emoji", bytes.NewReader(sheet), size, len(names))
-		if err != nil {
-			return nil, err
-		}
-		d.Names = names
-		return d, nil
+	case "emoji", "openmoji":
+		return builtinSheet(name, size)
 	case "shapes":
 		return Shapes(2048, size, 1), nil
 	}
 	return nil, fmt.Errorf("no built-in dataset %q (have %s)", name, strings.Join(BuiltinNames, ", "))
+}
+
+// builtinSheet reads a prepared set: builtin/NAME.json lists the images'
+// names in sheet order, builtin/NAME{32,64}.png holds them.
+func builtinSheet(name string, size int) (*Dataset, error) {
+	raw, err := builtinFS.ReadFile("builtin/" + name + ".json")
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	if err := json.Unmarshal(raw, &names); err != nil {
+		return nil, fmt.Errorf("builtin %s list: %w", name, err)
+	}
+	sheet, err := builtinFS.ReadFile(fmt.Sprintf("builtin/%s%d.png", name, size))
+	if err != nil {
+		return nil, err
+	}
+	d, err := ReadSheet(name, bytes.NewReader(sheet), size, len(names))
+	if err != nil {
+		return nil, err
+	}
+	d.Names = names
+	return d, nil
 }
 
 // shapeColours are saturated colours that stand out on white.
