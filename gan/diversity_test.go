@@ -155,6 +155,10 @@ func TestPrecisionOnConstructedSets(t *testing.T) {
 // images score (the baseline), far below copies.
 func TestNearCopies(t *testing.T) {
 	train := shapesImages(t, 64, 1)
+	index := NewCopyIndex(train)
+	if index.Baseline <= 0.1 || index.Baseline >= 0.9 {
+		t.Fatalf("baseline %.3f: held-out shapes should often, not always, be near-copies", index.Baseline)
+	}
 	r := rand.New(rand.NewPCG(3, 4))
 	jitter := func(x []float32, amp float64) []float32 {
 		out := make([]float32, len(x))
@@ -190,12 +194,9 @@ func TestNearCopies(t *testing.T) {
 		{"half copies, half noise", append(copies[:16:16], noise(16)...), 0.5, 0.5, false},
 		{"fresh", shapesImages(t, 256, 9), -0.15, 0.15, false},
 	} {
-		nc := MeasureNearCopies(c.samples, train)
-		if nc.Baseline <= 0.1 || nc.Baseline >= 0.9 {
-			t.Fatalf("baseline %.3f: held-out shapes should often, not always, be near-copies", nc.Baseline)
-		}
+		nc := index.Measure(c.samples)
 		if c.name == "fresh" {
-			c.lo, c.hi = nc.Baseline+c.lo, nc.Baseline+c.hi
+			c.lo, c.hi = index.Baseline+c.lo, index.Baseline+c.hi
 		}
 		if nc.Share < c.lo || nc.Share > c.hi {
 			t.Errorf("%s: near-copy share %.3f, want [%g, %g]", c.name, nc.Share, c.lo, c.hi)
