@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -115,19 +116,23 @@ type qualityArmResult struct {
 
 // qualityReport is what 'ganstudio bench quality --json' prints.
 type qualityReport struct {
-	Dataset    string  `json:"dataset"`
-	Images     int     `json:"images"`
-	Res        int     `json:"res"`
-	BudgetS    float64 `json:"budget_s"`
-	StepsCap   int     `json:"steps_cap"`
-	EvalEvery  int     `json:"eval_every"`
-	Samples    int     `json:"samples"`
-	Seed       uint64  `json:"seed"`
-	BLAS       string  `json:"blas"`
-	Threads    int     `json:"threads"`
-	FloorSWD   float64 `json:"floor_swd"`      // real against real: the best SWD can be
-	RealDiv    float64 `json:"real_diversity"` // mean pairwise distance of the training images
-	RealCopies float64 `json:"real_near_copies"`
+	Dataset   string  `json:"dataset"`
+	Images    int     `json:"images"`
+	Res       int     `json:"res"`
+	BudgetS   float64 `json:"budget_s"`
+	StepsCap  int     `json:"steps_cap"`
+	EvalEvery int     `json:"eval_every"`
+	Samples   int     `json:"samples"`
+	Seed      uint64  `json:"seed"`
+	BLAS      string  `json:"blas"`
+	Threads   int     `json:"threads"`
+	// Load is the machine's 1-minute load average at the start and the end:
+	// a budget of wall-clock training time buys fewer steps on a shared
+	// machine, and this says how shared it was.
+	Load       [2]float64 `json:"load_avg"`
+	FloorSWD   float64    `json:"floor_swd"`      // real against real: the best SWD can be
+	RealDiv    float64    `json:"real_diversity"` // mean pairwise distance of the training images
+	RealCopies float64    `json:"real_near_copies"`
 	// RealCopies is the near-copy share of the training images held out in
 	// turn: what samples of the data itself would score.
 	Arms       []qualityArmResult `json:"arms"`
@@ -218,6 +223,7 @@ func runQuality(ctx context.Context, o qualityOptions, progress io.Writer) (*qua
 	rep := &qualityReport{Dataset: o.Dataset, Images: ds.Len(), Res: o.Res, BudgetS: o.Budget.Seconds(), StepsCap: o.StepsCap,
 		EvalEvery: o.EvalEvery, Samples: o.Samples, Seed: o.Seed, BLAS: gan.BLASName, Threads: runtime.GOMAXPROCS(0),
 		FloorSWD: round1(floor.Mean), RealDiv: round2(gan.MeanPairwiseDistance(train))}
+	rep.Load[0] = loadAvg()
 	index := gan.NewCopyIndex(train)
 	rep.RealCopies = round3(index.Baseline)
 	var grids []*image.NRGBA
@@ -230,6 +236,7 @@ func runQuality(ctx context.Context, o qualityOptions, progress io.Writer) (*qua
 		rep.Arms = append(rep.Arms, r)
 		grids = append(grids, grid)
 	}
+	rep.Load[1] = loadAvg()
 	if err := writeQualityFiles(rep, grids, realGrid(train, o.Res, o.Seed), o.Out); err != nil {
 		return nil, err
 	}
@@ -345,6 +352,16 @@ func sampleFigures(g *gan.Generator, z []float32, index *gan.CopyIndex) (quality
 	}
 	nc := index.Measure(imgs)
 	return qualitySamples{Diversity: round2(gan.MeanPairwiseDistance(imgs)), NearCopies: round3(nc.Share)}, nc, imgs, nil
+}
+
+// loadAvg is the 1-minute load average (Linux; 0 elsewhere).
+func loadAvg() float64 {
+	raw, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return 0
+	}
+	v, _ := strconv.ParseFloat(strings.Fields(string(raw) + " 0")[0], 64)
+	return v
 }
 
 func round3(v float64) float64 { return math.Round(v*1000) / 1000 }

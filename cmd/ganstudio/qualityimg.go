@@ -17,6 +17,7 @@ import (
 
 	"github.com/ganstudio/ganstudio/datasets"
 	"github.com/ganstudio/ganstudio/gan"
+	"github.com/ganstudio/ganstudio/gan/spec"
 	"github.com/ganstudio/ganstudio/internal/atomicfile"
 )
 
@@ -26,15 +27,21 @@ import (
 
 // writeQualityTable prints the report as a table, one arm a row.
 func writeQualityTable(w io.Writer, rep *qualityReport) {
-	fmt.Fprintf(w, "%s, %d images at %d×%d; %s of training per arm (%s, %d threads), SWD every %d steps\n",
-		rep.Dataset, rep.Images, rep.Res, rep.Res, budgetText(rep), rep.BLAS, rep.Threads, rep.EvalEvery)
+	fmt.Fprintf(w, "%s, %d images at %d×%d; %s of training per arm (%s, %d threads, load %.1f → %.1f), SWD every %d steps\n",
+		rep.Dataset, rep.Images, rep.Res, rep.Res, budgetText(rep), rep.BLAS, rep.Threads, rep.Load[0], rep.Load[1], rep.EvalEvery)
 	fmt.Fprintf(w, "%-15s %6s %7s %16s %9s %9s %11s %6s %5s\n", "arm", "steps", "img/s", "best SWD (step)", "final SWD", "diversity", "near-copies", "p", "r_t")
 	for _, a := range rep.Arms {
-		fmt.Fprintf(w, "%-15s %6d %7.1f %16s %9.1f %9.2f %11.3f %6.3f %5.2f\n", a.Arm, a.Steps, a.ImagesPerS,
-			fmt.Sprintf("%.1f (%d)", a.BestSWD, a.BestStep), a.FinalSWD, a.Final.Diversity, a.Final.NearCopies, a.FinalAugP, a.FinalRT)
+		// ADA's p and r_t mean nothing for an arm without augmentation.
+		p, rt := "—", "—"
+		if a.Augment != spec.AugOff {
+			p, rt = fmt.Sprintf("%.3f", a.FinalAugP), fmt.Sprintf("%.2f", a.FinalRT)
+		}
+		fmt.Fprintf(w, "%-15s %6d %7.1f %16s %9.1f %9.2f %11.3f %6s %5s\n", a.Arm, a.Steps, a.ImagesPerS,
+			fmt.Sprintf("%.1f (%d)", a.BestSWD, a.BestStep), a.FinalSWD, a.Final.Diversity, a.Final.NearCopies, p, rt)
 	}
 	fmt.Fprintf(w, "%-15s %6s %7s %16.1f %9s %9.2f %11.3f\n", "real data", "", "", rep.FloorSWD, "", rep.RealDiv, rep.RealCopies)
-	fmt.Fprintf(w, "(real data: SWD of real against real, the floor; the training images' own diversity; the near-copy share of each held out against the rest)\n")
+	fmt.Fprintf(w, "(real data: SWD of real against real, the floor; the training images' own diversity; the near-copy share of each held out against the rest.\n"+
+		" p, r_t: the augmentation strength and ADA's r_t at the end)\n")
 	fmt.Fprintf(w, "grids and comparison in %s\n", rep.Summary)
 }
 
@@ -64,8 +71,8 @@ func writeQualityFiles(rep *qualityReport, grids []*image.NRGBA, real *image.NRG
 	rep.Summary = out
 	var b strings.Builder
 	fmt.Fprintf(&b, "# bench quality: %s at %d×%d\n\n", rep.Dataset, rep.Res, rep.Res)
-	fmt.Fprintf(&b, "Each arm trained for %s (%s, %d threads); SWD every %d steps and at the end; diversity and near-copies of %d samples at the end.\n\n",
-		budgetText(rep), rep.BLAS, rep.Threads, rep.EvalEvery, rep.Samples)
+	fmt.Fprintf(&b, "Each arm trained for %s (%s, %d threads, load average %.1f at the start, %.1f at the end); SWD every %d steps and at the end; diversity and near-copies of %d samples at the end.\n\n",
+		budgetText(rep), rep.BLAS, rep.Threads, rep.Load[0], rep.Load[1], rep.EvalEvery, rep.Samples)
 	b.WriteString("![The real data, then each arm's final grid, in the order of the table](comparison.png)\n\n")
 	b.WriteString("| arm | what | steps | img/s | best SWD (step) | final SWD | diversity | near-copies | grids |\n|---|---|---|---|---|---|---|---|---|\n")
 	for _, a := range rep.Arms {
@@ -94,8 +101,10 @@ func realGrid(train [][]float32, res int, seed uint64) *image.NRGBA {
 }
 
 // nearestPairs puts the n samples nearest the data (by their ratio to
-// their training image's own neighbour distance) in a row above their
-// nearest training images.
+// their training image's own neighbour distance), one per training image,
+// in a row above their nearest training images. One per training image:
+// early in a run every blurred sample's nearest is the same average-looking
+// image, and eight copies of it would show nothing.
 func nearestPairs(samples [][]float32, ds *datasets.Dataset, nc gan.NearCopies, n int) *image.NRGBA {
 	order := make([]int, len(samples))
 	for i := range order {
@@ -109,6 +118,12 @@ func nearestPairs(samples [][]float32, ds *datasets.Dataset, nc gan.NearCopies, 
 			return 1
 		}
 		return 0
+	})
+	seen := map[int]bool{}
+	order = slices.DeleteFunc(order, func(i int) bool {
+		dup := seen[nc.Nearest[i]]
+		seen[nc.Nearest[i]] = true
+		return dup
 	})
 	order = order[:min(n, len(order))]
 	imgs := make([][]float32, 0, 2*len(order))
