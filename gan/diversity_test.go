@@ -150,11 +150,20 @@ func TestPrecisionOnConstructedSets(t *testing.T) {
 }
 
 // TestNearCopies: copies of training images, even slightly disturbed,
-// count as near-copies of the image they copy; noise never does; images of
-// the same kind drawn afresh score about what the data's own held-out
-// images score (the baseline), far below copies.
+// count as near-copies of the image they copy; noise never does, nor does
+// a blob nearest a training image alone in its region; images of the same
+// kind drawn afresh score about what the data's own held-out images score
+// (the baseline), far below copies.
 func TestNearCopies(t *testing.T) {
 	train := shapesImages(t, 64, 1)
+	// A black image, far from every shape on white: its own neighbour
+	// distance is huge, and a sample near it but no copy of it must not
+	// count.
+	black := make([]float32, len(train[0]))
+	for i := range black {
+		black[i] = -1
+	}
+	train = append(train, black)
 	index := NewCopyIndex(train)
 	if index.Baseline <= 0.1 || index.Baseline >= 0.9 {
 		t.Fatalf("baseline %.3f: held-out shapes should often, not always, be near-copies", index.Baseline)
@@ -177,6 +186,10 @@ func TestNearCopies(t *testing.T) {
 		}
 		return out
 	}
+	// A blob: the black image moved by noise of a third of its own
+	// neighbour distance, nearer it than any shape.
+	blobStep := NewCopyIndex(train).first[len(train)-1] / 3 / math.Sqrt(float64(len(black)))
+	blob := [][]float32{jitter(black, blobStep)}
 	var copies, disturbed [][]float32
 	for i := 0; i < 32; i++ {
 		copies = append(copies, train[(i*7)%len(train)])
@@ -191,6 +204,7 @@ func TestNearCopies(t *testing.T) {
 		{"exact copies", copies, 1, 1, true},
 		{"disturbed copies", disturbed, 1, 1, true},
 		{"noise", noise(32), 0, 0, false},
+		{"blob by a lone image", blob, 0, 0, false},
 		{"half copies, half noise", append(copies[:16:16], noise(16)...), 0.5, 0.5, false},
 		{"fresh", shapesImages(t, 256, 9), -0.15, 0.15, false},
 	} {
