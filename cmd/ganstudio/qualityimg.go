@@ -83,7 +83,7 @@ func writeQualityFiles(rep *qualityReport, grids []*image.NRGBA, real *image.NRG
 		rep.FloorSWD, rep.RealDiv, rep.RealCopies)
 	b.WriteString("SWD: sliced Wasserstein distance on Laplacian-pyramid patches against the real images, ×1000, lower is better. " +
 		"Diversity: mean pairwise distance of the samples (of the training images for the real row). " +
-		"Near-copies: the share of samples closer to their nearest training image than that image is to its own nearest neighbour; " +
+		"Near-copies: the share of samples closer to their nearest training image than that image is to its own nearest neighbour (at most the set's median such distance); " +
 		"samples of the data itself score the real row's share, so only a share above it points to memorisation. " +
 		"Nearest pairs: the 8 samples nearest the data (relative to their training image's own neighbour distance) above their nearest training images.\n")
 	return atomicfile.Write(filepath.Join(out, "README.md"), func(w io.Writer) error { _, err := io.WriteString(w, b.String()); return err })
