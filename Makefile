@@ -6,7 +6,7 @@ BIN     := bin/ganstudio
 OPENBLAS := $(shell ldconfig -p 2>/dev/null | grep -q 'libopenblas\.so ' && echo yes)
 TAGS    := $(if $(OPENBLAS),-tags openblas,)
 
-.PHONY: all build run test test-emu test-purego check-generate generate assets bench bench-peer emoji clean cuda ptx check-cuda gpu-check gpu-bundle
+.PHONY: all build run test test-emu test-purego check-generate generate assets bench bench-peer emoji openmoji clean cuda ptx check-cuda gpu-check gpu-bundle
 
 all: build
 
@@ -80,6 +80,10 @@ bench-peer: build
 # Rebuild the built-in emoji dataset from its npm package.
 emoji:
 	./scripts/build-emoji.sh
+
+# Rebuild the built-in OpenMoji dataset from its npm package (needs rsvg-convert).
+openmoji:
+	./scripts/build-openmoji.sh
 
 clean:
 	rm -rf bin

@@ -12,10 +12,11 @@ import (
 )
 
 //go:embed builtin/emoji32.png builtin/emoji64.png builtin/emoji.json
+//go:embed builtin/openmoji32.png builtin/openmoji64.png builtin/openmoji.json
 var builtinFS embed.FS
 
 // BuiltinNames lists the datasets that ship inside the binary.
-var BuiltinNames = []string{"emoji", "shapes"}
+var BuiltinNames = []string{"emoji", "openmoji", "shapes"}
 
 // BuiltinMaxRes is the largest side a built-in dataset comes at. The emoji
 // come from 64 px sources (the npm package has no larger ones). The shapes
@@ -23,7 +24,7 @@ var BuiltinNames = []string{"emoji", "shapes"}
 // pixel, seconds more than a dataset "for fast tests" should.
 func BuiltinMaxRes(name string) (int, error) {
 	switch name {
-	case "emoji":
+	case "emoji", "openmoji": // openmoji is kept at 64 px as the emoji (their rasters are committed)
 		return 64, nil
 	case "shapes":
 		return 128, nil
@@ -34,6 +35,8 @@ func BuiltinMaxRes(name string) (int, error) {
 // Builtin returns a built-in dataset at a side in Sides, up to its
 // BuiltinMaxRes:
 //   - emoji: 110 Noto Emoji faces (Apache-2.0; see builtin/ATTRIBUTION.md)
+//   - openmoji: 254 OpenMoji faces and animals, flat colour with black
+//     outlines (CC BY-SA 4.0; see builtin/ATTRIBUTION.md)
 //   - shapes: 2048 procedural coloured circles, squares and triangles, for fast tests
 func Builtin(name string, size int) (*Dataset, error) {
 	most, err := BuiltinMaxRes(name)
@@ -45,25 +48,8 @@ func Builtin(name string, size int) (*Dataset, error) {
 			name, most, most, sideList(most), size, size)
 	}
 	switch name {
-	case "emoji":
-		raw, err := builtinFS.ReadFile("builtin/emoji.json")
-		if err != nil {
-			return nil, err
-		}
-		var names []string
-		if err := json.Unmarshal(raw, &names); err != nil {
-			return nil, fmt.Errorf("builtin emoji list: %w", err)
-		}
-		sheet, err := builtinFS.ReadFile(fmt.Sprintf("builtin/emoji%d.png", size))
-		if err != nil {
-			return nil, err
-		}
-		d, err := ReadSheet("emoji", bytes.NewReader(sheet), size, len(names))
-		if err != nil {
-			return nil, err
-		}
-		d.Names = names
-		return d, nil
+	case "emoji", "openmoji":
+		return builtinSheet(name, size)
 	case "shapes":
 		return Shapes(2048, size, 1), nil
 	}
@@ -82,6 +68,29 @@ func sideList(most int) string {
 		return strings.Join(out, "")
 	}
 	return strings.Join(out[:len(out)-1], ", ") + " or " + out[len(out)-1]
+}
+
+// builtinSheet reads a prepared set: builtin/NAME.json lists the images'
+// names in sheet order, builtin/NAME{32,64}.png holds them.
+func builtinSheet(name string, size int) (*Dataset, error) {
+	raw, err := builtinFS.ReadFile("builtin/" + name + ".json")
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	if err := json.Unmarshal(raw, &names); err != nil {
+		return nil, fmt.Errorf("builtin %s list: %w", name, err)
+	}
+	sheet, err := builtinFS.ReadFile(fmt.Sprintf("builtin/%s%d.png", name, size))
+	if err != nil {
+		return nil, err
+	}
+	d, err := ReadSheet(name, bytes.NewReader(sheet), size, len(names))
+	if err != nil {
+		return nil, err
+	}
+	d.Names = names
+	return d, nil
 }
 
 // shapeColours are saturated colours that stand out on white.

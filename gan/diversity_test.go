@@ -148,3 +148,80 @@ func TestPrecisionOnConstructedSets(t *testing.T) {
 		t.Errorf("blends of two images score %.3f, no lower than real images (%.3f)", pb, po)
 	}
 }
+
+// TestNearCopies: copies of training images, even slightly disturbed,
+// count as near-copies of the image they copy; noise never does, nor does
+// a blob nearest a training image alone in its region; images of the same
+// kind drawn afresh score about what the data's own held-out images score
+// (the baseline), far below copies.
+func TestNearCopies(t *testing.T) {
+	train := shapesImages(t, 64, 1)
+	// A black image, far from every shape on white: its own neighbour
+	// distance is huge, and a sample near it but no copy of it must not
+	// count.
+	black := make([]float32, len(train[0]))
+	for i := range black {
+		black[i] = -1
+	}
+	train = append(train, black)
+	index := NewCopyIndex(train)
+	if index.Baseline <= 0.1 || index.Baseline >= 0.9 {
+		t.Fatalf("baseline %.3f: held-out shapes should often, not always, be near-copies", index.Baseline)
+	}
+	r := rand.New(rand.NewPCG(3, 4))
+	jitter := func(x []float32, amp float64) []float32 {
+		out := make([]float32, len(x))
+		for i, v := range x {
+			out[i] = v + float32(amp*r.NormFloat64())
+		}
+		return out
+	}
+	noise := func(n int) [][]float32 {
+		out := make([][]float32, n)
+		for i := range out {
+			out[i] = make([]float32, len(train[0]))
+			for j := range out[i] {
+				out[i][j] = float32(2*r.Float64() - 1)
+			}
+		}
+		return out
+	}
+	// A blob: the black image moved by noise of a third of its own
+	// neighbour distance, nearer it than any shape.
+	blobStep := NewCopyIndex(train).first[len(train)-1] / 3 / math.Sqrt(float64(len(black)))
+	blob := [][]float32{jitter(black, blobStep)}
+	var copies, disturbed [][]float32
+	for i := 0; i < 32; i++ {
+		copies = append(copies, train[(i*7)%len(train)])
+		disturbed = append(disturbed, jitter(train[(i*7)%len(train)], 0.01))
+	}
+	for _, c := range []struct {
+		name    string
+		samples [][]float32
+		lo, hi  float64 // the share's range; for "fresh", around the baseline
+		copyOf  bool    // sample i copies train[(i*7)%len]
+	}{
+		{"exact copies", copies, 1, 1, true},
+		{"disturbed copies", disturbed, 1, 1, true},
+		{"noise", noise(32), 0, 0, false},
+		{"blob by a lone image", blob, 0, 0, false},
+		{"half copies, half noise", append(copies[:16:16], noise(16)...), 0.5, 0.5, false},
+		{"fresh", shapesImages(t, 256, 9), -0.15, 0.15, false},
+	} {
+		nc := index.Measure(c.samples)
+		if c.name == "fresh" {
+			c.lo, c.hi = index.Baseline+c.lo, index.Baseline+c.hi
+		}
+		if nc.Share < c.lo || nc.Share > c.hi {
+			t.Errorf("%s: near-copy share %.3f, want [%g, %g]", c.name, nc.Share, c.lo, c.hi)
+		}
+		if len(nc.Nearest) != len(c.samples) || len(nc.Ratio) != len(c.samples) {
+			t.Fatalf("%s: %d nearest, %d ratios for %d samples", c.name, len(nc.Nearest), len(nc.Ratio), len(c.samples))
+		}
+		for i := range c.samples {
+			if c.copyOf && (nc.Nearest[i] != (i*7)%len(train) || nc.Ratio[i] >= 1) {
+				t.Errorf("%s: sample %d nearest %d (ratio %.3f), want %d below 1", c.name, i, nc.Nearest[i], nc.Ratio[i], (i*7)%len(train))
+			}
+		}
+	}
+}

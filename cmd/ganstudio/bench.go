@@ -48,6 +48,9 @@ func benchCmd(ctx context.Context, args []string) error {
 	if len(args) > 0 && args[0] == "health" {
 		return healthCmd(ctx, args[1:]) // the collapse monitor on images, health.go
 	}
+	if len(args) > 0 && args[0] == "quality" {
+		return qualityCmd(ctx, args[1:]) // the engines' arms on one wall-clock budget, quality.go
+	}
 	if len(args) > 0 && args[0] == "device" {
 		return deviceCheckCmd(ctx, args[1:]) // a device's step against the CPU's, devcheck.go
 	}

@@ -24,7 +24,8 @@ Usage:
   ganstudio train [flags]   train from the command line
   ganstudio sample [flags]  new samples or latent interpolations from a run's checkpoint
   ganstudio bench [flags]   measure the training step on the reference network (--device, --batch;
-                            'bench device': a GPU's training step checked against the CPU's)
+                            'bench device': a GPU's training step checked against the CPU's;
+                            'bench quality': the engines' quality on one training-time budget)
   ganstudio worker [flags]  train queued runs from a studio's data folder (for extra workers;
                             --device cuda for the runs made for a GPU, the default in ganstudio-cuda)
 

@@ -62,7 +62,7 @@ func loadDataset(ctx context.Context, dataset string, res int) (*datasets.Datase
 
 func trainCmd(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("train", flag.ContinueOnError)
-	dataset := fs.String("dataset", "builtin:emoji", "builtin:emoji, builtin:shapes, or a folder or .zip of images")
+	dataset := fs.String("dataset", "builtin:emoji", "builtin:emoji, builtin:openmoji, builtin:shapes, or a folder or .zip of images")
 	preset := fs.String("preset", "studio32", "network preset: "+strings.Join(spec.PresetNames(), ", ")+" (studio32 and studio64 are the studio's default engine, ref32 and ref64 the plain DCGAN)")
 	res := fs.Int("res", 0, "resolution, 32 or 64 (default: the preset's)")
 	width := fs.Float64("width", 0, "channel width multiplier (default: the preset's)")
