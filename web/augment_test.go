@@ -190,7 +190,7 @@ func TestNewRunAugmentField(t *testing.T) {
 	}
 	for _, c := range cases {
 		var b bytes.Buffer
-		if err := NewRunPage(Page{Title: "New run"}, sets, c.form, c.errs, nil).Render(context.Background(), &b); err != nil {
+		if err := NewRunPage(Page{Title: "New run"}, sets, c.form, c.errs, nil, RunPlan{}).Render(context.Background(), &b); err != nil {
 			t.Fatal(err)
 		}
 		for _, w := range c.want {
