@@ -102,6 +102,9 @@ func (s *Server) apiCreateRun(c echo.Context) error {
 	if body.Device != nil && *body.Device == "" {
 		return fieldErrors{"device": "a device name, such as cpu"}
 	}
+	if body.Goal != nil && *body.Goal == "" {
+		return fieldErrors{"goal": "quick, balanced or best"}
+	}
 	if body.Augment != nil && strings.TrimSpace(*body.Augment) == "" {
 		return fieldErrors{"augment": `"auto", "off", or a fixed strength from "0" to "1"`}
 	}

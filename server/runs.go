@@ -70,19 +70,16 @@ func (b runBody) form() web.RunForm {
 	put(f, "augment", b.Augment)
 	put(f, "stop_when_stale", b.StopWhenStale)
 	put(f, "goal", b.Goal)
-	if b.Goal != nil {
-		// Steps or an interval that were sent are kept; the goal fills
-		// only what is left out.
+	if b.Goal != nil && b.Steps == nil {
+		// The goal fills the steps left out, and the interval if that
+		// was left out too; what was sent is kept.
 		f["goal_steps"], f["goal_every"] = f["steps"], f["snapshot_every"]
-		if b.Steps != nil {
-			f["goal_steps"] = ""
-		}
 		if b.SnapshotEvery != nil {
 			f["goal_every"] = ""
 		}
 		applyGoal(f)
 	}
-	if b.SnapshotEvery == nil && b.Goal == nil && b.Steps != nil && *b.Steps > 0 {
+	if b.SnapshotEvery == nil && b.Steps != nil && *b.Steps > 0 {
 		// A short run still gets about ten snapshots.
 		f["snapshot_every"] = fmt.Sprint(max(1, min(50, *b.Steps/10)))
 	}
@@ -248,6 +245,7 @@ func (s *Server) newRunPage(c echo.Context) error {
 	// goal) keeps its 500 steps.
 	f := defaultRunForm(did)
 	f["goal"] = GoalBalanced
+	f["goal_steps"], f["goal_every"] = f["steps"], f["snapshot_every"] // defaults, for the goal to fill
 	applyGoal(f)
 	plan, err := s.plan(c.Request().Context(), f, list)
 	if err != nil {
