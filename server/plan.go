@@ -81,24 +81,36 @@ func maxResOn(device string) int {
 // GFLOP/s is the busier figure, on purpose: an estimate that is too long
 // disappoints less than one too short. GPU: not measured here (no GPU was
 // lent); 1 TFLOP/s is a guess for these small convolutions, launch-bound,
-// on the device path. Both give way to a run's stored rate once a run on
-// the device with the same side, width and batch has one.
+// on the device path. Both give way to a measured run on the device with
+// the same side, width and batch (stepSeconds).
 const (
 	cpuGFLOPS    = 10.0
 	deviceGFLOPS = 1000.0
 )
 
 // stepSeconds is the expected time of one step of cfg on device: from the
-// most recent run there with the same side, width and batch when it has a
-// measured rate, else from the step's arithmetic. basis says which.
+// most recent run there with the same side, width and batch that was
+// measured, else from the step's arithmetic. basis says which.
+//
+// A running run's stored rate is its recent steps per second. A finished
+// run has no rate left (the store clears it when the run ends), so its
+// time from start to finish over its steps stands in: that counts the
+// snapshots and quality checks too (and any pause, which errs long).
 func (s *Server) stepSeconds(ctx context.Context, device string, cfg spec.Config) (secs float64, basis string, err error) {
 	runs, err := s.st.Runs(ctx) // newest first
 	if err != nil {
 		return 0, "", fmt.Errorf("runs for the estimate: %w", err)
 	}
 	for _, r := range runs {
-		if deviceOf(r.Device) == device && r.Rate > 0 && r.Config.Res == cfg.Res && r.Config.Width == cfg.Width && r.Config.Batch == cfg.Batch {
-			return 1 / r.Rate, fmt.Sprintf("from run %d's speed (%.2g steps/s)", r.ID, r.Rate), nil
+		if deviceOf(r.Device) != device || r.Config.Res != cfg.Res || r.Config.Width != cfg.Width || r.Config.Batch != cfg.Batch {
+			continue
+		}
+		if r.State == store.Running && r.Rate > 0 {
+			return 1 / r.Rate, fmt.Sprintf("from run %d's speed now (%.2g steps/s)", r.ID, r.Rate), nil
+		}
+		if took := r.Finished.Sub(r.Started); r.State == store.Done && r.Step > 0 && !r.Started.IsZero() && took > 0 {
+			secs := took.Seconds() / float64(r.Step)
+			return secs, fmt.Sprintf("from run %d, %s for %s steps", r.ID, about(took), web.Thousands(int64(r.Step))), nil
 		}
 	}
 	gflops := cpuGFLOPS
@@ -216,7 +228,8 @@ func (s *Server) plan(ctx context.Context, f web.RunForm, sets []*store.Dataset)
 		return time.Duration(secs * float64(steps) * float64(time.Second)), basis, err
 	}
 	goal := f["goal"]
-	for _, side := range sides(f, sets) {
+	offered := sides(f, sets)
+	for _, side := range offered {
 		// Each side is labelled with the time of the chosen goal at it
 		// (or the steps as typed, with no goal).
 		steps, _, ok := goalSteps(goal, side)
@@ -228,6 +241,12 @@ func (s *Server) plan(ctx context.Context, f web.RunForm, sets []*store.Dataset)
 			return p, err
 		}
 		p.Resolutions = append(p.Resolutions, web.ResChoice{Res: side, Label: fmt.Sprintf("%d × %d · %s", side, side, about(d))})
+	}
+	if f["res"] == fmt.Sprint(res) && !slices.Contains(offered, res) {
+		// A form sent for a side the dataset or device lacks (chosen
+		// before the dataset changed, without script) shows it again
+		// beside its message rather than quietly choosing another.
+		p.Resolutions = append(p.Resolutions, web.ResChoice{Res: res, Label: fmt.Sprintf("%d × %d · not for this dataset and device", res, res)})
 	}
 	for _, g := range goals {
 		steps, every, _ := goalSteps(g.name, res)

@@ -45,6 +45,9 @@ func TestGoalSteps(t *testing.T) {
 	}
 }
 
+// nb is the no-break space web.Thousands puts between digit groups.
+const nb = "\u00a0"
+
 // planAnswer is GET /runs/new/plan's answer.
 type planAnswer struct {
 	Res, Steps, Goal_steps string
@@ -76,10 +79,10 @@ func TestNewRunPlan(t *testing.T) {
 	} {
 		page := s.get(fmt.Sprintf("/runs/new?dataset=%d", c.dataset))
 		for _, w := range append(c.want,
-			`<option value="balanced" selected>Balanced — 1 500 steps, about`,
+			`<option value="balanced" selected>Balanced — 1`+nb+`500 steps, about`,
 			`name="steps" id="steps" value="1500"`,
 			`name="snapshot_every" id="snapshot_every" value="75"`,
-			`id="estimate-text">1 500 steps at 32 px: about`,
+			`id="estimate-text">1`+nb+`500 steps at 32 px: about`,
 			"on this machine&#39;s CPU",
 			`<details class="advanced" id="advanced">`,
 			`name="stop_when_stale" id="stop_when_stale" value="1"`) {
@@ -115,8 +118,8 @@ func TestNewRunPlan(t *testing.T) {
 		res, steps, every  string
 		sides, estimateHas string
 	}{
-		{"a new goal refills the steps", "dataset_id=1&res=32&goal=best&changed=goal&" + base, "32", "4000", "200", "32 64", "4 000 steps at 32 px"},
-		{"a new side too", "dataset_id=1&res=64&goal=balanced&changed=res&" + base, "64", "2000", "100", "32 64", "2 000 steps at 64 px"},
+		{"a new goal refills the steps", "dataset_id=1&res=32&goal=best&changed=goal&" + base, "32", "4000", "200", "32 64", "4" + nb + "000 steps at 32 px"},
+		{"a new side too", "dataset_id=1&res=64&goal=balanced&changed=res&" + base, "64", "2000", "100", "32 64", "2" + nb + "000 steps at 64 px"},
 		{"steps typed by hand are kept", "dataset_id=1&res=32&goal=balanced&changed=steps&width=1&batch=64&goal_steps=1500&goal_every=75&snapshot_every=75&steps=777",
 			"32", "777", "75", "32 64", "777 steps at 32 px"},
 		{"a smaller dataset takes the side down", fmt.Sprintf("dataset_id=1&res=128&goal=quick&changed=dataset_id&%s", base), "64", "400", "20", "32 64", "400 steps at 64 px"},
@@ -128,6 +131,29 @@ func TestNewRunPlan(t *testing.T) {
 			t.Errorf("%s: side %s, %s steps every %s, sides %s, %q; want %s, %s every %s, %s, saying %q",
 				c.name, p.Res, p.Steps, p.SnapshotEvery, sides(p), p.Estimate, c.res, c.steps, c.every, c.sides, c.estimateHas)
 		}
+	}
+
+	// A side the dataset lacks, sent without script, is shown again with
+	// its message, not swapped for another.
+	jar := &cookieJar{}
+	client := &http.Client{Jar: jar}
+	resp, err := client.Get(s.srv.URL + "/runs/new")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	resp, err = client.PostForm(s.srv.URL+"/runs", url.Values{"_csrf": {between(string(b), `name="_csrf" value="`, `"`)}, "dataset_id": {"1"}, "res": {"128"},
+		"width": {"1"}, "steps": {"300"}, "batch": {"64"}, "lr_g": {"0.0002"}, "lr_d": {"0.0002"}, "seed": {"1"}, "feedback_weight": {"0"},
+		"snapshot_every": {"15"}, "goal": {"quick"}, "goal_steps": {"300"}, "goal_every": {"15"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if page := string(b); resp.StatusCode != 422 || !strings.Contains(page, `<option value="128" selected>128 × 128 · not for this dataset`) ||
+		!strings.Contains(page, "kept at up to 64 pixels") {
+		t.Errorf("128 px on a 64 px dataset: %d; want 422 with the side shown and its message", resp.StatusCode)
 	}
 
 	// The arithmetic's estimate, then a finished run's measured rate.
@@ -144,30 +170,31 @@ func TestNewRunPlan(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	finishWithRate(t, s.st, r, 0.25) // 4 s a step
+	// Running at 0.25 steps/s: 4 s a step.
+	if _, ok, err := s.st.Claim(ctx, r.ID, r.JobID, "w-test", spec.CPU); !ok || err != nil {
+		t.Fatalf("claim: %v %v", ok, err)
+	}
+	if _, err := s.st.Progress(ctx, r.ID, "w-test", []spec.Stats{{Step: 10}}, 0.25); err != nil {
+		t.Fatal(err)
+	}
 	p = plan("dataset_id=1&res=32&goal=quick&changed=goal&" + base)
-	if !strings.HasPrefix(p.Estimate, "300 steps at 32 px: about 20 minutes") || !strings.Contains(p.Basis, fmt.Sprintf("run %d", run.ID)) {
+	if !strings.HasPrefix(p.Estimate, "300 steps at 32 px: about 20 minutes") || !strings.Contains(p.Basis, fmt.Sprintf("run %d's speed now", run.ID)) {
 		t.Errorf("with a run at 0.25 steps/s: %q (%s), want about 20 minutes from run %d", p.Estimate, p.Basis, run.ID)
+	}
+	// Finished, its 10 steps in 40 s: 4 s a step again, snapshots and all.
+	if err := s.st.Finish(ctx, r.ID, "w-test", store.Done, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.st.DB.ExecContext(ctx, `UPDATE runs SET finished_at = started_at + 40000 WHERE id = ?`, r.ID); err != nil {
+		t.Fatal(err)
+	}
+	p = plan("dataset_id=1&res=32&goal=quick&changed=goal&" + base)
+	if !strings.HasPrefix(p.Estimate, "300 steps at 32 px: about 20 minutes") || !strings.Contains(p.Basis, fmt.Sprintf("from run %d, about a minute for 10 steps", run.ID)) {
+		t.Errorf("after a run of 10 steps in 40 s: %q (%s), want about 20 minutes from run %d", p.Estimate, p.Basis, run.ID)
 	}
 	// A run of another batch says nothing of this one's speed.
 	if p = plan("dataset_id=1&res=32&goal=quick&changed=goal&width=1&batch=32&goal_steps=1500&goal_every=75&snapshot_every=75&steps=1500"); strings.Contains(p.Basis, "from run") {
 		t.Errorf("batch 32 estimated from a batch 64 run: %s", p.Basis)
-	}
-}
-
-// finishWithRate makes a run look trained at rate steps/s, as a worker
-// leaves it.
-func finishWithRate(t *testing.T, st *store.Store, r *store.Run, rate float64) {
-	t.Helper()
-	ctx := context.Background()
-	if _, ok, err := st.Claim(ctx, r.ID, r.JobID, "w-test", spec.CPU); !ok || err != nil {
-		t.Fatalf("claim: %v %v", ok, err)
-	}
-	if _, err := st.Progress(ctx, r.ID, "w-test", []spec.Stats{{Step: 1}}, rate); err != nil {
-		t.Fatal(err)
-	}
-	if err := st.Finish(ctx, r.ID, "w-test", store.Done, ""); err != nil {
-		t.Fatal(err)
 	}
 }
 
@@ -231,7 +258,7 @@ func TestGoalOverForms(t *testing.T) {
 		steps, every int
 		stale        string
 	}{
-		{"the goal changed, steps as filled", form(GoalBest, "1500", true), 4000, 200, "yes, after 1 000 steps without a better SWD"},
+		{"the goal changed, steps as filled", form(GoalBest, "1500", true), 4000, 200, "yes, after 1" + nb + "000 steps without a better SWD"},
 		{"steps typed; the interval as filled follows the goal", form(GoalBest, "999", false), 999, 200, "no (trains all its steps)"},
 	} {
 		resp, err := client.PostForm(s.srv.URL+"/runs", c.form)

@@ -66,7 +66,7 @@ type Run struct {
 	JobID     int64
 	WorkerID  string
 	Device    string  // what the run trains on (spec.CPU, "cuda"): only a worker for it takes the run
-	Rate      float64 // steps per second lately (the last figure once the run has ended)
+	Rate      float64 // steps per second lately
 	Error     string
 	Created   time.Time
 	Started   time.Time
@@ -298,9 +298,7 @@ func (s *Store) Finish(ctx context.Context, runID int64, workerID, state, msg st
 	if state == Done || state == Failed || state == Cancelled {
 		fin = t
 	}
-	// The rate stays: the new-run form estimates a run's time from the
-	// latest run like it (ETA is only for running runs).
-	_, err := s.DB.ExecContext(ctx, `UPDATE runs SET state = ?, control = '', error = ?, finished_at = ?,
+	_, err := s.DB.ExecContext(ctx, `UPDATE runs SET state = ?, control = '', error = ?, rate = 0, finished_at = ?,
 		updated_at = ? WHERE id = ? AND worker_id = ? AND state = ?`, state, msg, fin, t, runID, workerID, Running)
 	return err
 }

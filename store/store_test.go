@@ -181,14 +181,6 @@ func TestClaimProgressAndOrphans(t *testing.T) {
 	if ms, _ := s.Metrics(ctx, r.ID); len(ms) != 1 {
 		t.Errorf("%d metrics after trimming to step 1", len(ms))
 	}
-	// A finished run keeps its last rate: the new-run form's estimate
-	// reads it.
-	if err := s.Finish(ctx, r.ID, "w1", Done, ""); err != nil {
-		t.Fatal(err)
-	}
-	if got, _ := s.Run(ctx, r.ID); got.Rate != 2 || got.ETA() != 0 {
-		t.Errorf("a finished run: rate %g, ETA %v; want its last rate 2 and no ETA", got.Rate, got.ETA())
-	}
 }
 
 func TestSamplesAndRatings(t *testing.T) {

@@ -554,11 +554,12 @@ func EMAText(halfLife float64) string {
 }
 
 // Thousands writes n with a space between groups of three digits, as
-// the form's help texts write numbers.
+// the form's help texts write numbers: a no-break space, so that a number
+// is never split across lines.
 func Thousands(n int64) string {
 	s := fmt.Sprint(n)
 	for i := len(s) - 3; i > 0 && s[i-1] != '-'; i -= 3 {
-		s = s[:i] + " " + s[i:]
+		s = s[:i] + "\u00a0" + s[i:]
 	}
 	return s
 }
