@@ -48,8 +48,8 @@ type goal struct {
 // (Karras et al. 2018), which spends the same number of images on each
 // resolution stage: 32 px has three stages (8, 16, 32), 64 px four, 128
 // px five, 256 px six, so 64 px gets 4/3 of 32 px's steps and 256 px
-// twice. Each step costs about 4× more per doubling besides (see
-// estimate). About twenty snapshots a run, so the quality chart and the
+// twice (each step costs more at a larger side too: see stepSeconds).
+// About twenty snapshots a run, so the quality chart and the
 // best step have points to choose from, at most every 250 steps.
 func goalSteps(name string, res int) (steps, every int, ok bool) {
 	i := slices.IndexFunc(goals, func(g goal) bool { return g.name == name })
@@ -62,9 +62,11 @@ func goalSteps(name string, res int) (steps, every int, ok bool) {
 	return steps, every, true
 }
 
-// maxResOn is the largest side the form offers on a device. On the CPU a
-// 128 px step is about 16× a 32 px one (several seconds on two cores), so
-// 256 px would take days; a GPU worker can take 256 px.
+// maxResOn is the largest side the form offers on a device. On the CPU
+// the best goal at 256 px is 8 000 steps of about 49 GFLOP (gan.StepFLOPs
+// of spec.Studio(256)), about 11 hours at the figure below before the
+// element-wise work that grows with the pixels: a GPU's side, not a
+// CPU's.
 func maxResOn(device string) int {
 	if device == "" || device == spec.CPU {
 		return 128
@@ -76,7 +78,9 @@ func maxResOn(device string) int {
 // rate. CPU: `ganstudio bench --preset studio32 --augment 0.5 --json`, run
 // twice on the 2-core development machine while it was shared and busy
 // (load average 10 to 12): 20.1 GFLOP a step, medians 3.36 s and 2.04 s
-// (6 and 9.9 GFLOP/s), fastest steps 2.24 s and 1.38 s; the README's
+// (6 and 9.9 GFLOP/s), fastest steps 2.24 s and 1.38 s; studio64 (28.9
+// GFLOP) at load 6: median 2.97 s, 9.7 GFLOP/s, so the figure carries
+// from 32 to 64 px (128 px was not measured); the README's
 // quiet ref32 step without augmentation runs at about 44 GFLOP/s. 10
 // GFLOP/s is the busier figure, on purpose: an estimate that is too long
 // disappoints less than one too short. GPU: not measured here (no GPU was
@@ -89,28 +93,25 @@ const (
 )
 
 // stepSeconds is the expected time of one step of cfg on device: from the
-// most recent run there with the same side, width and batch that was
-// measured, else from the step's arithmetic. basis says which.
+// most recent of runs (newest first) there with the same side, width and
+// batch that was measured, else from the step's arithmetic. basis says
+// which.
 //
 // A running run's stored rate is its recent steps per second. A finished
 // run has no rate left (the store clears it when the run ends), so its
 // time from start to finish over its steps stands in: that counts the
 // snapshots and quality checks too (and any pause, which errs long).
-func (s *Server) stepSeconds(ctx context.Context, device string, cfg spec.Config) (secs float64, basis string, err error) {
-	runs, err := s.st.Runs(ctx) // newest first
-	if err != nil {
-		return 0, "", fmt.Errorf("runs for the estimate: %w", err)
-	}
+func stepSeconds(runs []*store.Run, device string, cfg spec.Config) (secs float64, basis string) {
 	for _, r := range runs {
 		if deviceOf(r.Device) != device || r.Config.Res != cfg.Res || r.Config.Width != cfg.Width || r.Config.Batch != cfg.Batch {
 			continue
 		}
 		if r.State == store.Running && r.Rate > 0 {
-			return 1 / r.Rate, fmt.Sprintf("from run %d's speed now (%.2g steps/s)", r.ID, r.Rate), nil
+			return 1 / r.Rate, fmt.Sprintf("from run %d's speed now (%.2g steps/s)", r.ID, r.Rate)
 		}
 		if took := r.Finished.Sub(r.Started); r.State == store.Done && r.Step > 0 && !r.Started.IsZero() && took > 0 {
 			secs := took.Seconds() / float64(r.Step)
-			return secs, fmt.Sprintf("from run %d, %s for %s steps", r.ID, about(took), web.Thousands(int64(r.Step))), nil
+			return secs, fmt.Sprintf("from run %d, %s for %s steps", r.ID, about(took), web.Thousands(int64(r.Step)))
 		}
 	}
 	gflops := cpuGFLOPS
@@ -118,7 +119,7 @@ func (s *Server) stepSeconds(ctx context.Context, device string, cfg spec.Config
 		gflops = deviceGFLOPS
 	}
 	flops := gan.StepFLOPs(cfg) / 1e9
-	return flops / gflops, fmt.Sprintf("a rough figure: %.0f GFLOP a step at about %g GFLOP/s; a run here measures it", flops, gflops), nil
+	return flops / gflops, fmt.Sprintf("a rough figure, %.0f GFLOP a step at about %g GFLOP/s, until a run like it has trained here", flops, gflops)
 }
 
 func deviceOf(d string) string {
@@ -221,11 +222,15 @@ func (s *Server) plan(ctx context.Context, f web.RunForm, sets []*store.Dataset)
 	if err != nil || batch < 2 || batch > 512 {
 		batch = 64
 	}
-	cost := func(side, steps int) (time.Duration, string, error) {
+	runs, err := s.st.Runs(ctx) // newest first
+	if err != nil {
+		return p, fmt.Errorf("runs for the estimate: %w", err)
+	}
+	cost := func(side, steps int) (time.Duration, string) {
 		cfg := spec.Studio(side)
 		cfg.Width, cfg.Batch = width, batch
-		secs, basis, err := s.stepSeconds(ctx, device, cfg)
-		return time.Duration(secs * float64(steps) * float64(time.Second)), basis, err
+		secs, basis := stepSeconds(runs, device, cfg)
+		return time.Duration(secs * float64(steps) * float64(time.Second)), basis
 	}
 	goal := f["goal"]
 	offered := sides(f, sets)
@@ -236,10 +241,7 @@ func (s *Server) plan(ctx context.Context, f web.RunForm, sets []*store.Dataset)
 		if !ok {
 			steps, _ = strconv.Atoi(f["steps"])
 		}
-		d, _, err := cost(side, steps)
-		if err != nil {
-			return p, err
-		}
+		d, _ := cost(side, steps)
 		p.Resolutions = append(p.Resolutions, web.ResChoice{Res: side, Label: fmt.Sprintf("%d × %d · %s", side, side, about(d))})
 	}
 	if f["res"] == fmt.Sprint(res) && !slices.Contains(offered, res) {
@@ -250,10 +252,7 @@ func (s *Server) plan(ctx context.Context, f web.RunForm, sets []*store.Dataset)
 	}
 	for _, g := range goals {
 		steps, every, _ := goalSteps(g.name, res)
-		d, _, err := cost(res, steps)
-		if err != nil {
-			return p, err
-		}
+		d, _ := cost(res, steps)
 		p.Goals = append(p.Goals, web.GoalChoice{Value: g.name, Steps: steps, Every: every,
 			Label: fmt.Sprintf("%s — %s steps, %s", g.label, web.Thousands(int64(steps)), about(d))})
 	}
@@ -261,10 +260,7 @@ func (s *Server) plan(ctx context.Context, f web.RunForm, sets []*store.Dataset)
 	if err != nil || steps < 1 {
 		return p, nil
 	}
-	d, basis, err := cost(res, steps)
-	if err != nil {
-		return p, err
-	}
+	d, basis := cost(res, steps)
 	p.Estimate = fmt.Sprintf("%s steps at %d px: %s on %s", web.Thousands(int64(steps)), res, about(d), whereRuns(device))
 	p.Basis = basis
 	return p, nil
