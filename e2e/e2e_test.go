@@ -409,6 +409,23 @@ func startRunSteps(t *testing.T, ctx context.Context, base, dsID, steps string) 
 	do(t, ctx, "fill the new-run form",
 		chromedp.Navigate(base+"/runs/new?dataset="+dsID),
 		chromedp.WaitVisible(chromedp.ID("start-run")),
+	)
+	// Choosing a goal fills the steps and the estimate through the page's
+	// script (a change event, as a person choosing makes).
+	get(t, ctx, "choose the quick-look goal", chromedp.Evaluate[bool](
+		`(() => { const g = document.querySelector("#goal"); g.value = "quick"; return g.dispatchEvent(new Event("change", {bubbles: true})); })()`))
+	var filled, estimate string
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		filled = get(t, ctx, "read the steps", chromedp.Value(chromedp.ID("steps")))
+		estimate = get(t, ctx, "read the estimate", chromedp.Text(chromedp.ID("estimate-text")))
+		if filled == "300" && strings.HasPrefix(estimate, "300 steps at 32 px: about") {
+			break
+		}
+	}
+	if filled != "300" || !strings.HasPrefix(estimate, "300 steps at 32 px: about") {
+		t.Errorf("the quick-look goal: steps %q, estimate %q; want 300 and its time", filled, estimate)
+	}
+	do(t, ctx, "fill the rest of the new-run form",
 		chromedp.SetValue(chromedp.ID("width"), "0.25"),
 		chromedp.SetValue(chromedp.ID("steps"), steps),
 		chromedp.SetValue(chromedp.ID("batch"), "8"),

@@ -102,6 +102,9 @@ func (s *Server) apiCreateRun(c echo.Context) error {
 	if body.Device != nil && *body.Device == "" {
 		return fieldErrors{"device": "a device name, such as cpu"}
 	}
+	if body.Goal != nil && *body.Goal == "" {
+		return fieldErrors{"goal": "quick, balanced or best"}
+	}
 	if body.Augment != nil && strings.TrimSpace(*body.Augment) == "" {
 		return fieldErrors{"augment": `"auto", "off", or a fixed strength from "0" to "1"`}
 	}
@@ -151,8 +154,11 @@ func (s *Server) apiRunAction(c echo.Context) error {
 	if c.Param("action") == "generate" {
 		var body struct {
 			N    *int `json:"n"`    // left out: 16
-			Step *int `json:"step"` // left out: the latest checkpoint
-			Bias bool `json:"bias"` // near liked samples' latents
+			Step *int `json:"step"` // left out: as from says
+			// From is "best" or "latest"; left out (with no step), the
+			// best step when one was measured, else the latest.
+			From *string `json:"from"`
+			Bias bool    `json:"bias"` // near liked samples' latents
 		}
 		if err := decodeJSON(c, &body); err != nil {
 			return err
@@ -167,9 +173,22 @@ func (s *Server) apiRunAction(c echo.Context) error {
 		if body.Step != nil && *body.Step < 0 {
 			return fieldErrors{"step": "the step of a snapshot with a checkpoint, from 0"}
 		}
-		step := -1
-		if body.Step != nil {
-			step = *body.Step
+		if body.From != nil && *body.From != "best" && *body.From != "latest" {
+			return fieldErrors{"from": `"best" or "latest"`}
+		}
+		if body.From != nil && body.Step != nil {
+			return fieldErrors{"from": "send step or from, not both"}
+		}
+		from := ""
+		switch {
+		case body.Step != nil:
+			from = fmt.Sprint(*body.Step)
+		case body.From != nil:
+			from = *body.From
+		}
+		step, err := s.generateStep(c.Request().Context(), r, from)
+		if err != nil {
+			return err
 		}
 		got, err := jobs.Generate(c.Request().Context(), s.st, r, step, n, body.Bias)
 		if errors.Is(err, gan.ErrNoLiked) {

@@ -32,7 +32,7 @@ func TestRunAPIFields(t *testing.T) {
 		if r.Steps != 500 || r.Config.Batch != 64 || r.Config.Res != 32 || r.Config.Width != 1 || r.Config.LRG != 0.0002 ||
 			r.Config.LRD != 0.0002 || r.Config.SnapshotEvery != 50 || r.Config.FeedbackWeight != 0.5 ||
 			r.Config.CollapsePolicy != "repair" || r.Device != "cpu" ||
-			r.Config.Augment != "auto" || r.Config.EMA != 10_000 || !r.Config.Mirror {
+			r.Config.Augment != "auto" || r.Config.EMA != 10_000 || !r.Config.Mirror || r.Config.StopWhenStale {
 			return fmt.Sprintf("not the form's defaults: %d steps, %+v on %s", r.Steps, r.Config, r.Device)
 		}
 		return ""
@@ -69,6 +69,15 @@ func TestRunAPIFields(t *testing.T) {
 		{field: "device", absent: ok(defaults), zero: refused, neg: refused, wrong: `0`},
 		// A strength is sent as text ("0.3"), like the form's field.
 		{field: "augment", absent: ok(defaults), zero: refused, neg: refused, wrong: `0.3`},
+		// Left out, no goal: the default 500 steps.
+		{field: "goal", absent: ok(defaults), zero: refused, neg: refused, wrong: `2`},
+		// A flag: false is what leaving it out means; a number is no flag.
+		{field: "stop_when_stale", absent: ok(defaults), zero: ok(func(r jsonRun) string {
+			if r.Config.StopWhenStale {
+				return "stop_when_stale on, want the false that was sent"
+			}
+			return ""
+		}), neg: refused, wrong: `"yes"`},
 	}
 	for _, c := range cases {
 		// The other fields hold valid values that differ from the defaults
@@ -84,8 +93,11 @@ func TestRunAPIFields(t *testing.T) {
 			return "{" + strings.Join(parts, ", ") + "}"
 		}
 		zero, neg := "0", "-1"
-		if c.field == "collapse_policy" || c.field == "device" || c.field == "augment" {
+		switch c.field {
+		case "collapse_policy", "device", "augment", "goal":
 			zero, neg = `""`, `"-1"`
+		case "stop_when_stale":
+			zero, neg = `false`, `-1`
 		}
 		for _, tc := range []struct {
 			name string

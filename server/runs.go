@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -42,6 +43,10 @@ type runBody struct {
 	// Augment is "auto", "off" or a fixed strength as text ("0.3"); left
 	// out: auto on the CPU, off on a device (whose kernels have none yet).
 	Augment *string `json:"augment"`
+	// Goal is "quick", "balanced" or "best": it sets steps (and the
+	// snapshot interval) for the run's side when those are left out.
+	Goal          *string `json:"goal"`
+	StopWhenStale *bool   `json:"stop_when_stale"` // left out: false
 }
 
 // form lays the body over the form's defaults, as the text the form would
@@ -63,6 +68,17 @@ func (b runBody) form() web.RunForm {
 	// Left out, augmentation takes the default for the run's device.
 	delete(f, "augment")
 	put(f, "augment", b.Augment)
+	put(f, "stop_when_stale", b.StopWhenStale)
+	put(f, "goal", b.Goal)
+	if b.Goal != nil && b.Steps == nil {
+		// The goal fills the steps left out, and the interval if that
+		// was left out too; what was sent is kept.
+		f["goal_steps"], f["goal_every"] = f["steps"], f["snapshot_every"]
+		if b.SnapshotEvery != nil {
+			f["goal_every"] = ""
+		}
+		applyGoal(f)
+	}
 	if b.SnapshotEvery == nil && b.Steps != nil && *b.Steps > 0 {
 		// A short run still gets about ten snapshots.
 		f["snapshot_every"] = fmt.Sprint(max(1, min(50, *b.Steps/10)))
@@ -83,7 +99,8 @@ func defaultRunForm(datasetID int64) web.RunForm { return web.DefaultRunForm(dat
 // back with its message next to it.
 func parseRunForm(c echo.Context) (web.RunForm, error) {
 	f := web.RunForm{}
-	for _, k := range []string{"dataset_id", "res", "width", "steps", "batch", "lr_g", "lr_d", "seed", "feedback_weight", "snapshot_every", "collapse_policy", "device", "augment"} {
+	for _, k := range []string{"dataset_id", "res", "width", "steps", "batch", "lr_g", "lr_d", "seed", "feedback_weight", "snapshot_every", "collapse_policy", "device", "augment",
+		"goal", "goal_steps", "goal_every", "stop_when_stale"} {
 		f[k] = strings.TrimSpace(c.FormValue(k))
 	}
 	// The page asks for augmentation as a choice and, for a fixed one, a
@@ -141,6 +158,17 @@ func toRun(c echo.Context, s *Server, f web.RunForm) (*store.Run, fieldErrors) {
 	if policy.Validate() != nil {
 		errs["collapse_policy"] = "repair, warn or off"
 	}
+	if g := f["goal"]; g != "" && !slices.ContainsFunc(goals, func(x goal) bool { return x.name == g }) {
+		errs["goal"] = "quick, balanced or best"
+	}
+	var stale bool
+	switch f["stop_when_stale"] {
+	case "", "0", "false", "off":
+	case "1", "true", "on":
+		stale = true
+	default:
+		errs["stop_when_stale"] = "true or false"
+	}
 	device := strings.ToLower(f["device"])
 	if device == "" {
 		device = spec.CPU
@@ -184,7 +212,7 @@ func toRun(c echo.Context, s *Server, f web.RunForm) (*store.Run, fieldErrors) {
 	}
 	return &store.Run{DatasetID: did, Steps: steps, Device: device, Config: store.RunConfig{
 		Config: cfg, SnapshotEvery: min(every, steps), EvalEvery: max(every*2, 100), KeepEvery: max(every*5, 250),
-		FeedbackWeight: fw, Policy: policy,
+		FeedbackWeight: fw, Policy: policy, StopWhenStale: stale,
 	}}, nil
 }
 
@@ -203,11 +231,24 @@ func (s *Server) newRunPage(c echo.Context) error {
 	} else if len(list) > 0 {
 		did = list[0].ID
 	}
-	return s.render(c, http.StatusOK, web.NewRunPage(s.page(c, "New run"), list, defaultRunForm(did), nil, devices))
+	// The page starts from the balanced goal; the API's default run (no
+	// goal) keeps its 500 steps.
+	f := defaultRunForm(did)
+	f["goal"] = GoalBalanced
+	f["goal_steps"], f["goal_every"] = f["steps"], f["snapshot_every"] // defaults, for the goal to fill
+	applyGoal(f)
+	plan, err := s.plan(c.Request().Context(), f, list)
+	if err != nil {
+		return err
+	}
+	return s.render(c, http.StatusOK, web.NewRunPage(s.page(c, "New run"), list, f, nil, devices, plan))
 }
 
 func (s *Server) newRunSubmit(c echo.Context) error {
 	f, _ := parseRunForm(c)
+	// Sent without JavaScript after a change of goal or side, the steps
+	// the goal had filled are filled again for the new choice.
+	applyGoal(f)
 	r, errs := toRun(c, s, f)
 	if errs != nil {
 		list, err := s.st.Datasets(c.Request().Context())
@@ -218,7 +259,11 @@ func (s *Server) newRunSubmit(c echo.Context) error {
 		if err != nil {
 			return err
 		}
-		return s.render(c, http.StatusUnprocessableEntity, web.NewRunPage(s.page(c, "New run"), list, f, errs, devices))
+		plan, err := s.plan(c.Request().Context(), f, list)
+		if err != nil {
+			return err
+		}
+		return s.render(c, http.StatusUnprocessableEntity, web.NewRunPage(s.page(c, "New run"), list, f, errs, devices, plan))
 	}
 	if err := s.q.CreateRun(c.Request().Context(), r); err != nil {
 		return err
@@ -246,8 +291,47 @@ func (s *Server) runView(c echo.Context) (web.RunView, error) {
 	if v.Events, err = s.st.Events(ctx, r.ID, 50); err != nil {
 		return v, err
 	}
+	if v.Best, err = s.best(ctx, r.ID); err != nil {
+		return v, err
+	}
 	v.Liked, v.Disliked, err = s.st.RatingCounts(ctx, r.ID)
 	return v, err
+}
+
+// best is the run's best step by quality with a kept checkpoint, or nil.
+func (s *Server) best(ctx context.Context, runID int64) (*web.Best, error) {
+	step, swd, ok, err := s.st.BestStep(ctx, runID)
+	if err != nil || !ok {
+		return nil, err
+	}
+	return &web.Best{Step: step, SWD: swd}, nil
+}
+
+// generateStep is the checkpoint "generate" draws from: from is "best"
+// (or left out: the best step when there is one, else the latest),
+// "latest", or a step. An explicit "best" with none measured is refused.
+func (s *Server) generateStep(ctx context.Context, r *store.Run, from string) (int, error) {
+	switch from {
+	case "latest":
+		return -1, nil
+	case "", "best":
+		b, err := s.best(ctx, r.ID)
+		if err != nil {
+			return 0, err
+		}
+		if b != nil {
+			return b.Step, nil
+		}
+		if from == "best" {
+			return 0, fieldErrors{"step": "no best step yet: quality is measured every few snapshots; choose the latest checkpoint"}
+		}
+		return -1, nil
+	}
+	step, err := strconv.Atoi(from)
+	if err != nil || step < 0 {
+		return 0, fieldErrors{"step": "best, latest or a checkpoint's step"}
+	}
+	return step, nil
 }
 
 func (s *Server) runPage(c echo.Context) error {
@@ -306,11 +390,9 @@ func (s *Server) runAction(c echo.Context) error {
 		if err != nil || n < 1 || n > jobs.MaxGenerate {
 			return fieldErrors{"n": fmt.Sprintf("between 1 and %d samples", jobs.MaxGenerate)}
 		}
-		step := -1
-		if v := c.FormValue("step"); v != "" && v != "latest" {
-			if step, err = strconv.Atoi(v); err != nil {
-				return fieldErrors{"step": "a checkpoint's step"}
-			}
+		step, err := s.generateStep(c.Request().Context(), r, strings.TrimSpace(c.FormValue("step")))
+		if err != nil {
+			return err
 		}
 		bias := c.FormValue("bias") != ""
 		got, err := jobs.Generate(c.Request().Context(), s.st, r, step, n, bias)
@@ -420,6 +502,10 @@ type jsonRun struct {
 	Config    jsonConfig       `json:"config"`
 	Metrics   *jsonMetrics     `json:"metrics"`
 	Snapshots []store.Snapshot `json:"snapshots,omitempty"`
+	// BestStep and BestSWD are the best step by quality whose checkpoint
+	// is kept, when one was measured: what generate draws from by default.
+	BestStep *int     `json:"best_step,omitempty"`
+	BestSWD  *float64 `json:"best_swd,omitempty"`
 	// Health is the latest judged collapse check (full view only).
 	Health *spec.HealthReport `json:"health,omitempty"`
 	// Feedback is what training made of the run's ratings (full view only).
@@ -444,15 +530,16 @@ type jsonConfig struct {
 	FeedbackWeight float64 `json:"feedback_weight"`
 	CollapsePolicy string  `json:"collapse_policy"`
 	// Augment is "auto", "off" or the fixed strength, as POST takes it.
-	Augment string  `json:"augment"`
-	EMA     float64 `json:"ema"` // the generator average's half-life in images; 0 none
-	Mirror  bool    `json:"mirror"`
+	Augment       string  `json:"augment"`
+	EMA           float64 `json:"ema"` // the generator average's half-life in images; 0 none
+	Mirror        bool    `json:"mirror"`
+	StopWhenStale bool    `json:"stop_when_stale"`
 }
 
 func toJSONConfig(c store.RunConfig) jsonConfig {
 	return jsonConfig{Res: c.Res, Augment: c.Augment.String(), EMA: c.EMA, Mirror: c.Mirror, Width: c.Width, ZDim: c.ZDim, Batch: c.Batch, LRG: c.LRG, LRD: c.LRD, Beta1: c.Beta1,
 		Beta2: c.Beta2, Seed: c.Seed, SnapshotEvery: c.SnapshotEvery, EvalEvery: c.EvalEvery, KeepEvery: c.KeepEvery,
-		FeedbackWeight: c.FeedbackWeight, CollapsePolicy: c.CollapsePolicy().Mode}
+		FeedbackWeight: c.FeedbackWeight, CollapsePolicy: c.CollapsePolicy().Mode, StopWhenStale: c.StopWhenStale}
 }
 
 type jsonMetrics struct {
@@ -470,6 +557,13 @@ type jsonMetrics struct {
 func (s *Server) jsonRun(c echo.Context, r *store.Run, full bool) (jsonRun, error) {
 	j := jsonRun{ID: r.ID, DatasetID: r.DatasetID, State: r.State, Step: r.Step, Steps: r.Steps,
 		ETASecs: r.ETA().Seconds(), Device: r.Device, Error: r.Error, Config: toJSONConfig(r.Config), Created: r.Created.UTC().Format("2006-01-02T15:04:05Z")}
+	b, err := s.best(c.Request().Context(), r.ID)
+	if err != nil {
+		return j, err
+	}
+	if b != nil {
+		j.BestStep, j.BestSWD = &b.Step, &b.SWD
+	}
 	if !full {
 		return j, nil
 	}

@@ -45,8 +45,12 @@ func (s *Server) samplesPage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	best, err := s.best(ctx, r.ID)
+	if err != nil {
+		return err
+	}
 	v := web.GalleryView{Run: r, Samples: list, Total: total, Page: page, PerPage: perPage, Steps: steps,
-		Step: c.QueryParam("step"), Rating: c.QueryParam("rating"), Snapshots: snaps}
+		Step: c.QueryParam("step"), Rating: c.QueryParam("rating"), Snapshots: snaps, Best: best}
 	return s.render(c, http.StatusOK, web.SamplesPage(s.page(c, fmt.Sprintf("Samples of run %d", r.ID)), v))
 }
 
@@ -222,7 +226,8 @@ type manifestEntry struct {
 }
 
 // samplesZip downloads a selection (POST ids), the liked ones (?rating=1),
-// or all of a run's samples, with manifest.json.
+// those of one step (?step=N, or ?step=best: the run page's default
+// download), or all of a run's samples, with manifest.json.
 func (s *Server) samplesZip(c echo.Context) error {
 	r, err := s.runOf(c)
 	if err != nil {
@@ -237,6 +242,14 @@ func (s *Server) samplesZip(c echo.Context) error {
 			return fieldErrors{"rating": "1, -1 or 0"}
 		}
 		q.Rating, label = &rt, map[int]string{1: "liked", -1: "disliked", 0: "unrated"}[rt]
+	}
+	if v := c.QueryParam("step"); v != "" && v != "any" {
+		step, err := s.zipStep(c, r, v)
+		if err != nil {
+			return err
+		}
+		q.Step = step
+		label = fmt.Sprintf("step%d-%s", step, label)
 	}
 	if c.Request().Method == http.MethodPost {
 		form, err := c.FormParams()
@@ -303,6 +316,25 @@ func (s *Server) samplesZip(c echo.Context) error {
 		return err
 	}
 	return zw.Close()
+}
+
+// zipStep reads a zip's step: a number, or "best" for the run's best.
+func (s *Server) zipStep(c echo.Context, r *store.Run, v string) (int, error) {
+	if v == "best" {
+		b, err := s.best(c.Request().Context(), r.ID)
+		if err != nil {
+			return 0, err
+		}
+		if b == nil {
+			return 0, fieldErrors{"step": "no best step yet: quality is measured every few snapshots"}
+		}
+		return b.Step, nil
+	}
+	step, err := strconv.Atoi(v)
+	if err != nil || step < 0 {
+		return 0, fieldErrors{"step": "a step number, best or any"}
+	}
+	return step, nil
 }
 
 func (s *Server) interpolatePNG(c echo.Context) error {

@@ -118,6 +118,7 @@ func (s *Server) routes(e *echo.Echo) {
 	e.GET("/datasets/:id/preview.png", s.datasetPreview)
 	e.POST("/datasets/:id/delete", s.datasetDelete)
 	e.GET("/runs/new", s.newRunPage)
+	e.GET("/runs/new/plan", s.planJSON)
 	e.POST("/runs", s.newRunSubmit)
 	e.GET("/runs/:id", s.runPage)
 	e.GET("/runs/:id/live", s.runLive)

@@ -137,7 +137,7 @@ func TestAugmentSettingsShown(t *testing.T) {
 		want [][2]string
 	}{
 		{func(*spec.Config) {}, [][2]string{{"Augmentation", "auto (ADA: the strength follows r_t toward 0.6)"},
-			{"Generator average", "half-life 10 000 images"}, {"Mirrored images", "on"}}},
+			{"Generator average", "half-life 10\u00a0000 images"}, {"Mirrored images", "on"}}},
 		{func(c *spec.Config) {
 			c.Augment = spec.Augment{Mode: spec.AugFixed, P: 0.25}
 			c.EMA = 0
@@ -190,7 +190,7 @@ func TestNewRunAugmentField(t *testing.T) {
 	}
 	for _, c := range cases {
 		var b bytes.Buffer
-		if err := NewRunPage(Page{Title: "New run"}, sets, c.form, c.errs, nil).Render(context.Background(), &b); err != nil {
+		if err := NewRunPage(Page{Title: "New run"}, sets, c.form, c.errs, nil, RunPlan{}).Render(context.Background(), &b); err != nil {
 			t.Fatal(err)
 		}
 		for _, w := range c.want {

@@ -56,6 +56,27 @@ func augmentHelp(devices []string) string {
 	return h
 }
 
+// StopWhenStale is whether the form's "stop when quality stops
+// improving" box is ticked ("1" from the form, "true" from the API).
+func (f RunForm) StopWhenStale() bool {
+	switch f["stop_when_stale"] {
+	case "1", "true", "on":
+		return true
+	}
+	return false
+}
+
+// advancedErrors says whether a field under the form's "Advanced"
+// disclosure has a message, so the disclosure opens to show it.
+func advancedErrors(errs map[string]string) bool {
+	for _, k := range []string{"width", "batch", "lr_g", "lr_d", "seed", "snapshot_every", "collapse_policy", "feedback_weight"} {
+		if errs[k] != "" {
+			return true
+		}
+	}
+	return false
+}
+
 // AugmentP is the fixed strength the form shows, as typed.
 func (f RunForm) AugmentP() string {
 	if f.AugmentMode() != spec.AugFixed {
@@ -76,6 +97,8 @@ type RunView struct {
 	Events    []store.Event
 	Liked     int
 	Disliked  int
+	// Best is the best step by quality with a kept checkpoint, or nil.
+	Best *Best
 }
 
 // LastGrid is the step of the newest grid, or -1.
@@ -115,6 +138,8 @@ type GalleryView struct {
 	Step      string
 	Rating    string
 	Snapshots []store.Snapshot
+	// Best is the step "generate" draws from unless told otherwise, or nil.
+	Best *Best
 }
 
 // Pages is the number of pages.
@@ -282,6 +307,10 @@ type Chart struct {
 	Empty  bool
 	// Note says how to read the chart, for figures few people know.
 	Note string
+	// Mark is a point to pick out (the best step), or nil.
+	Mark *Mark
+	// The scale the points were drawn to, for marking a point later.
+	lo, hi, xmax float64
 }
 
 const chartW, chartH = 600.0, 160.0
@@ -314,6 +343,7 @@ func LineChart(title string, names, classes []string, xs [][]float64, ys [][]flo
 		hi = lo + 1
 	}
 	c.YMin, c.YMax, c.XMax = trimFloat(lo), trimFloat(hi), fmt.Sprint(int(xmax))
+	c.lo, c.hi, c.xmax = lo, hi, xmax
 	for i := range ys {
 		var b strings.Builder
 		n := len(ys[i])
@@ -379,10 +409,12 @@ func (v RunView) Charts() []Chart {
 	if v.Run.Config.Augment.On() {
 		out = append(out, v.augmentChart())
 	}
-	out = append(out,
-		LineChart("Quality (SWD, lower is better)", []string{"SWD", "real-vs-real floor"}, []string{"s3", "floor"},
-			[][]float64{qx, qx}, [][]float64{qy, fy}, &zero, nil),
-	)
+	quality := LineChart("Quality (SWD, lower is better)", []string{"SWD", "real-vs-real floor"}, []string{"s3", "floor"},
+		[][]float64{qx, qx}, [][]float64{qy, fy}, &zero, nil)
+	if v.Best != nil {
+		quality.markBest(float64(v.Best.Step), v.Best.SWD, "best "+v.Best.Text())
+	}
+	out = append(out, quality)
 	if v.Run.Config.FeedbackWeight > 0 {
 		var lx, ly []float64
 		for _, s := range v.Snapshots {
@@ -477,6 +509,7 @@ func PrettyConfig(r *store.Run) [][2]string {
 		{"Snapshots", fmt.Sprintf("every %d steps", c.SnapshotEvery)},
 		{"Feedback weight", fmt.Sprint(c.FeedbackWeight)},
 		{"Collapse policy", c.CollapsePolicy().Mode},
+		{"Stop when quality stops improving", StaleText(c.StopWhenStale)},
 		{"Augmentation", AugmentText(c.Augment)},
 		{"Generator average", EMAText(c.EMA)},
 		{"Mirrored images", onOff(c.Mirror)},
@@ -488,6 +521,18 @@ func PrettyConfig(r *store.Run) [][2]string {
 	}
 	return out
 }
+
+// StaleText says whether a run ends once its quality stops improving.
+func StaleText(stop bool) string {
+	if !stop {
+		return "no (trains all its steps)"
+	}
+	return fmt.Sprintf("yes, after %s steps without a better SWD", Thousands(Patience))
+}
+
+// Patience mirrors gan.DefaultPatience (web does not import gan; a server
+// test checks the two agree).
+const Patience = 1000
 
 // AugmentText says what a run's augmentation is, in words.
 func AugmentText(a spec.Augment) string {
@@ -505,15 +550,16 @@ func EMAText(halfLife float64) string {
 	if halfLife <= 0 {
 		return "off (images from the live weights)"
 	}
-	return fmt.Sprintf("half-life %s images", thousands(int64(halfLife)))
+	return fmt.Sprintf("half-life %s images", Thousands(int64(halfLife)))
 }
 
-// thousands writes n with a space between groups of three digits, as
-// the form's help texts write numbers.
-func thousands(n int64) string {
+// Thousands writes n with a space between groups of three digits, as
+// the form's help texts write numbers: a no-break space, so that a number
+// is never split across lines.
+func Thousands(n int64) string {
 	s := fmt.Sprint(n)
 	for i := len(s) - 3; i > 0 && s[i-1] != '-'; i -= 3 {
-		s = s[:i] + " " + s[i:]
+		s = s[:i] + "\u00a0" + s[i:]
 	}
 	return s
 }

@@ -144,7 +144,7 @@ func TestNewRunPageDeviceField(t *testing.T) {
 	}
 	for _, c := range cases {
 		var b bytes.Buffer
-		if err := NewRunPage(Page{Title: "New run"}, sets, c.form, c.errs, c.devices).Render(context.Background(), &b); err != nil {
+		if err := NewRunPage(Page{Title: "New run"}, sets, c.form, c.errs, c.devices, RunPlan{}).Render(context.Background(), &b); err != nil {
 			t.Fatal(err)
 		}
 		for _, w := range c.want {

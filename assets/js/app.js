@@ -20,6 +20,43 @@
   // ---- filters submit on change ----
   $$("[data-autosubmit]").forEach((el) => el.addEventListener("change", () => el.form.submit()));
 
+  // ---- new run: sides, goal and estimate follow the choices ----
+  // The server renders a complete form (it works without this); here the
+  // sides follow the chosen dataset and device, the goal refills steps and
+  // snapshots, and the estimate follows all of them.
+  const newRun = $("#new-run");
+  if (newRun && newRun.dataset.plan && window.fetch) {
+    let asked = 0;
+    newRun.addEventListener("change", async (e) => {
+      const changed = e.target.id;
+      if (!["dataset_id", "device", "res", "goal", "steps", "batch", "width"].includes(changed)) return;
+      const q = new URLSearchParams(new FormData(newRun));
+      q.delete("_csrf");
+      q.set("changed", changed);
+      const mine = ++asked;
+      let p;
+      try {
+        const resp = await fetch(`${newRun.dataset.plan}?${q}`, { headers: { Accept: "application/json" } });
+        if (!resp.ok) return;
+        p = await resp.json();
+      } catch (_) { return; } // the page's own figures stay
+      if (mine !== asked) return; // a later change has asked again
+      const res = $("#res", newRun);
+      res.replaceChildren(...p.resolutions.map((r) => new Option(r.label, r.res, false, String(r.res) === p.res)));
+      const goal = $("#goal", newRun);
+      for (const g of p.goals) {
+        const o = Array.from(goal.options).find((o) => o.value === g.value);
+        if (o) o.textContent = g.label;
+      }
+      for (const k of ["steps", "snapshot_every", "goal_steps", "goal_every"]) {
+        const el = newRun.elements[k];
+        if (el && el !== e.target) el.value = p[k];
+      }
+      $("#estimate-text").textContent = p.estimate;
+      $("#estimate-basis").textContent = p.basis;
+    });
+  }
+
   // ---- upload: files, folders, drag and drop, progress ----
   const form = $("#upload");
   if (form) {
@@ -173,6 +210,13 @@
     if (!s || s.dataset.bound) return;
     s.dataset.bound = "1";
     const steps = JSON.parse(s.dataset.steps);
+    // The best step's link moves the slider there rather than leaving the page.
+    const best = $("#grid-best");
+    if (best) best.addEventListener("click", (e) => {
+      e.preventDefault();
+      s.value = best.dataset.index;
+      s.dispatchEvent(new Event("input"));
+    });
     s.addEventListener("input", () => {
       const step = steps[Number(s.value)];
       $("#grid-img").src = `/runs/${s.dataset.run}/grids/${step}.png`;
