@@ -144,7 +144,7 @@ func (t *Trainer) memorising(swd float64) string {
 	if t.cfg.Augment.Mode == spec.AugAuto && a.p >= 1 {
 		msg += "; augmentation is at full strength already"
 	} else if !t.cfg.Augment.On() {
-		msg += "; augmentation (auto) is what answers this"
+		msg += "; this run has no augmentation, which is the usual answer (auto)"
 	}
 	return msg
 }
