@@ -567,7 +567,7 @@ func lossTerm(x []float32, sign float64, w func(i int) float64, g []float32) flo
 // latents the host drew; the feedback inputs are read from t as filled
 // by fillFeedback.
 func (a *accel) step(t *Trainer, real, z []float32) (spec.Stats, error) {
-	st := spec.Stats{AugP: t.aug.p}
+	st := spec.Stats{AugP: t.aug.ada.P}
 	c := a.cfg
 	n := c.Batch
 	mean := func(int) float64 { return 1 / float64(n) }
@@ -614,7 +614,7 @@ func (a *accel) step(t *Trainer, real, z []float32) (spec.Stats, error) {
 		st.LossD = lossTerm(lr, -1, mean, g)
 		st.DReal = meanSigmoid(lr)
 		t.observeReal(lr)
-		st.RT = t.aug.rt
+		st.RT = t.aug.ada.RT
 		a.discBackward(a.pass[0], g, true, 0)
 		st.LossD += lossTerm(lf, 1, mean, g)
 		st.DFake = meanSigmoid(lf)

@@ -99,7 +99,7 @@ func TestDeviceStepMatchesCPUWithAugmentation(t *testing.T) {
 			pc, rc := cpu.AugStrength()
 			pd, rd := dev.AugStrength()
 			t.Logf("%d images transformed; strength %g, r_t %g", drawn, pc, rc)
-			if pc != pd || rc != rd || cpu.aug.rtN != dev.aug.rtN || cpu.aug.rtSum != dev.aug.rtSum {
+			if pc != pd || rc != rd || cpu.aug.ada.RTN != dev.aug.ada.RTN || cpu.aug.ada.RTSum != dev.aug.ada.RTSum {
 				t.Errorf("ADA's state: strength %g, r_t %g on the CPU; %g, %g on the device", pc, rc, pd, rd)
 			}
 			if c.aug.Mode == spec.AugAuto && pc == c.aug.P {

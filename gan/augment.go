@@ -17,20 +17,24 @@ import (
 // saved in checkpoints, so a resumed run goes on at the strength it had
 // (ADA's own users lose it on resume).
 type augState struct {
-	on     bool
-	real   *nn.Aug // D step: real images
-	fake   *nn.Aug // D step: generated images
-	neg    *nn.Aug // D step: disliked images
-	gen    *nn.Aug // G step: generated images
-	p      float64 // the strength: each transform's probability
-	rtSum  float64 // Σ sign D(x) over the interval so far
-	rtN    int     // how many real logits are in rtSum
-	rt     float64 // r_t of the last full interval
-	rtSeen bool    // rt has been measured
+	on   bool
+	real *nn.Aug // D step: real images
+	fake *nn.Aug // D step: generated images
+	neg  *nn.Aug // D step: disliked images
+	gen  *nn.Aug // G step: generated images
+	ada  adaState
+}
+
+// adaState is ADA's control, as checkpoints keep it.
+type adaState struct {
+	P     float64 // the strength: each transform's probability
+	RTSum float64 // Σ sign D(x) over the interval so far
+	RTN   int     // how many real logits are in RTSum
+	RT    float64 // r_t of the last full interval (0 before one has passed)
 }
 
 func newAugState(c spec.Config) augState {
-	a := augState{on: c.Augment.On(), p: c.Augment.P}
+	a := augState{on: c.Augment.On(), ada: adaState{P: c.Augment.P}}
 	if a.on {
 		a.real, a.fake, a.gen = &nn.Aug{}, &nn.Aug{}, &nn.Aug{}
 		a.neg = &nn.Aug{}
@@ -48,7 +52,7 @@ func (t *Trainer) drawAug() {
 	draw := func(x *nn.Aug, n int) {
 		x.P = slices.Grow(x.P[:0], n)[:n]
 		for i := range x.P {
-			x.P[i] = drawAugParams(t.rng, c.Augment, a.p, c.Res)
+			x.P[i] = drawAugParams(t.rng, c.Augment, a.ada.P, c.Res)
 		}
 	}
 	draw(a.real, c.Batch)
@@ -100,28 +104,28 @@ func drawAugParams(rng *rand.Rand, aug spec.Augment, p float64, res int) nn.AugP
 // r_t is measured for every run, augmented or not: it also tells the
 // health check of a discriminator that has memorised the set.
 func (t *Trainer) observeReal(logits []float32) {
-	a := &t.aug
+	a := &t.aug.ada
 	for _, v := range logits {
 		switch {
 		case v > 0:
-			a.rtSum++
+			a.RTSum++
 		case v < 0:
-			a.rtSum--
+			a.RTSum--
 		}
 	}
-	a.rtN += len(logits)
-	if (t.step+1)%spec.AugInterval != 0 || a.rtN == 0 {
+	a.RTN += len(logits)
+	if (t.step+1)%spec.AugInterval != 0 || a.RTN == 0 {
 		return
 	}
-	a.rt, a.rtSeen = a.rtSum/float64(a.rtN), true
+	a.RT = a.RTSum / float64(a.RTN)
 	if aug := t.cfg.Augment; aug.Mode == spec.AugAuto {
-		adjust := float64(a.rtN) / aug.Speed
-		if a.rt < aug.Target {
+		adjust := float64(a.RTN) / aug.Speed
+		if a.RT < aug.Target {
 			adjust = -adjust
 		}
-		a.p = min(max(a.p+adjust, 0), 1)
+		a.P = min(max(a.P+adjust, 0), 1)
 	}
-	a.rtSum, a.rtN = 0, 0
+	a.RTSum, a.RTN = 0, 0
 }
 
 // MemorisingRT is the r_t above which a discriminator is taken to be sure
@@ -136,12 +140,12 @@ const MemorisingRise = 1.1
 // memorising says, in words, whether the discriminator memorises the set:
 // r_t high while quality has fallen from its best; "" if not.
 func (t *Trainer) memorising(swd float64) string {
-	a, b := &t.aug, t.best
-	if !a.rtSeen || a.rt < MemorisingRT || !b.Set || swd < 0 || swd <= MemorisingRise*b.SWD {
+	a, b := &t.aug.ada, t.best
+	if a.RT < MemorisingRT || !b.Set || swd < 0 || swd <= MemorisingRise*b.SWD {
 		return ""
 	}
-	msg := fmt.Sprintf("the discriminator is memorising the training images (r_t %.2f) while quality fell from SWD %.1f at step %d to %.1f", a.rt, b.SWD, b.Step, swd)
-	if t.cfg.Augment.Mode == spec.AugAuto && a.p >= 1 {
+	msg := fmt.Sprintf("the discriminator is memorising the training images (r_t %.2f) while quality fell from SWD %.1f at step %d to %.1f", a.RT, b.SWD, b.Step, swd)
+	if t.cfg.Augment.Mode == spec.AugAuto && a.P >= 1 {
 		msg += "; augmentation is at full strength already"
 	} else if !t.cfg.Augment.On() {
 		msg += "; this run has no augmentation, which is the usual answer (auto)"
@@ -151,7 +155,7 @@ func (t *Trainer) memorising(swd float64) string {
 
 // AugStrength is the augmentation strength the next step trains with and
 // ADA's last r_t (0 until an interval has passed).
-func (t *Trainer) AugStrength() (p, rt float64) { return t.aug.p, t.aug.rt }
+func (t *Trainer) AugStrength() (p, rt float64) { return t.aug.ada.P, t.aug.ada.RT }
 
 // emaBeta is how much of the average the step after step keeps: a
 // half-life of cfg.EMA images, capped at spec.EMARampup of the images seen

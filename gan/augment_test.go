@@ -50,8 +50,8 @@ func TestStudioCheckpointExactResume(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer resumed.Close()
-			if p, _ := resumed.AugStrength(); p != first.aug.p {
-				t.Fatalf("strength %g after resume, %g before", p, first.aug.p)
+			if p, _ := resumed.AugStrength(); p != first.aug.ada.P {
+				t.Fatalf("strength %g after resume, %g before", p, first.aug.ada.P)
 			}
 			got := steps(t, resumed, 5)
 			for i := range got {

@@ -43,15 +43,8 @@ type checkpoint struct {
 	RNG        []byte
 	FixedZ     []float32
 	GEMA       [][]float32 // the generator's average, in GNames' order (nil: none)
-	Aug        augCheckpoint
+	Aug        adaState
 	Best       Best
-}
-
-// augCheckpoint is ADA's state: the strength and r_t's running sums.
-type augCheckpoint struct {
-	P, RTSum, RT float64
-	RTN          int
-	RTSeen       bool
 }
 
 // WriteCheckpoint encodes the trainer's whole state to w.
@@ -75,7 +68,7 @@ func (t *Trainer) weights() checkpoint {
 	ck := checkpoint{
 		GNames: t.G.Names, G: t.G.CopyParams(), DNames: t.D.Names, D: t.D.CopyParams(),
 		Running: map[string]nn.BNRunning{}, OptG: *t.optG, OptD: *t.optD,
-		Aug: augCheckpoint{P: t.aug.p, RTSum: t.aug.rtSum, RT: t.aug.rt, RTN: t.aug.rtN, RTSeen: t.aug.rtSeen},
+		Aug: t.aug.ada,
 	}
 	if t.Gema != nil {
 		ck.GEMA = t.Gema.CopyParams()
@@ -114,7 +107,7 @@ func (t *Trainer) setWeights(ck *checkpoint) error {
 	if !(a.P >= 0 && a.P <= 1) || a.RTN < 0 {
 		return fmt.Errorf("checkpoint augmentation strength %g is out of range", a.P)
 	}
-	t.aug.p, t.aug.rtSum, t.aug.rt, t.aug.rtN, t.aug.rtSeen = a.P, a.RTSum, a.RT, a.RTN, a.RTSeen
+	t.aug.ada = a
 	return nil
 }
 

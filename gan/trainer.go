@@ -397,7 +397,7 @@ func (t *Trainer) TrainStep(ctx context.Context) (spec.Stats, error) {
 	}
 	copy(nn.F32(t.zG), nn.F32(t.zD))
 
-	st := spec.Stats{Step: t.step + 1, AugP: t.aug.p}
+	st := spec.Stats{Step: t.step + 1, AugP: t.aug.ada.P}
 	if !t.noShare {
 		t.stamp++
 		defer func() { t.stamp += t.stamp % 2 }()
@@ -411,7 +411,7 @@ func (t *Trainer) TrainStep(ctx context.Context) (spec.Stats, error) {
 	st.DFake = meanSigmoid(nn.F32(t.dStep.LogitsB))
 	t.dFakeSpread = spread(nn.F32(t.dStep.LogitsB))
 	t.observeReal(nn.F32(t.dStep.LogitsA))
-	st.RT = t.aug.rt
+	st.RT = t.aug.ada.RT
 	t.optD.Step(t.D.Params, grads)
 
 	if grads, err = t.gStep.Run(); err != nil {

@@ -39,6 +39,7 @@ type augOp struct {
 	opBase
 	aug       *Aug
 	inputGrad bool
+	buf       scratch
 }
 
 // Augment applies aug's transforms to x (N×3×H×W). With inputGrad the
@@ -59,7 +60,7 @@ func (op *augOp) Do(in ...gorgonia.Value) (gorgonia.Value, error) {
 func (op *augOp) UsePreallocDo(prealloc gorgonia.Value, in ...gorgonia.Value) (gorgonia.Value, error) {
 	s := shapeOf(in[0])
 	out := op.output(s)
-	AugForward(F32(in[0]), F32(out), s[0], s[2], s[3], op.aug.P)
+	augForward(F32(in[0]), F32(out), s[0], s[2], s[3], op.aug.P, &op.buf)
 	return out, nil
 }
 func (op *augOp) DiffWRT(int) []bool { return []bool{op.inputGrad} }
@@ -73,6 +74,7 @@ func (op *augOp) SymDiff(in gorgonia.Nodes, out, grad *gorgonia.Node) (gorgonia.
 type augGradOp struct {
 	opBase
 	aug *Aug
+	buf scratch
 }
 
 func (op *augGradOp) Arity() int    { return 1 }
@@ -86,30 +88,40 @@ func (op *augGradOp) Do(in ...gorgonia.Value) (gorgonia.Value, error) {
 func (op *augGradOp) UsePreallocDo(prealloc gorgonia.Value, in ...gorgonia.Value) (gorgonia.Value, error) {
 	s := shapeOf(in[0])
 	out := op.output(s)
-	AugBackward(F32(in[0]), F32(out), s[0], s[2], s[3], op.aug.P)
+	augBackward(F32(in[0]), F32(out), s[0], s[2], s[3], op.aug.P, &op.buf)
 	return out, nil
 }
 
 // AugForward writes T(x) into y for n images of 3×h×w, image i with ps[i].
 func AugForward(x, y []float32, n, h, w int, ps []AugParams) {
-	per := 3 * h * w
-	ParallelFor(n, func(_, i int) {
-		p := ps[i]
-		src, dst := x[i*per:(i+1)*per], y[i*per:(i+1)*per]
-		u := make([]float32, per)
-		colour(src, u, h*w, p)
-		place(u, dst, h, w, p, false)
-	})
+	augForward(x, y, n, h, w, ps, &scratch{})
 }
 
 // AugBackward writes Tᵀ(dy) into dx: the gradient of the input from the
 // gradient of the output.
 func AugBackward(dy, dx []float32, n, h, w int, ps []AugParams) {
+	augBackward(dy, dx, n, h, w, ps, &scratch{})
+}
+
+// augForward is AugForward with a worker's image-sized buffer from buf,
+// kept by the op across steps (it runs three times a step).
+func augForward(x, y []float32, n, h, w int, ps []AugParams, buf *scratch) {
 	per := 3 * h * w
-	ParallelFor(n, func(_, i int) {
+	ParallelFor(n, func(wk, i int) {
+		p := ps[i]
+		src, dst := x[i*per:(i+1)*per], y[i*per:(i+1)*per]
+		u := buf.get(wk, per)
+		colour(src, u, h*w, p)
+		place(u, dst, h, w, p, false)
+	})
+}
+
+func augBackward(dy, dx []float32, n, h, w int, ps []AugParams, buf *scratch) {
+	per := 3 * h * w
+	ParallelFor(n, func(wk, i int) {
 		p := ps[i]
 		src, dst := dy[i*per:(i+1)*per], dx[i*per:(i+1)*per]
-		g := make([]float32, per)
+		g := buf.get(wk, per)
 		place(src, g, h, w, p, true)
 		colourAdjoint(g, dst, h*w, p)
 	})
