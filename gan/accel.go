@@ -552,6 +552,42 @@ func sigmoid(x float64) float64 {
 	return e / (1 + e)
 }
 
+// dLossTerm is D's loss Σ wᵢ·ℓ(xᵢ) on logits x of real or generated
+// images, ℓ the run's loss (softplus(∓x), or relu(1 ∓ x) for the hinge),
+// with its gradient in g: the host half of nn.DTerm.
+func dLossTerm(kind string, x []float32, real bool, w func(i int) float64, g []float32) float64 {
+	sign := 1.0
+	if real {
+		sign = -1
+	}
+	if kind != nn.LossHinge {
+		return lossTerm(x, sign, w, g)
+	}
+	var s float64
+	for i, v := range x {
+		g[i] = 0
+		if u := 1 + sign*float64(v); u > 0 {
+			s += w(i) * u
+			g[i] = float32(w(i) * sign)
+		}
+	}
+	return s
+}
+
+// gLossTerm is G's loss on D's logits x of its images, Σ wᵢ·softplus(−xᵢ)
+// or, for the hinge, Σ −wᵢ·xᵢ, with its gradient in g.
+func gLossTerm(kind string, x []float32, w func(i int) float64, g []float32) float64 {
+	if kind != nn.LossHinge {
+		return lossTerm(x, -1, w, g)
+	}
+	var s float64
+	for i, v := range x {
+		s -= w(i) * float64(v)
+		g[i] = float32(-w(i))
+	}
+	return s
+}
+
 // lossTerm is Σ wᵢ·softplus(sign·xᵢ) and its gradient wᵢ·sign·σ(sign·xᵢ) in g.
 func lossTerm(x []float32, sign float64, w func(i int) float64, g []float32) float64 {
 	var s float64
@@ -603,7 +639,8 @@ func (a *accel) step(t *Trainer, real, z []float32) (spec.Stats, error) {
 		a.genForward()
 
 		// D step: softplus(−D(x)) + softplus(D(G(z))) [+ wn·softplus(D(disliked))],
-		// every batch augmented with its own transforms where the run augments.
+		// (relu(1 ∓ ·) for the hinge), every batch augmented with its own
+		// transforms where the run augments.
 		a.fill(a.D.g, a.D.total, 0)
 		lr := a.discForward(a.pass[0], a.augment(augReal, t.aug.real, a.real, n))
 		lf := a.discForward(a.pass[1], a.augment(augFake, t.aug.fake, a.gen.img, n))
@@ -611,12 +648,12 @@ func (a *accel) step(t *Trainer, real, z []float32) (spec.Stats, error) {
 			return a.err
 		}
 		g := a.host[:n]
-		st.LossD = lossTerm(lr, -1, mean, g)
+		st.LossD = dLossTerm(c.Loss, lr, true, mean, g)
 		st.DReal = meanSigmoid(lr)
 		t.observeReal(lr)
 		st.RT = t.aug.ada.RT
 		a.discBackward(a.pass[0], g, true, 0)
-		st.LossD += lossTerm(lf, 1, mean, g)
+		st.LossD += dLossTerm(c.Loss, lf, false, mean, g)
 		st.DFake = meanSigmoid(lf)
 		t.dFakeSpread = spread(lf)
 		a.discBackward(a.pass[1], g, true, 0)
@@ -628,18 +665,18 @@ func (a *accel) step(t *Trainer, real, z []float32) (spec.Stats, error) {
 				return a.err
 			}
 			nw := nn.F32(t.negW)
-			st.LossD += lossTerm(ln, 1, func(i int) float64 { return float64(nw[i]) }, a.host[:p.n])
+			st.LossD += dLossTerm(c.Loss, ln, false, func(i int) float64 { return float64(nw[i]) }, a.host[:p.n])
 			a.discBackward(p, a.host[:p.n], true, 0)
 		}
 		a.adamStep(&a.D, t.optD)
 
-		// G step: softplus(−D(T(G(z)))) through the updated D, T the
+		// G step: softplus(−D(T(G(z)))) (−D(T(G(z))) for the hinge) through the updated D, T the
 		// augmentation if any [+ wm·softplus(−r(G(z))), on the fakes as made].
 		lf = a.discForward(a.pass[1], a.augment(augGen, t.aug.gen, a.gen.img, n))
 		if a.err != nil {
 			return a.err
 		}
-		st.LossG = lossTerm(lf, -1, mean, g)
+		st.LossG = gLossTerm(c.Loss, lf, mean, g)
 		if c.Augment.On() {
 			a.discBackward(a.pass[1], g, false, a.aug.dimg)
 			a.augBackward(augGen, a.aug.dimg, a.gen.dimg, n)

@@ -39,14 +39,23 @@ func TestDeviceStepMatchesCPUWithAugmentation(t *testing.T) {
 	for _, c := range []struct {
 		name     string
 		aug      spec.Augment
-		feedback bool // the disliked batch is augmented too
+		feedback bool   // the disliked batch is augmented too
+		loss     string // the GAN loss, if not the default
 	}{
-		{"fixed", spec.Augment{Mode: spec.AugFixed, P: 0.5}, false},
-		{"auto", auto, false},
-		{"fixed with feedback", spec.Augment{Mode: spec.AugFixed, P: 0.5, Ops: "translation,cutout,color"}, true},
+		{"fixed", spec.Augment{Mode: spec.AugFixed, P: 0.5}, false, ""},
+		{"auto", auto, false, ""},
+		{"fixed with feedback", spec.Augment{Mode: spec.AugFixed, P: 0.5, Ops: "translation,cutout,color"}, true, ""},
+		// The hinge's gradient is a step function of each logit, so a
+		// device that got its sign or its margin wrong parts at once;
+		// the discriminator is twice as wide as the generator here.
+		{"hinge and a wide D, with feedback", auto, true, spec.LossHinge},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			cfg := studioDeviceConfig(c.aug)
+			cfg.Loss = c.loss
+			if c.loss != "" {
+				cfg.DWidth = 2 * cfg.Width
+			}
 			src := datasets.Shapes(64, cfg.Res, 1)
 			var trs [2]*Trainer
 			for i, dev := range []device{nil, kernels.NewEmu()} {

@@ -16,8 +16,14 @@ func stages(c spec.Config) int {
 }
 
 // ch scales a reference channel count by the width multiplier.
-func ch(c spec.Config, base int) int {
-	v := int(math.Round(float64(base) * c.Width))
+func ch(c spec.Config, base int) int { return chw(c.Width, base) }
+
+// dch scales one of the discriminator's reference channel counts by its
+// width multiplier.
+func dch(c spec.Config, base int) int { return chw(c.DiscWidth(), base) }
+
+func chw(width float64, base int) int {
+	v := int(math.Round(float64(base) * width))
 	if v < 1 {
 		v = 1
 	}
@@ -38,7 +44,7 @@ func discChannels(c spec.Config) []int {
 	n := stages(c)
 	out := make([]int, n)
 	for i := 0; i < n; i++ {
-		out[i] = ch(c, 256>>(n-1-i))
+		out[i] = dch(c, 256>>(n-1-i))
 	}
 	return out
 }

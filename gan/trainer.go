@@ -244,8 +244,9 @@ func (t *Trainer) normal(dst []float32) {
 //	D step: fake = G(z) (no G gradients); loss = softplus(−D(x)) + softplus(D(fake))
 //	G step: loss = softplus(−D(G(z))), gradients for G only
 //
-// With feedback, D's loss gains wn·softplus(D(disliked)) and G's gains
-// wm·softplus(−r(G(z))), r being the rating model.
+// (with the hinge loss, relu(1 − D(x)) + relu(1 + D(fake)) and −D(G(z))).
+// With feedback, D's loss gains wn·softplus(D(disliked)) (relu(1 + ·) for
+// the hinge) and G's gains wm·softplus(−r(G(z))), r being the rating model.
 func (t *Trainer) compile() error {
 	c := t.cfg
 	t.inputs()
@@ -276,7 +277,7 @@ func (t *Trainer) compile() error {
 		if err != nil {
 			return err
 		}
-		loss, err := nn.DiscriminatorLoss(lr, lf)
+		loss, err := nn.DiscriminatorLossOf(c.Loss, lr, lf)
 		if err != nil {
 			return err
 		}
@@ -291,7 +292,11 @@ func (t *Trainer) compile() error {
 			if err != nil {
 				return err
 			}
-			if loss, err = addWeighted(loss, ln, false, nn.Input(g, "negw", t.negW)); err != nil {
+			term, err := nn.DTerm(c.Loss, ln, false)
+			if err == nil {
+				loss, err = addWeighted(loss, term, nn.Input(g, "negw", t.negW))
+			}
+			if err != nil {
 				return fmt.Errorf("disliked batch: %w", err)
 			}
 		}
@@ -319,7 +324,7 @@ func (t *Trainer) compile() error {
 		if err != nil {
 			return err
 		}
-		loss, err := nn.GeneratorLoss(lf)
+		loss, err := nn.GeneratorLossOf(c.Loss, lf)
 		if err != nil {
 			return err
 		}
@@ -333,7 +338,10 @@ func (t *Trainer) compile() error {
 				r, err = gorgonia.Add(r, nn.Input(g, "rating.b", t.modelB))
 			}
 			if err == nil {
-				loss, err = addWeighted(loss, r, true, nn.Input(g, "rating.weight", t.modelW))
+				r, err = nn.Softplus(r, true)
+			}
+			if err == nil {
+				loss, err = addWeighted(loss, r, nn.Input(g, "rating.weight", t.modelW))
 			}
 			if err != nil {
 				return fmt.Errorf("rating model loss: %w", err)
@@ -348,14 +356,11 @@ func (t *Trainer) compile() error {
 	return nn.Pair(dRec, gRec)
 }
 
-// addWeighted is loss + Σ wᵢ·softplus(±xᵢ): w holds each example's
-// weight, already divided by the batch size.
-func addWeighted(loss, x *gorgonia.Node, negate bool, w *gorgonia.Node) (*gorgonia.Node, error) {
-	x, err := nn.Softplus(x, negate)
+// addWeighted is loss + Σ wᵢ·xᵢ, x being each example's loss term: w
+// holds each example's weight, already divided by the batch size.
+func addWeighted(loss, x *gorgonia.Node, w *gorgonia.Node) (*gorgonia.Node, error) {
+	x, err := gorgonia.HadamardProd(x, w)
 	if err != nil {
-		return nil, err
-	}
-	if x, err = gorgonia.HadamardProd(x, w); err != nil {
 		return nil, err
 	}
 	if x, err = gorgonia.Sum(x); err != nil {

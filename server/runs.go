@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -534,12 +535,15 @@ type jsonConfig struct {
 	EMA           float64 `json:"ema"` // the generator average's half-life in images; 0 none
 	Mirror        bool    `json:"mirror"`
 	StopWhenStale bool    `json:"stop_when_stale"`
+	Loss          string  `json:"loss"`    // "ns" (non-saturating) or "hinge"
+	DWidth        float64 `json:"d_width"` // the discriminator's channel multiplier
 }
 
 func toJSONConfig(c store.RunConfig) jsonConfig {
 	return jsonConfig{Res: c.Res, Augment: c.Augment.String(), EMA: c.EMA, Mirror: c.Mirror, Width: c.Width, ZDim: c.ZDim, Batch: c.Batch, LRG: c.LRG, LRD: c.LRD, Beta1: c.Beta1,
 		Beta2: c.Beta2, Seed: c.Seed, SnapshotEvery: c.SnapshotEvery, EvalEvery: c.EvalEvery, KeepEvery: c.KeepEvery,
-		FeedbackWeight: c.FeedbackWeight, CollapsePolicy: c.CollapsePolicy().Mode, StopWhenStale: c.StopWhenStale}
+		FeedbackWeight: c.FeedbackWeight, CollapsePolicy: c.CollapsePolicy().Mode, StopWhenStale: c.StopWhenStale,
+		Loss: cmp.Or(c.Loss, spec.LossNS), DWidth: c.DiscWidth()}
 }
 
 type jsonMetrics struct {

@@ -497,12 +497,30 @@ func (v RunView) FeedbackText() string {
 // server test checks the two agree).
 const FeedbackEvery = 20
 
+// ModelSize is the networks' width multipliers, one figure where G's and
+// D's are the same.
+func ModelSize(g, d float64) string {
+	if g == d {
+		return fmt.Sprintf("%g×", g)
+	}
+	return fmt.Sprintf("G %g× · D %g×", g, d)
+}
+
+// LossText names a run's GAN loss.
+func LossText(loss string) string {
+	if loss == spec.LossHinge {
+		return "hinge"
+	}
+	return "non-saturating"
+}
+
 // PrettyConfig lists a run's settings for people.
 func PrettyConfig(r *store.Run) [][2]string {
 	c := r.Config
 	out := [][2]string{
 		{"Resolution", fmt.Sprintf("%d×%d", c.Res, c.Res)},
-		{"Model size", fmt.Sprintf("%g×", c.Width)},
+		{"Model size", ModelSize(c.Width, c.DiscWidth())},
+		{"Loss", LossText(c.Loss)},
 		{"Batch", fmt.Sprint(c.Batch)},
 		{"Learning rates", fmt.Sprintf("G %g · D %g", c.LRG, c.LRD) + repaired(r)},
 		{"Seed", fmt.Sprint(c.Seed)},

@@ -48,6 +48,10 @@ var qualityArms = []qualityArm{
 	{Name: "no-color", What: "studio's augmentation without colour", edit: withoutOp("color")},
 	{Name: "no-translation", What: "studio's augmentation without translation", edit: withoutOp("translation")},
 	{Name: "no-cutout", What: "studio's augmentation without cutout", edit: withoutOp("cutout")},
+	// Candidates for the default, each the studio with one part changed.
+	{Name: "hinge", What: "studio with the hinge loss", edit: func(c *spec.Config) { c.Loss = spec.LossHinge }},
+	{Name: "wide-d", What: "studio with a discriminator twice as wide", edit: func(c *spec.Config) { c.DWidth = 2 * c.DiscWidth() }},
+	{Name: "ttur", What: "studio with D's learning rate 4e-4 and G's 1e-4 (two time-scales)", edit: func(c *spec.Config) { c.LRD, c.LRG = 4e-4, 1e-4 }},
 }
 
 func qualityArmNames() []string {
@@ -95,6 +99,7 @@ type qualityArmResult struct {
 	Augment    string         `json:"augment"`
 	AugOps     string         `json:"augment_ops,omitempty"`
 	EMA        float64        `json:"ema"`
+	Loss       string         `json:"loss,omitempty"`
 	Mirror     bool           `json:"mirror"`
 	Width      float64        `json:"width"`
 	Batch      int            `json:"batch"`
@@ -268,7 +273,7 @@ func trainArm(ctx context.Context, a qualityArm, o qualityOptions, ds *datasets.
 	if err != nil {
 		return qualityArmResult{}, nil, err
 	}
-	r := qualityArmResult{Arm: a.Name, What: a.What, Augment: cfg.Augment.String(), AugOps: cfg.Augment.Ops, EMA: cfg.EMA,
+	r := qualityArmResult{Arm: a.Name, What: a.What, Augment: cfg.Augment.String(), AugOps: cfg.Augment.Ops, EMA: cfg.EMA, Loss: cfg.Loss,
 		Mirror: cfg.Mirror, Width: cfg.Width, Batch: cfg.Batch, BestSWD: -1}
 	if cfg.Augment.On() && r.AugOps == "" {
 		r.AugOps = strings.Join(spec.AugOps, ",")

@@ -84,6 +84,8 @@ func trainCmd(ctx context.Context, args []string) error {
 	patience := fs.Int("patience", gan.DefaultPatience, "steps without a better SWD after which the run says it has stopped improving")
 	stopStale := fs.Bool("stop-when-stale", false, "end the run once SWD has not improved for --patience steps")
 	mirror := fs.String("mirror", "", "flip real images left to right half the time: on or off (default: the preset's)")
+	dWidth := fs.Float64("d-width", 0, "the discriminator's channel multiplier (default: the preset's; 0 with no preset value: the same as --width)")
+	loss := fs.String("loss", "", "GAN loss: ns (non-saturating) or hinge (default: the preset's)")
 	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}
@@ -129,6 +131,7 @@ func trainCmd(ctx context.Context, args []string) error {
 		setIf(&cfg.Res, *res)
 		setIf(&cfg.Batch, *batch)
 		setIf(&cfg.Width, *width)
+		setIf(&cfg.DWidth, *dWidth)
 		setIf(&cfg.LRG, *lrG)
 		setIf(&cfg.LRD, *lrD)
 		cfg.Seed = *seed
@@ -150,6 +153,9 @@ func trainCmd(ctx context.Context, args []string) error {
 			cfg.Mirror = *mirror == "on"
 		default:
 			return fmt.Errorf("--mirror must be on or off, not %q", *mirror)
+		}
+		if *loss != "" {
+			cfg.Loss = *loss
 		}
 		if err := cfg.Validate(); err != nil {
 			return err

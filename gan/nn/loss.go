@@ -1,19 +1,42 @@
 package nn
 
-import "gorgonia.org/gorgonia"
+import (
+	"fmt"
 
-// The non-saturating GAN loss on D's logits, which the image GAN and the
-// 2-D mixture GAN share.
+	"gorgonia.org/gorgonia"
+)
+
+// The GAN losses on D's logits, which the image GAN and the 2-D mixture
+// GAN share: the non-saturating loss of the original GAN paper (the
+// default) and the hinge loss of SNGAN, FastGAN and BigGAN.
+
+// Losses the discriminator and generator can train with.
+const (
+	LossNS    = "ns"    // non-saturating: softplus(−D(x)) + softplus(D(G(z))); G: softplus(−D(G(z)))
+	LossHinge = "hinge" // relu(1 − D(x)) + relu(1 + D(G(z))); G: −D(G(z))
+)
 
 // DiscriminatorLoss is softplus(−D(x)) + softplus(D(G(z))), from D's logits
 // on real and on generated samples, each averaged over its batch.
 func DiscriminatorLoss(real, fake *gorgonia.Node) (*gorgonia.Node, error) {
-	a, err := softplusMean(real, true)
+	return DiscriminatorLossOf(LossNS, real, fake)
+}
+
+// DiscriminatorLossOf is D's loss of the named kind (LossNS or LossHinge;
+// empty is LossNS), each term averaged over its batch.
+func DiscriminatorLossOf(kind string, real, fake *gorgonia.Node) (*gorgonia.Node, error) {
+	a, err := DTerm(kind, real, true)
 	if err != nil {
 		return nil, err
 	}
-	b, err := softplusMean(fake, false)
+	if a, err = gorgonia.Mean(a); err != nil {
+		return nil, err
+	}
+	b, err := DTerm(kind, fake, false)
 	if err != nil {
+		return nil, err
+	}
+	if b, err = gorgonia.Mean(b); err != nil {
 		return nil, err
 	}
 	return gorgonia.Add(a, b)
@@ -22,16 +45,49 @@ func DiscriminatorLoss(real, fake *gorgonia.Node) (*gorgonia.Node, error) {
 // GeneratorLoss is softplus(−D(G(z))) averaged over the batch: G's loss
 // that does not saturate while D rejects its samples.
 func GeneratorLoss(fake *gorgonia.Node) (*gorgonia.Node, error) {
-	return softplusMean(fake, true)
+	return GeneratorLossOf(LossNS, fake)
 }
 
-// softplusMean is mean(log(1 + exp(sign·x))), the non-saturating GAN loss term.
-func softplusMean(x *gorgonia.Node, negate bool) (*gorgonia.Node, error) {
-	x, err := Softplus(x, negate)
-	if err != nil {
-		return nil, err
+// GeneratorLossOf is G's loss of the named kind, averaged over the batch:
+// softplus(−D(G(z))) or, for the hinge, −D(G(z)).
+func GeneratorLossOf(kind string, fake *gorgonia.Node) (*gorgonia.Node, error) {
+	switch kind {
+	case "", LossNS:
+		x, err := Softplus(fake, true)
+		if err != nil {
+			return nil, err
+		}
+		return gorgonia.Mean(x)
+	case LossHinge:
+		m, err := gorgonia.Mean(fake)
+		if err != nil {
+			return nil, err
+		}
+		return gorgonia.Neg(m)
 	}
-	return gorgonia.Mean(x)
+	return nil, fmt.Errorf("unknown loss %q", kind)
+}
+
+// DTerm is D's loss on each of a batch's logits, element by element, for
+// images that are real (pushed up) or generated (pushed down):
+// softplus(∓x) for the non-saturating loss, relu(1 ∓ x) for the hinge.
+func DTerm(kind string, x *gorgonia.Node, real bool) (*gorgonia.Node, error) {
+	switch kind {
+	case "", LossNS:
+		return Softplus(x, real)
+	case LossHinge:
+		var err error
+		if real {
+			if x, err = gorgonia.Neg(x); err != nil {
+				return nil, err
+			}
+		}
+		if x, err = gorgonia.Add(x, gorgonia.NewConstant(float32(1))); err != nil {
+			return nil, err
+		}
+		return LeakyReLU(x, 0, nil)
+	}
+	return nil, fmt.Errorf("unknown loss %q", kind)
 }
 
 // Softplus is log(1 + exp(x)), element by element, or log(1 + exp(−x))

@@ -48,25 +48,7 @@ func gradCheck(t *testing.T, name string, eps float64, inputs []*tensor.Dense, f
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := gorgonia.Grad(l, nodes...); err != nil {
-			t.Fatalf("%s: grad: %v", name, err)
-		}
-		var lv gorgonia.Value
-		gorgonia.Read(l, &lv)
-		vm := gorgonia.NewTapeMachine(g, gorgonia.BindDualValues(nodes...))
-		defer vm.Close()
-		if err := vm.RunAll(); err != nil {
-			t.Fatalf("%s: run: %v", name, err)
-		}
-		grads := make([][]float32, len(nodes))
-		for i, n := range nodes {
-			gv, err := n.Grad()
-			if err != nil {
-				t.Fatal(err)
-			}
-			grads[i] = append([]float32(nil), F32(gv)...)
-		}
-		return Scalar(lv), grads
+		return runGrads(t, name, g, l, nodes)
 	}
 	_, grads := loss()
 	for i, in := range inputs {
@@ -87,6 +69,31 @@ func gradCheck(t *testing.T, name string, eps float64, inputs []*tensor.Dense, f
 			}
 		}
 	}
+}
+
+// runGrads runs graph g and returns the scalar l and its gradients with
+// respect to nodes.
+func runGrads(t *testing.T, name string, g *gorgonia.ExprGraph, l *gorgonia.Node, nodes []*gorgonia.Node) (float64, [][]float32) {
+	t.Helper()
+	if _, err := gorgonia.Grad(l, nodes...); err != nil {
+		t.Fatalf("%s: grad: %v", name, err)
+	}
+	var lv gorgonia.Value
+	gorgonia.Read(l, &lv)
+	vm := gorgonia.NewTapeMachine(g, gorgonia.BindDualValues(nodes...))
+	defer vm.Close()
+	if err := vm.RunAll(); err != nil {
+		t.Fatalf("%s: run: %v", name, err)
+	}
+	grads := make([][]float32, len(nodes))
+	for i, n := range nodes {
+		gv, err := n.Grad()
+		if err != nil {
+			t.Fatal(err)
+		}
+		grads[i] = append([]float32(nil), F32(gv)...)
+	}
+	return Scalar(lv), grads
 }
 
 func ones(n int) *tensor.Dense {

@@ -13,13 +13,16 @@ import (
 type Config struct {
 	Res   int     // image side: 32 or 64
 	Width float64 // channel multiplier; 1 is the reference DCGAN (G 256→32, D 64→256)
-	ZDim  int     // latent size
-	Batch int     // images per step
-	LRG   float64 // generator Adam learning rate
-	LRD   float64 // discriminator Adam learning rate
-	Beta1 float64 // Adam β1
-	Beta2 float64 // Adam β2
-	Seed  uint64  // everything random (weights, batches, latents) derives from it
+	// DWidth is the discriminator's own channel multiplier; 0 (runs
+	// from before the choice) is Width.
+	DWidth float64
+	ZDim   int     // latent size
+	Batch  int     // images per step
+	LRG    float64 // generator Adam learning rate
+	LRD    float64 // discriminator Adam learning rate
+	Beta1  float64 // Adam β1
+	Beta2  float64 // Adam β2
+	Seed   uint64  // everything random (weights, batches, latents) derives from it
 
 	// Augment is what the discriminator's inputs go through; the zero
 	// value (runs and checkpoints from before augmentation) is none.
@@ -31,7 +34,19 @@ type Config struct {
 	// Mirror flips each real image left to right half the time: the data
 	// doubled, for sets whose objects have no handedness.
 	Mirror bool
+	// Loss is the GAN loss: LossNS (or empty, runs from before the
+	// choice) or LossHinge.
+	Loss string
 }
+
+// The GAN losses (gan/nn's LossNS and LossHinge).
+const (
+	LossNS    = "ns"    // non-saturating, the original GAN's
+	LossHinge = "hinge" // SNGAN's, FastGAN's and BigGAN's
+)
+
+// LossNames are the losses Config.Loss takes.
+var LossNames = []string{LossNS, LossHinge}
 
 // Augmentation modes.
 const (
@@ -207,6 +222,14 @@ func PresetNames() []string {
 	return names
 }
 
+// DiscWidth is the discriminator's channel multiplier.
+func (c Config) DiscWidth() float64 {
+	if c.DWidth == 0 {
+		return c.Width
+	}
+	return c.DWidth
+}
+
 // Validate reports the first setting that cannot work.
 func (c Config) Validate() error {
 	switch {
@@ -214,6 +237,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("resolution must be 32, 64, 128 or 256, got %d", c.Res)
 	case c.Width <= 0 || c.Width > 4 || math.IsNaN(c.Width):
 		return fmt.Errorf("width multiplier must be in (0, 4], got %g", c.Width)
+	case c.DWidth < 0 || c.DWidth > 4 || math.IsNaN(c.DWidth):
+		return fmt.Errorf("discriminator's width multiplier must be in (0, 4] (or 0: the generator's), got %g", c.DWidth)
 	case c.ZDim < 1 || c.ZDim > 1024:
 		return fmt.Errorf("latent size must be in [1, 1024], got %d", c.ZDim)
 	case c.Batch < 2 || c.Batch > 1024:
@@ -224,6 +249,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("Adam betas must be in [0, 1), got %g, %g", c.Beta1, c.Beta2)
 	case !(c.EMA >= 0 && c.EMA < 1e9):
 		return fmt.Errorf("the generator average's half-life must be from 0 to 10⁹ images, got %g", c.EMA)
+	case c.Loss != "" && !slices.Contains(LossNames, c.Loss):
+		return fmt.Errorf("loss must be %s, got %q", strings.Join(LossNames, " or "), c.Loss)
 	}
 	return c.Augment.Validate()
 }
