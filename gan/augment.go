@@ -158,11 +158,11 @@ func (t *Trainer) memorising(swd float64) string {
 func (t *Trainer) AugStrength() (p, rt float64) { return t.aug.ada.P, t.aug.ada.RT }
 
 // emaBeta is how much of the average the step after step keeps: a
-// half-life of cfg.EMA images, capped at spec.EMARampup of the images seen
+// half-life of cfg.EMA images, capped at cfg.EMARampShare() of the images seen
 // so far (ADA's ramp-up).
 func emaBeta(c spec.Config, step int) float64 {
 	images := float64((step + 1) * c.Batch)
-	half := min(c.EMA, spec.EMARampup*images)
+	half := min(c.EMA, c.EMARampShare()*images)
 	if half <= 0 {
 		return 0
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"math"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -182,4 +183,35 @@ type snapOutside struct {
 func (s *snapOutside) Snapshot(ctx context.Context, sn *Snapshot) error {
 	*s.snaps = append(*s.snaps, sn)
 	return s.memOutside.Snapshot(ctx, sn)
+}
+
+// The average's half-life grows with the images seen, at the ramp-up share
+// (ADA's 0.05 unless the config sets one), until it reaches cfg.EMA.
+func TestEMABetaRampUp(t *testing.T) {
+	half := func(c spec.Config, step int) float64 {
+		// β = 0.5^(batch/half), so half = batch·ln 0.5 / ln β.
+		return float64(c.Batch) * math.Log(0.5) / math.Log(emaBeta(c, step))
+	}
+	c := spec.Studio(32) // batch 64, half-life 10,000 images
+	for _, r := range []struct {
+		ramp float64
+		step int
+		want float64
+	}{
+		{0, 99, 0.05 * 6400},     // ADA's ramp-up: 320 images after 6,400
+		{0, 3199, 10_000},        // 204,800 images seen: the full half-life
+		{0.3, 99, 0.3 * 6400},    // a longer ramp-up: 1,920
+		{0.3, 999, 10_000},       // reached by 33,333 images
+		{0.05, 3199, 10_000},     // set to ADA's value explicitly
+		{1, 9, min(10_000, 640)}, // the whole run so far
+	} {
+		c.EMARamp = r.ramp
+		if got := half(c, r.step); math.Abs(got-r.want) > 1e-6*r.want {
+			t.Errorf("ramp-up %g, step %d: half-life %.1f images, want %.1f", r.ramp, r.step, got, r.want)
+		}
+	}
+	c.EMA = 0
+	if b := emaBeta(c, 1000); b != 0 {
+		t.Errorf("with no average β is %g, want 0 (the live weights)", b)
+	}
 }

@@ -29,8 +29,11 @@ type Config struct {
 	Augment Augment
 	// EMA is the half-life, in images, of the generator's weight average
 	// that every image a person sees is made with (0: no average, the
-	// live weights). Early in a run the half-life is shorter (EMARampup).
+	// live weights). Early in a run the half-life is shorter (EMARamp).
 	EMA float64
+	// EMARamp caps the average's half-life at this share of the images
+	// seen so far; 0 (runs from before the choice) is EMARampup.
+	EMARamp float64
 	// Mirror flips each real image left to right half the time: the data
 	// doubled, for sets whose objects have no handedness.
 	Mirror bool
@@ -81,7 +84,16 @@ const AugInterval = 4
 
 // EMARampup caps the average's half-life at this share of the images seen
 // so far, so a young run's average is not dominated by its first steps.
+// ADA's 0.05 is for runs of millions of images.
 const EMARampup = 0.05
+
+// EMARampShare is the average's ramp-up share: EMARamp, or EMARampup if unset.
+func (c Config) EMARampShare() float64 {
+	if c.EMARamp == 0 {
+		return EMARampup
+	}
+	return c.EMARamp
+}
 
 // On says whether any augmentation is applied.
 func (a Augment) On() bool { return a.Mode == AugAuto || a.Mode == AugFixed }
@@ -249,6 +261,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("Adam betas must be in [0, 1), got %g, %g", c.Beta1, c.Beta2)
 	case !(c.EMA >= 0 && c.EMA < 1e9):
 		return fmt.Errorf("the generator average's half-life must be from 0 to 10⁹ images, got %g", c.EMA)
+	case !(c.EMARamp >= 0 && c.EMARamp <= 1):
+		return fmt.Errorf("the generator average's ramp-up must be a share of the images seen, from 0 to 1, got %g", c.EMARamp)
 	case c.Loss != "" && !slices.Contains(LossNames, c.Loss):
 		return fmt.Errorf("loss must be %s, got %q", strings.Join(LossNames, " or "), c.Loss)
 	}
