@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -317,5 +318,49 @@ func TestActionAPIFields(t *testing.T) {
 	}
 	if code := s.do("POST", "/api/samples/999999/rating", "application/json", strings.NewReader(`{"value": 1}`), nil); code != http.StatusNotFound {
 		t.Errorf("rating a sample that does not exist: %d, want 404", code)
+	}
+}
+
+// The API's "loss": hinge when left out (the studio's engine), ns when
+// asked, and anything else refused with the field named.
+func TestAPILoss(t *testing.T) {
+	s := newStudio(t, false, DefaultOptions())
+	for _, c := range []struct {
+		value string // the JSON sent; "" leaves the field out
+		code  int
+		want  string // config.loss in the answer and stored (201)
+	}{
+		{"", 201, spec.LossHinge},
+		{`"hinge"`, 201, spec.LossHinge},
+		{`"ns"`, 201, spec.LossNS},
+		{`" ns "`, 201, spec.LossNS},
+		{`"wgan"`, 422, ""},
+		{`"Hinge"`, 422, ""},
+		{`1`, 422, ""},
+	} {
+		body := `{"dataset_id": 1, "steps": 5}`
+		if c.value != "" {
+			body = fmt.Sprintf(`{"dataset_id": 1, "steps": 5, "loss": %s}`, c.value)
+		}
+		var raw json.RawMessage
+		code := s.do("POST", "/api/runs", "application/json", strings.NewReader(body), &raw)
+		if code != c.code {
+			t.Errorf("%s: status %d (%s), want %d", body, code, raw, c.code)
+			continue
+		}
+		if code == 422 {
+			var a apiError
+			json.Unmarshal(raw, &a)
+			if msg := a.Fields["loss"]; msg == "" || goType.MatchString(msg) {
+				t.Errorf("%s: %s, want the loss field named with a message a person reads", body, raw)
+			}
+			continue
+		}
+		var r jsonRun
+		json.Unmarshal(raw, &r)
+		stored, err := s.st.Run(context.Background(), r.ID)
+		if r.Config.Loss != c.want || err != nil || cmp.Or(stored.Config.Loss, spec.LossNS) != c.want {
+			t.Errorf("%s: answered loss %q, stored %q (%v); want %q", body, r.Config.Loss, stored.Config.Loss, err, c.want)
+		}
 	}
 }

@@ -48,6 +48,7 @@ type runBody struct {
 	// snapshot interval) for the run's side when those are left out.
 	Goal          *string `json:"goal"`
 	StopWhenStale *bool   `json:"stop_when_stale"` // left out: false
+	Loss          *string `json:"loss"`            // "hinge" (left out) or "ns"
 }
 
 // form lays the body over the form's defaults, as the text the form would
@@ -70,6 +71,7 @@ func (b runBody) form() web.RunForm {
 	delete(f, "augment")
 	put(f, "augment", b.Augment)
 	put(f, "stop_when_stale", b.StopWhenStale)
+	put(f, "loss", b.Loss)
 	put(f, "goal", b.Goal)
 	if b.Goal != nil && b.Steps == nil {
 		// The goal fills the steps left out, and the interval if that
@@ -101,7 +103,7 @@ func defaultRunForm(datasetID int64) web.RunForm { return web.DefaultRunForm(dat
 func parseRunForm(c echo.Context) (web.RunForm, error) {
 	f := web.RunForm{}
 	for _, k := range []string{"dataset_id", "res", "width", "steps", "batch", "lr_g", "lr_d", "seed", "feedback_weight", "snapshot_every", "collapse_policy", "device", "augment",
-		"goal", "goal_steps", "goal_every", "stop_when_stale"} {
+		"goal", "goal_steps", "goal_every", "stop_when_stale", "loss"} {
 		f[k] = strings.TrimSpace(c.FormValue(k))
 	}
 	// The page asks for augmentation as a choice and, for a fixed one, a
@@ -141,8 +143,8 @@ func toRun(c echo.Context, s *Server, f web.RunForm) (*store.Run, fieldErrors) {
 		errs["res"] = "32, 64, 128 or 256 pixels"
 	}
 	// The studio's engine: augmentation steered by ADA, the generator's
-	// weight average and mirrored data (spec.Studio), with the form's
-	// fields laid over it.
+	// weight average, mirrored data and the hinge loss (spec.Studio), with
+	// the form's fields laid over it.
 	cfg := spec.Studio(res)
 	cfg.Width = num("width", 0.125, 2, "a model size between 0.125 and 2")
 	steps := int(integer("steps", 1, 200000, "between 1 and 200 000 steps"))
@@ -186,6 +188,13 @@ func toRun(c echo.Context, s *Server, f web.RunForm) (*store.Run, fieldErrors) {
 		errs["augment"] = "auto, off, or a fixed strength from 0 to 1"
 	}
 	cfg.Augment = aug
+	switch loss := strings.TrimSpace(f["loss"]); loss {
+	case "": // the studio's default
+	case spec.LossNS, spec.LossHinge:
+		cfg.Loss = loss
+	default:
+		errs["loss"] = "hinge or ns (non-saturating)"
+	}
 	if device != spec.CPU {
 		// Only a worker for the device takes the run: without one it would
 		// wait in the queue for good, so say so now.
