@@ -73,8 +73,8 @@ func TestStudioCheckpointExactResume(t *testing.T) {
 func TestAugStrengthRisesOnMemorisingRun(t *testing.T) {
 	for _, aug := range []spec.Augment{{Mode: spec.AugAuto, P: 0.1, Target: 0.6, Speed: 2000}, {Mode: spec.AugFixed, P: 0.1}} {
 		tr := newTrainerT(t, studioTiny(aug))
-		// 80 steps: with the hinge loss D takes some 20 steps longer than
-		// with the non-saturating one to be sure of every real image.
+		// 80 steps: long enough for either loss (a hinge D takes some 20
+		// steps longer to be sure of every real image).
 		st := steps(t, tr, 80)
 		first, last := st[0], st[len(st)-1]
 		t.Logf("%s: r_t %.2f, strength %.3f → %.3f, D(x) %.2f", aug, last.RT, first.AugP, last.AugP, last.DReal)

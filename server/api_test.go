@@ -321,7 +321,7 @@ func TestActionAPIFields(t *testing.T) {
 	}
 }
 
-// The API's "loss": hinge when left out (the studio's engine), ns when
+// The API's "loss": ns when left out (the studio's engine), hinge when
 // asked, and anything else refused with the field named.
 func TestAPILoss(t *testing.T) {
 	s := newStudio(t, false, DefaultOptions())
@@ -330,10 +330,10 @@ func TestAPILoss(t *testing.T) {
 		code  int
 		want  string // config.loss in the answer and stored (201)
 	}{
-		{"", 201, spec.LossHinge},
+		{"", 201, spec.LossNS},
 		{`"hinge"`, 201, spec.LossHinge},
 		{`"ns"`, 201, spec.LossNS},
-		{`" ns "`, 201, spec.LossNS},
+		{`" hinge "`, 201, spec.LossHinge},
 		{`"wgan"`, 422, ""},
 		{`"Hinge"`, 422, ""},
 		{`1`, 422, ""},

@@ -48,7 +48,7 @@ type runBody struct {
 	// snapshot interval) for the run's side when those are left out.
 	Goal          *string `json:"goal"`
 	StopWhenStale *bool   `json:"stop_when_stale"` // left out: false
-	Loss          *string `json:"loss"`            // "hinge" (left out) or "ns"
+	Loss          *string `json:"loss"`            // "ns" (left out) or "hinge"
 }
 
 // form lays the body over the form's defaults, as the text the form would
@@ -143,8 +143,8 @@ func toRun(c echo.Context, s *Server, f web.RunForm) (*store.Run, fieldErrors) {
 		errs["res"] = "32, 64, 128 or 256 pixels"
 	}
 	// The studio's engine: augmentation steered by ADA, the generator's
-	// weight average, mirrored data and the hinge loss (spec.Studio), with
-	// the form's fields laid over it.
+	// weight average and mirrored data (spec.Studio), with the form's
+	// fields laid over it.
 	cfg := spec.Studio(res)
 	cfg.Width = num("width", 0.125, 2, "a model size between 0.125 and 2")
 	steps := int(integer("steps", 1, 200000, "between 1 and 200 000 steps"))

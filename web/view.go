@@ -622,7 +622,7 @@ func DefaultRunForm(datasetID int64) RunForm {
 		"dataset_id": fmt.Sprint(datasetID), "res": "32", "width": "1", "steps": "500", "batch": "64",
 		"lr_g": "0.0002", "lr_d": "0.0002", "seed": fmt.Sprint(time.Now().UnixNano() % 1_000_000), "feedback_weight": "0.5",
 		"snapshot_every": "50", "collapse_policy": spec.PolicyRepair, "device": spec.CPU, "augment": spec.AugAuto,
-		"loss": spec.LossHinge,
+		"loss": spec.LossNS,
 	}
 }
 

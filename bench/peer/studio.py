@@ -13,7 +13,7 @@ The same step as GAN Studio's engine (gan/trainer.go with gan/augment.go):
   to an image with probability p, ADA's way of setting the strength) of every
   batch D sees: real and fake in D's step, fake again (new draws) in G's step,
   with G's gradient through it.
-- Hinge loss on logits, Adam lr 2e-4, betas (0.5, 0.999), batch 64;
+- Non-saturating loss on logits, Adam lr 2e-4, betas (0.5, 0.999), batch 64;
   one D update then one G update through the updated D on the same latents.
 - After G's update, the weight average: avg = w + beta * (avg - w).
 ADA's r_t bookkeeping is a few additions on the host and is left out.
@@ -138,13 +138,13 @@ def main():
         z = torch.randn(args.batch, 128)
         fake = g(z)
         od.zero_grad(set_to_none=True)
-        loss_d = F.relu(1 - d(augment(real, args.p))).mean() + F.relu(1 + d(augment(fake.detach(), args.p))).mean()
+        loss_d = F.softplus(-d(augment(real, args.p))).mean() + F.softplus(d(augment(fake.detach(), args.p))).mean()
         loss_d.backward()
         od.step()
         og.zero_grad(set_to_none=True)
         for q in d.parameters():
             q.requires_grad_(False)
-        loss_g = -d(augment(fake, args.p)).mean()
+        loss_g = F.softplus(-d(augment(fake, args.p))).mean()
         loss_g.backward()
         for q in d.parameters():
             q.requires_grad_(True)

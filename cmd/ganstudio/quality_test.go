@@ -45,7 +45,8 @@ func TestBenchQuality(t *testing.T) {
 		if a.BestSWD <= 0 || a.BestSWD > a.FinalSWD || a.BestSWD != slices.Min(swds) || !slices.Contains(steps, a.BestStep) {
 			t.Errorf("%s: best SWD %g at step %d, final %g, measured %v", a.Arm, a.BestSWD, a.BestStep, a.FinalSWD, swds)
 		}
-		if a.ImagesPerS <= 0 || a.TrainS <= 0 || a.Batch != 8 || a.Width != 0.25 {
+		// TrainS is rounded to 0.1 s, which four tiny steps may not reach.
+		if a.ImagesPerS <= 0 || a.TrainS < 0 || a.Batch != 8 || a.Width != 0.25 {
 			t.Errorf("%s: %g images/s over %gs, batch %d, width %g", a.Arm, a.ImagesPerS, a.TrainS, a.Batch, a.Width)
 		}
 		for _, s := range []qualitySamples{a.Best, a.Final} {
@@ -108,7 +109,8 @@ func decodePNG(t *testing.T, path string) image.Image {
 }
 
 // TestQualityArms: each ablation is the studio's engine with exactly the
-// part it names switched off, and dcgan the plain preset.
+// part it names switched off, each candidate the engine with exactly its
+// part changed, and dcgan the plain preset.
 func TestQualityArms(t *testing.T) {
 	studio := spec.Studio(32)
 	for _, c := range []struct {
@@ -129,6 +131,18 @@ func TestQualityArms(t *testing.T) {
 		{"no-cutout", func(c *spec.Config) bool {
 			return c.Augment.Has("color") && c.Augment.Has("translation") && !c.Augment.Has("cutout")
 		}},
+		{"hinge", func(c *spec.Config) bool { d := *c; d.Loss = ""; return c.Loss == spec.LossHinge && d == studio }},
+		{"wide-d", func(c *spec.Config) bool {
+			d := *c
+			d.DWidth = 0
+			return c.DiscWidth() == 2*studio.Width && d == studio
+		}},
+		{"ema-ramp", func(c *spec.Config) bool { d := *c; d.EMARamp = 0; return c.EMARampShare() == 0.3 && d == studio }},
+		{"ttur", func(c *spec.Config) bool {
+			d := *c
+			d.LRD, d.LRG = studio.LRD, studio.LRG
+			return c.LRD == 4e-4 && c.LRG == 1e-4 && d == studio
+		}},
 	} {
 		i := slices.IndexFunc(qualityArms, func(a qualityArm) bool { return a.Name == c.arm })
 		if i < 0 {
@@ -144,8 +158,8 @@ func TestQualityArms(t *testing.T) {
 			t.Errorf("%s: config %+v", c.arm, cfg)
 		}
 	}
-	if len(qualityArms) != 8 {
-		t.Errorf("%d arms, the test knows 8", len(qualityArms))
+	if len(qualityArms) != 12 {
+		t.Errorf("%d arms, the test knows 12", len(qualityArms))
 	}
 }
 
