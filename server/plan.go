@@ -64,7 +64,7 @@ func goalSteps(name string, res int) (steps, every int, ok bool) {
 
 // maxResOn is the largest side the form offers on a device. On the CPU
 // the best goal at 256 px is 8 000 steps of about 49 GFLOP (gan.StepFLOPs
-// of spec.Studio(256)), about 11 hours at the figure below before the
+// of spec.Studio(256)), about 4 hours at the figure below before the
 // element-wise work that grows with the pixels: a GPU's side, not a
 // CPU's.
 func maxResOn(device string) int {
@@ -78,17 +78,18 @@ func maxResOn(device string) int {
 // rate. CPU: `ganstudio bench --preset studio32 --augment 0.5 --json`, run
 // twice on the 2-core development machine while it was shared and busy
 // (load average 10 to 12): 20.1 GFLOP a step, medians 3.36 s and 2.04 s
-// (6 and 9.9 GFLOP/s), fastest steps 2.24 s and 1.38 s; studio64 (28.9
-// GFLOP) at load 6: median 2.97 s, 9.7 GFLOP/s, so the figure carries
-// from 32 to 64 px (128 px was not measured); the README's
-// quiet ref32 step without augmentation runs at about 44 GFLOP/s. 10
-// GFLOP/s is the busier figure, on purpose: an estimate that is too long
-// disappoints less than one too short. GPU: not measured here (no GPU was
-// lent); 1 TFLOP/s is a guess for these small convolutions, launch-bound,
-// on the device path. Both give way to a measured run on the device with
-// the same side, width and batch (stepSeconds).
+// (6 and 9.9 GFLOP/s); studio64 (28.9 GFLOP) at load 6: 9.7 GFLOP/s. On
+// a quiet machine of the same kind the default 64 px run (2,000 steps,
+// snapshots and SWD included) took 935 s: 62 GFLOP/s, and `ganstudio
+// bench --preset studio64 --augment 0.5` gave 55–67 GFLOP/s. 30 GFLOP/s
+// is half the quiet figure, on purpose: an estimate that is too long
+// disappoints less than one too short, and the first run of a shape
+// corrects it. GPU: not measured here (no GPU was lent); 1 TFLOP/s is a
+// guess for these small convolutions, launch-bound, on the device path.
+// Both give way to a measured run on the device with the same side, width
+// and batch (stepSeconds).
 const (
-	cpuGFLOPS    = 10.0
+	cpuGFLOPS    = 30.0
 	deviceGFLOPS = 1000.0
 )
 
