@@ -173,19 +173,12 @@ func TestRunAPIAugment(t *testing.T) {
 		{`null`, 201, spec.AutoAugment(), "auto"}, // null is left out
 	}
 	for _, c := range cases {
-		body := `{"dataset_id": 1, "steps": 5}`
-		if c.value != "" {
-			body = fmt.Sprintf(`{"dataset_id": 1, "steps": 5, "augment": %s}`, c.value)
-		}
-		var raw json.RawMessage
-		code := s.do("POST", "/api/runs", "application/json", strings.NewReader(body), &raw)
+		body, code, raw, a := postRunWith(s, "augment", c.value)
 		if code != c.code {
 			t.Errorf("%s: status %d (%s), want %d", body, code, raw, c.code)
 			continue
 		}
 		if code == 422 {
-			var a apiError
-			json.Unmarshal(raw, &a)
 			if msg := a.Fields["augment"]; msg == "" || goType.MatchString(msg) || !strings.Contains(a.Error, "augment: ") {
 				t.Errorf("%s: %s, want the field named with a message a person reads", body, raw)
 			}
@@ -338,19 +331,12 @@ func TestAPILoss(t *testing.T) {
 		{`"Hinge"`, 422, ""},
 		{`1`, 422, ""},
 	} {
-		body := `{"dataset_id": 1, "steps": 5}`
-		if c.value != "" {
-			body = fmt.Sprintf(`{"dataset_id": 1, "steps": 5, "loss": %s}`, c.value)
-		}
-		var raw json.RawMessage
-		code := s.do("POST", "/api/runs", "application/json", strings.NewReader(body), &raw)
+		body, code, raw, a := postRunWith(s, "loss", c.value)
 		if code != c.code {
 			t.Errorf("%s: status %d (%s), want %d", body, code, raw, c.code)
 			continue
 		}
 		if code == 422 {
-			var a apiError
-			json.Unmarshal(raw, &a)
 			if msg := a.Fields["loss"]; msg == "" || goType.MatchString(msg) {
 				t.Errorf("%s: %s, want the loss field named with a message a person reads", body, raw)
 			}
@@ -363,4 +349,21 @@ func TestAPILoss(t *testing.T) {
 			t.Errorf("%s: answered loss %q, stored %q (%v); want %q", body, r.Config.Loss, stored.Config.Loss, err, c.want)
 		}
 	}
+}
+
+// postRunWith creates a 5-step run with one field set to the JSON value
+// (left out when value is ""), and returns the body sent, the status, the
+// answer and, for an error, the answer read as one.
+func postRunWith(s *studio, field, value string) (string, int, json.RawMessage, apiError) {
+	body := `{"dataset_id": 1, "steps": 5}`
+	if value != "" {
+		body = fmt.Sprintf(`{"dataset_id": 1, "steps": 5, %q: %s}`, field, value)
+	}
+	var raw json.RawMessage
+	code := s.do("POST", "/api/runs", "application/json", strings.NewReader(body), &raw)
+	var a apiError
+	if code >= 400 {
+		json.Unmarshal(raw, &a)
+	}
+	return body, code, raw, a
 }
