@@ -560,7 +560,7 @@ func dLossTerm(kind string, x []float32, real bool, w func(i int) float64, g []f
 	if real {
 		sign = -1
 	}
-	if kind != nn.LossHinge {
+	if kind != spec.LossHinge {
 		return lossTerm(x, sign, w, g)
 	}
 	var s float64
@@ -577,7 +577,7 @@ func dLossTerm(kind string, x []float32, real bool, w func(i int) float64, g []f
 // gLossTerm is G's loss on D's logits x of its images, Σ wᵢ·softplus(−xᵢ)
 // or, for the hinge, Σ −wᵢ·xᵢ, with its gradient in g.
 func gLossTerm(kind string, x []float32, w func(i int) float64, g []float32) float64 {
-	if kind != nn.LossHinge {
+	if kind != spec.LossHinge {
 		return lossTerm(x, -1, w, g)
 	}
 	var s float64

@@ -188,9 +188,9 @@ func toRun(c echo.Context, s *Server, f web.RunForm) (*store.Run, fieldErrors) {
 		errs["augment"] = "auto, off, or a fixed strength from 0 to 1"
 	}
 	cfg.Augment = aug
-	switch loss := strings.TrimSpace(f["loss"]); loss {
-	case "": // the studio's default
-	case spec.LossNS, spec.LossHinge:
+	switch loss := strings.TrimSpace(f["loss"]); {
+	case loss == "": // the studio's default
+	case slices.Contains(spec.LossNames, loss):
 		cfg.Loss = loss
 	default:
 		errs["loss"] = "hinge or ns (non-saturating)"

@@ -4,26 +4,24 @@ import (
 	"fmt"
 
 	"gorgonia.org/gorgonia"
+
+	"github.com/ganstudio/ganstudio/gan/spec"
 )
 
 // The GAN losses on D's logits, which the image GAN and the 2-D mixture
-// GAN share: the non-saturating loss of the original GAN paper (the
-// default) and the hinge loss of SNGAN, FastGAN and BigGAN.
-
-// Losses the discriminator and generator can train with.
-const (
-	LossNS    = "ns"    // non-saturating: softplus(−D(x)) + softplus(D(G(z))); G: softplus(−D(G(z)))
-	LossHinge = "hinge" // relu(1 − D(x)) + relu(1 + D(G(z))); G: −D(G(z))
-)
+// GAN share, named by spec.LossNS (the default) and spec.LossHinge:
+//
+//	ns:    D: softplus(−D(x)) + softplus(D(G(z)))   G: softplus(−D(G(z)))
+//	hinge: D: relu(1 − D(x)) + relu(1 + D(G(z)))     G: −D(G(z))
 
 // DiscriminatorLoss is softplus(−D(x)) + softplus(D(G(z))), from D's logits
 // on real and on generated samples, each averaged over its batch.
 func DiscriminatorLoss(real, fake *gorgonia.Node) (*gorgonia.Node, error) {
-	return DiscriminatorLossOf(LossNS, real, fake)
+	return DiscriminatorLossOf(spec.LossNS, real, fake)
 }
 
-// DiscriminatorLossOf is D's loss of the named kind (LossNS or LossHinge;
-// empty is LossNS), each term averaged over its batch.
+// DiscriminatorLossOf is D's loss of the named kind (spec.LossNS or
+// spec.LossHinge; empty is LossNS), each term averaged over its batch.
 func DiscriminatorLossOf(kind string, real, fake *gorgonia.Node) (*gorgonia.Node, error) {
 	a, err := DTerm(kind, real, true)
 	if err != nil {
@@ -45,20 +43,20 @@ func DiscriminatorLossOf(kind string, real, fake *gorgonia.Node) (*gorgonia.Node
 // GeneratorLoss is softplus(−D(G(z))) averaged over the batch: G's loss
 // that does not saturate while D rejects its samples.
 func GeneratorLoss(fake *gorgonia.Node) (*gorgonia.Node, error) {
-	return GeneratorLossOf(LossNS, fake)
+	return GeneratorLossOf(spec.LossNS, fake)
 }
 
 // GeneratorLossOf is G's loss of the named kind, averaged over the batch:
 // softplus(−D(G(z))) or, for the hinge, −D(G(z)).
 func GeneratorLossOf(kind string, fake *gorgonia.Node) (*gorgonia.Node, error) {
 	switch kind {
-	case "", LossNS:
+	case "", spec.LossNS:
 		x, err := Softplus(fake, true)
 		if err != nil {
 			return nil, err
 		}
 		return gorgonia.Mean(x)
-	case LossHinge:
+	case spec.LossHinge:
 		m, err := gorgonia.Mean(fake)
 		if err != nil {
 			return nil, err
@@ -73,9 +71,9 @@ func GeneratorLossOf(kind string, fake *gorgonia.Node) (*gorgonia.Node, error) {
 // softplus(∓x) for the non-saturating loss, relu(1 ∓ x) for the hinge.
 func DTerm(kind string, x *gorgonia.Node, real bool) (*gorgonia.Node, error) {
 	switch kind {
-	case "", LossNS:
+	case "", spec.LossNS:
 		return Softplus(x, real)
-	case LossHinge:
+	case spec.LossHinge:
 		var err error
 		if real {
 			if x, err = gorgonia.Neg(x); err != nil {

@@ -6,6 +6,8 @@ import (
 
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"github.com/ganstudio/ganstudio/gan/spec"
 )
 
 // The losses' values and gradients on logits chosen on both sides of the
@@ -29,11 +31,11 @@ func TestLosses(t *testing.T) {
 		// generated logit; G's loss and its derivative on a generated one.
 		dReal, dRealGrad, dFake, dFakeGrad, g, gGrad func(x float64) float64
 	}{
-		{LossNS,
+		{spec.LossNS,
 			func(x float64) float64 { return sp(-x) }, func(x float64) float64 { return -sig(-x) },
 			sp, sig,
 			func(x float64) float64 { return sp(-x) }, func(x float64) float64 { return -sig(-x) }},
-		{LossHinge,
+		{spec.LossHinge,
 			func(x float64) float64 { return relu(1 - x) }, func(x float64) float64 { return -step(1 - x) },
 			func(x float64) float64 { return relu(1 + x) }, func(x float64) float64 { return step(1 + x) },
 			func(x float64) float64 { return -x }, func(float64) float64 { return -1 }},
@@ -50,29 +52,29 @@ func TestLosses(t *testing.T) {
 			if math.Abs(gotD-wantD) > 1e-5 {
 				t.Errorf("D's loss %g, want %g", gotD, wantD)
 			}
-			for i := range real {
-				if w := c.dRealGrad(float64(real[i])) / n; math.Abs(float64(grads[0][i])-w) > 1e-6 {
-					t.Errorf("d/d real[%d] = %g, want %g", i, grads[0][i], w)
-				}
-				if w := c.dFakeGrad(float64(fake[i])) / n; math.Abs(float64(grads[1][i])-w) > 1e-6 {
-					t.Errorf("d/d fake[%d] = %g, want %g", i, grads[1][i], w)
-				}
-			}
+			checkGrads(t, "D: d/d real", grads[0], real, func(x float64) float64 { return c.dRealGrad(x) / n })
+			checkGrads(t, "D: d/d fake", grads[1], fake, func(x float64) float64 { return c.dFakeGrad(x) / n })
 			gotG, grads := lossAndGrads(t, func(_, f *gorgonia.Node) (*gorgonia.Node, error) {
 				return GeneratorLossOf(c.kind, f)
 			}, real, fake)
 			if math.Abs(gotG-wantG) > 1e-5 {
 				t.Errorf("G's loss %g, want %g", gotG, wantG)
 			}
-			for i := range fake {
-				if w := c.gGrad(float64(fake[i])) / n; math.Abs(float64(grads[1][i])-w) > 1e-6 {
-					t.Errorf("G: d/d fake[%d] = %g, want %g", i, grads[1][i], w)
-				}
-			}
+			checkGrads(t, "G: d/d fake", grads[1], fake, func(x float64) float64 { return c.gGrad(x) / n })
 		})
 	}
 	if _, err := DTerm("wasserstein", nil, true); err == nil {
 		t.Error("an unknown loss was accepted")
+	}
+}
+
+// checkGrads compares each logit's gradient with want(logit).
+func checkGrads(t *testing.T, what string, got, logits []float32, want func(x float64) float64) {
+	t.Helper()
+	for i, x := range logits {
+		if w := want(float64(x)); math.Abs(float64(got[i])-w) > 1e-6 {
+			t.Errorf("%s[%d] = %g, want %g", what, i, got[i], w)
+		}
 	}
 }
 

@@ -42,7 +42,7 @@ type Config struct {
 	Loss string
 }
 
-// The GAN losses (gan/nn's LossNS and LossHinge).
+// The GAN losses, as Config.Loss and gan/nn's loss builders name them.
 const (
 	LossNS    = "ns"    // non-saturating, the original GAN's
 	LossHinge = "hinge" // SNGAN's, FastGAN's and BigGAN's
