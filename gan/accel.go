@@ -101,12 +101,21 @@ type genActs struct {
 	dimg, dout uintptr
 }
 
+// mbstdAct is minibatch stddev's features (the last map with the batch's
+// spread appended), their gradient, and its statistics: per feature mean
+// and deviation, s, and s's gradient (float64s take two floats).
+type mbstdAct struct {
+	cp, e               int
+	f, df, mu, sd, s, g uintptr
+}
+
 // discActs are one discriminator pass's activations and gradients.
 type discActs struct {
 	n            int
 	conv         []*convAct
 	y, a, dy, da []uintptr // conv outputs, activations, their gradients
 	bn           []*bnAct  // nil for layer 0 (bias + leaky ReLU)
+	mb           *mbstdAct // nil without minibatch stddev
 	logits       uintptr
 	host         []float32
 }
@@ -265,6 +274,12 @@ func (a *accel) discAlloc(n int) *discActs {
 		}
 		p.bn = append(p.bn, b)
 		in, side = o, l.ho
+	}
+	if a.cfg.MBStd {
+		cp, e := in*side*side, side*side
+		feat := a.discFeatures()
+		p.mb = &mbstdAct{cp: cp, e: e, f: a.alloc(n * feat), df: a.alloc(n * feat),
+			mu: a.alloc(2 * cp), sd: a.alloc(2 * cp), s: a.alloc(1), g: a.alloc(2)}
 	}
 	p.logits = a.alloc(n)
 	return p
@@ -443,6 +458,12 @@ func (a *accel) discForward(p *discActs, x uintptr) []float32 {
 		}
 		x = p.a[i]
 	}
+	if m := p.mb; m != nil {
+		a.launch("mbstd_stats", m.cp, ai(p.n), ai(m.cp), ap(x), ap(m.mu), ap(m.sd))
+		a.launch("mbstd_mean", 1, ai(m.cp), ap(m.sd), ap(m.s))
+		a.launch("mbstd_concat", p.n*(m.cp+m.e), ai(p.n), ai(m.cp), ai(m.e), ap(x), ap(m.s), ap(m.f))
+		x = m.f
+	}
 	feat := a.discFeatures()
 	a.mm(false, false, p.n, 1, feat, x, feat, D.p("lin.w"), 1, 0, p.logits, 1)
 	a.launch("add_bias", p.n, ai(p.n), ai(1), ai(1), ap(p.logits), ap(D.p("lin.b")))
@@ -450,10 +471,7 @@ func (a *accel) discForward(p *discActs, x uintptr) []float32 {
 	return p.host
 }
 
-func (a *accel) discFeatures() int {
-	ch := discChannels(a.cfg)
-	return ch[len(ch)-1] * 16
-}
+func (a *accel) discFeatures() int { return discFeatures(a.cfg) }
 
 // discBackward passes dlogits back through D: with params it adds D's
 // parameter gradients, with dx ≠ 0 it writes the gradient of the input.
@@ -468,11 +486,20 @@ func (a *accel) discBackward(p *discActs, dlogits []float32, params bool, dx uin
 	a.up(a.dlog, dlogits)
 	L := len(p.conv) - 1
 	feat := a.discFeatures()
+	f, df := p.a[L], p.da[L]
+	if p.mb != nil {
+		f, df = p.mb.f, p.mb.df
+	}
 	if params {
-		a.mm(true, false, feat, 1, p.n, p.a[L], feat, a.dlog, 1, 1, D.gp("lin.w"), 1)
+		a.mm(true, false, feat, 1, p.n, f, feat, a.dlog, 1, 1, D.gp("lin.w"), 1)
 		a.biasGrad(p.n, 1, 1, a.dlog, D.gp("lin.b"))
 	}
-	a.mm(false, true, p.n, feat, 1, a.dlog, 1, D.p("lin.w"), 1, 0, p.da[L], feat)
+	a.mm(false, true, p.n, feat, 1, a.dlog, 1, D.p("lin.w"), 1, 0, df, feat)
+	if m := p.mb; m != nil {
+		a.launch("mbstd_gsum", 1, ai(p.n), ai(m.cp), ai(m.e), ap(m.df), ap(m.g))
+		a.launch("mbstd_bwd", p.n*m.cp, ai(p.n), ai(m.cp), ai(m.e), ap(p.a[L]), ap(m.mu), ap(m.sd), ap(m.g),
+			ap(m.df), ap(p.da[L]))
+	}
 	for i := L; i >= 0; i-- {
 		l := p.conv[i]
 		size := l.n * l.o * l.ho * l.wo

@@ -41,18 +41,22 @@ func TestDeviceStepMatchesCPUWithAugmentation(t *testing.T) {
 		aug      spec.Augment
 		feedback bool   // the disliked batch is augmented too
 		loss     string // the GAN loss, if not the default
+		mbstd    bool   // D sees the batch's spread
 	}{
-		{"fixed", spec.Augment{Mode: spec.AugFixed, P: 0.5}, false, ""},
-		{"auto", auto, false, ""},
-		{"fixed with feedback", spec.Augment{Mode: spec.AugFixed, P: 0.5, Ops: "translation,cutout,color"}, true, ""},
+		{"fixed", spec.Augment{Mode: spec.AugFixed, P: 0.5}, false, "", false},
+		{"auto", auto, false, "", false},
+		{"fixed with feedback", spec.Augment{Mode: spec.AugFixed, P: 0.5, Ops: "translation,cutout,color"}, true, "", false},
 		// The hinge's gradient is a step function of each logit, so a
 		// device that got its sign or its margin wrong parts at once;
 		// the discriminator is twice as wide as the generator here.
-		{"hinge and a wide D, with feedback", auto, true, spec.LossHinge},
+		{"hinge and a wide D, with feedback", auto, true, spec.LossHinge, false},
+		// Minibatch stddev in all three of D's passes (real, fake and
+		// disliked batches) and in G's step.
+		{"minibatch stddev, with feedback", auto, true, "", true},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			cfg := studioDeviceConfig(c.aug)
-			cfg.Loss = c.loss
+			cfg.Loss, cfg.MBStd = c.loss, c.mbstd
 			if c.loss != "" {
 				cfg.DWidth = 2 * cfg.Width
 			}

@@ -48,3 +48,15 @@ func discChannels(c spec.Config) []int {
 	}
 	return out
 }
+
+// discFeatures is the length of the discriminator's last feature vector,
+// its linear layer's input: the 4×4 maps of its last conv, and one more
+// map with the batch's spread where the run has it.
+func discFeatures(c spec.Config) int {
+	ch := discChannels(c)
+	n := ch[len(ch)-1]
+	if c.MBStd {
+		n++
+	}
+	return n * 16
+}

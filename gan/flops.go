@@ -42,7 +42,7 @@ func StepFLOPs(c spec.Config) float64 {
 		}
 		in = o
 	}
-	dl := 2 * n * float64(in*16)
+	dl := 2 * n * float64(discFeatures(c))
 	dFwd += dl
 	dBwdW += dl
 	dBwdX += dl

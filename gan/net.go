@@ -101,7 +101,7 @@ func newDiscriminator(c spec.Config, rng *rand.Rand) *Net {
 		}
 		in = o
 	}
-	n.normal(rng, "lin.w", 0, 0.02, in*16, 1)
+	n.normal(rng, "lin.w", 0, 0.02, discFeatures(c), 1)
 	n.zeros("lin.b", 1)
 	return n
 }
@@ -177,7 +177,8 @@ func generator(b *binding, c spec.Config, z *gorgonia.Node, m genMode) (*gorgoni
 	return gorgonia.Tanh(h)
 }
 
-// discriminator builds D(x): [conv3×3 stride 2, (BN), LeakyReLU 0.2]… → linear → one logit.
+// discriminator builds D(x): [conv3×3 stride 2, (BN), LeakyReLU 0.2]… → (the batch's spread as one
+// more channel) → linear → one logit.
 // grads says whether D's parameter gradients are wanted; inputGrad whether
 // the gradient flows back into x (it must, to train G through D).
 func discriminator(b *binding, c spec.Config, x *gorgonia.Node, grads, inputGrad bool) (*gorgonia.Node, error) {
@@ -201,7 +202,12 @@ func discriminator(b *binding, c spec.Config, x *gorgonia.Node, grads, inputGrad
 			return nil, fmt.Errorf("discriminator layer %d: %w", i, err)
 		}
 	}
-	if h, err = gorgonia.Reshape(h, tensor.Shape{n, ch[len(ch)-1] * 16}); err != nil {
+	if c.MBStd {
+		if h, err = nn.MinibatchStddev(h, nn.Grads{Input: grads || inputGrad}); err != nil {
+			return nil, fmt.Errorf("discriminator minibatch stddev: %w", err)
+		}
+	}
+	if h, err = gorgonia.Reshape(h, tensor.Shape{n, discFeatures(c)}); err != nil {
 		return nil, err
 	}
 	if h, err = gorgonia.Mul(h, b.p("lin.w")); err != nil {

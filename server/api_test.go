@@ -314,39 +314,61 @@ func TestActionAPIFields(t *testing.T) {
 	}
 }
 
-// The API's "loss": ns when left out (the studio's engine), hinge when
-// asked, and anything else refused with the field named.
-func TestAPILoss(t *testing.T) {
+// The API's "loss" and "mbstd": the studio's default when left out, what
+// was asked when it is one of the field's values, and anything else refused
+// with the field named.
+func TestAPIRunSettings(t *testing.T) {
 	s := newStudio(t, false, DefaultOptions())
-	for _, c := range []struct {
+	type tcase struct {
 		value string // the JSON sent; "" leaves the field out
 		code  int
-		want  string // config.loss in the answer and stored (201)
+		want  string // the setting in the answer and stored (201)
+	}
+	for _, f := range []struct {
+		field string
+		cases []tcase
+		// got reads the setting from the answer and from the store.
+		got func(answered jsonConfig, stored spec.Config) (string, string)
 	}{
-		{"", 201, spec.LossNS},
-		{`"hinge"`, 201, spec.LossHinge},
-		{`"ns"`, 201, spec.LossNS},
-		{`" hinge "`, 201, spec.LossHinge},
-		{`"wgan"`, 422, ""},
-		{`"Hinge"`, 422, ""},
-		{`1`, 422, ""},
+		{"loss", []tcase{
+			{"", 201, spec.LossNS},
+			{`"hinge"`, 201, spec.LossHinge},
+			{`"ns"`, 201, spec.LossNS},
+			{`" hinge "`, 201, spec.LossHinge},
+			{`"wgan"`, 422, ""},
+			{`"Hinge"`, 422, ""},
+			{`1`, 422, ""},
+		}, func(a jsonConfig, c spec.Config) (string, string) { return a.Loss, cmp.Or(c.Loss, spec.LossNS) }},
+		{"mbstd", []tcase{
+			{"", 201, fmt.Sprint(spec.Studio(32).MBStd)},
+			{`true`, 201, "true"},
+			{`false`, 201, "false"},
+			{`"yes"`, 422, ""},
+			{`1`, 422, ""},
+		}, func(a jsonConfig, c spec.Config) (string, string) { return fmt.Sprint(a.MBStd), fmt.Sprint(c.MBStd) }},
 	} {
-		body, code, raw, a := postRunWith(s, "loss", c.value)
-		if code != c.code {
-			t.Errorf("%s: status %d (%s), want %d", body, code, raw, c.code)
-			continue
-		}
-		if code == 422 {
-			if msg := a.Fields["loss"]; msg == "" || goType.MatchString(msg) {
-				t.Errorf("%s: %s, want the loss field named with a message a person reads", body, raw)
+		for _, c := range f.cases {
+			body, code, raw, a := postRunWith(s, f.field, c.value)
+			if code != c.code {
+				t.Errorf("%s: status %d (%s), want %d", body, code, raw, c.code)
+				continue
 			}
-			continue
-		}
-		var r jsonRun
-		json.Unmarshal(raw, &r)
-		stored, err := s.st.Run(context.Background(), r.ID)
-		if r.Config.Loss != c.want || err != nil || cmp.Or(stored.Config.Loss, spec.LossNS) != c.want {
-			t.Errorf("%s: answered loss %q, stored %q (%v); want %q", body, r.Config.Loss, stored.Config.Loss, err, c.want)
+			if code == 422 {
+				if msg := a.Fields[f.field]; msg == "" || goType.MatchString(msg) {
+					t.Errorf("%s: %s, want the %s field named with a message a person reads", body, raw, f.field)
+				}
+				continue
+			}
+			var r jsonRun
+			json.Unmarshal(raw, &r)
+			stored, err := s.st.Run(context.Background(), r.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			answered, kept := f.got(r.Config, stored.Config.Config)
+			if answered != c.want || kept != c.want {
+				t.Errorf("%s: answered %s %q, stored %q; want %q", body, f.field, answered, kept, c.want)
+			}
 		}
 	}
 }

@@ -49,6 +49,10 @@ type runBody struct {
 	Goal          *string `json:"goal"`
 	StopWhenStale *bool   `json:"stop_when_stale"` // left out: false
 	Loss          *string `json:"loss"`            // "ns" (left out) or "hinge"
+	// MBStd adds the batch's spread as one more channel at the end of the
+	// discriminator (minibatch standard deviation); left out: the
+	// studio's default.
+	MBStd *bool `json:"mbstd"`
 }
 
 // form lays the body over the form's defaults, as the text the form would
@@ -72,6 +76,7 @@ func (b runBody) form() web.RunForm {
 	put(f, "augment", b.Augment)
 	put(f, "stop_when_stale", b.StopWhenStale)
 	put(f, "loss", b.Loss)
+	put(f, "mbstd", b.MBStd)
 	put(f, "goal", b.Goal)
 	if b.Goal != nil && b.Steps == nil {
 		// The goal fills the steps left out, and the interval if that
@@ -103,7 +108,7 @@ func defaultRunForm(datasetID int64) web.RunForm { return web.DefaultRunForm(dat
 func parseRunForm(c echo.Context) (web.RunForm, error) {
 	f := web.RunForm{}
 	for _, k := range []string{"dataset_id", "res", "width", "steps", "batch", "lr_g", "lr_d", "seed", "feedback_weight", "snapshot_every", "collapse_policy", "device", "augment",
-		"goal", "goal_steps", "goal_every", "stop_when_stale", "loss"} {
+		"goal", "goal_steps", "goal_every", "stop_when_stale", "loss", "mbstd"} {
 		f[k] = strings.TrimSpace(c.FormValue(k))
 	}
 	// The page asks for augmentation as a choice and, for a fixed one, a
@@ -137,6 +142,18 @@ func toRun(c echo.Context, s *Server, f web.RunForm) (*store.Run, fieldErrors) {
 		}
 		return v
 	}
+	// A box: the form sends "1" when ticked and nothing when not, the
+	// API true or false.
+	boolean := func(k string) bool {
+		switch f[k] {
+		case "", "0", "false", "off":
+			return false
+		case "1", "true", "on":
+			return true
+		}
+		errs[k] = "true or false"
+		return false
+	}
 	did := integer("dataset_id", 1, 1<<62, "choose a dataset")
 	res := int(integer("res", 32, 256, "32, 64, 128 or 256 pixels"))
 	if !slices.Contains(spec.Resolutions, res) && errs["res"] == "" {
@@ -164,14 +181,8 @@ func toRun(c echo.Context, s *Server, f web.RunForm) (*store.Run, fieldErrors) {
 	if g := f["goal"]; g != "" && !slices.ContainsFunc(goals, func(x goal) bool { return x.name == g }) {
 		errs["goal"] = "quick, balanced or best"
 	}
-	var stale bool
-	switch f["stop_when_stale"] {
-	case "", "0", "false", "off":
-	case "1", "true", "on":
-		stale = true
-	default:
-		errs["stop_when_stale"] = "true or false"
-	}
+	stale := boolean("stop_when_stale")
+	cfg.MBStd = boolean("mbstd")
 	device := strings.ToLower(f["device"])
 	if device == "" {
 		device = spec.CPU
@@ -546,13 +557,14 @@ type jsonConfig struct {
 	StopWhenStale bool    `json:"stop_when_stale"`
 	Loss          string  `json:"loss"`    // "ns" (non-saturating) or "hinge"
 	DWidth        float64 `json:"d_width"` // the discriminator's channel multiplier
+	MBStd         bool    `json:"mbstd"`   // the batch's spread as a channel in D
 }
 
 func toJSONConfig(c store.RunConfig) jsonConfig {
 	return jsonConfig{Res: c.Res, Augment: c.Augment.String(), EMA: c.EMA, Mirror: c.Mirror, Width: c.Width, ZDim: c.ZDim, Batch: c.Batch, LRG: c.LRG, LRD: c.LRD, Beta1: c.Beta1,
 		Beta2: c.Beta2, Seed: c.Seed, SnapshotEvery: c.SnapshotEvery, EvalEvery: c.EvalEvery, KeepEvery: c.KeepEvery,
 		FeedbackWeight: c.FeedbackWeight, CollapsePolicy: c.CollapsePolicy().Mode, StopWhenStale: c.StopWhenStale,
-		Loss: cmp.Or(c.Loss, spec.LossNS), DWidth: c.DiscWidth()}
+		Loss: cmp.Or(c.Loss, spec.LossNS), DWidth: c.DiscWidth(), MBStd: c.MBStd}
 }
 
 type jsonMetrics struct {

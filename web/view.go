@@ -66,10 +66,27 @@ func (f RunForm) StopWhenStale() bool {
 	return false
 }
 
+// MBStd is whether the form's minibatch-stddev box is ticked.
+func (f RunForm) MBStd() bool {
+	switch f["mbstd"] {
+	case "1", "true", "on":
+		return true
+	}
+	return false
+}
+
+// checked is a box's value in the form: "1" ticked, "" not.
+func checked(b bool) string {
+	if b {
+		return "1"
+	}
+	return ""
+}
+
 // advancedErrors says whether a field under the form's "Advanced"
 // disclosure has a message, so the disclosure opens to show it.
 func advancedErrors(errs map[string]string) bool {
-	for _, k := range []string{"width", "batch", "lr_g", "lr_d", "seed", "snapshot_every", "collapse_policy", "feedback_weight"} {
+	for _, k := range []string{"width", "batch", "lr_g", "lr_d", "seed", "snapshot_every", "collapse_policy", "feedback_weight", "loss", "mbstd"} {
 		if errs[k] != "" {
 			return true
 		}
@@ -521,6 +538,7 @@ func PrettyConfig(r *store.Run) [][2]string {
 		{"Resolution", fmt.Sprintf("%d×%d", c.Res, c.Res)},
 		{"Model size", ModelSize(c.Width, c.DiscWidth())},
 		{"Loss", LossText(c.Loss)},
+		{"Batch spread in D (minibatch stddev)", onOff(c.MBStd)},
 		{"Batch", fmt.Sprint(c.Batch)},
 		{"Learning rates", fmt.Sprintf("G %g · D %g", c.LRG, c.LRD) + repaired(r)},
 		{"Seed", fmt.Sprint(c.Seed)},
@@ -622,7 +640,7 @@ func DefaultRunForm(datasetID int64) RunForm {
 		"dataset_id": fmt.Sprint(datasetID), "res": "32", "width": "1", "steps": "500", "batch": "64",
 		"lr_g": "0.0002", "lr_d": "0.0002", "seed": fmt.Sprint(time.Now().UnixNano() % 1_000_000), "feedback_weight": "0.5",
 		"snapshot_every": "50", "collapse_policy": spec.PolicyRepair, "device": spec.CPU, "augment": spec.AugAuto,
-		"loss": spec.LossNS,
+		"loss": spec.LossNS, "mbstd": checked(spec.Studio(32).MBStd),
 	}
 }
 

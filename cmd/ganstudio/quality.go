@@ -53,6 +53,7 @@ var qualityArms = []qualityArm{
 	{Name: "hinge", What: "studio with the hinge loss", edit: func(c *spec.Config) { c.Loss = spec.LossHinge }},
 	{Name: "wide-d", What: "studio with a discriminator twice as wide", edit: func(c *spec.Config) { c.DWidth = 2 * c.DiscWidth() }},
 	{Name: "ema-ramp", What: "studio with the average's half-life reaching 10,000 images by 33,000 images seen (ramp-up 0.3, not 0.05)", edit: func(c *spec.Config) { c.EMARamp = 0.3 }},
+	{Name: "mbstd", What: "studio with the batch's spread as one more channel in D (minibatch standard deviation)", edit: func(c *spec.Config) { c.MBStd = true }},
 	{Name: "ttur", What: "studio with D's learning rate 4e-4 and G's 1e-4 (two time-scales)", edit: func(c *spec.Config) { c.LRD, c.LRG = 4e-4, 1e-4 }},
 }
 

@@ -138,6 +138,7 @@ func TestQualityArms(t *testing.T) {
 			return c.DiscWidth() == 2*studio.Width && d == studio
 		}},
 		{"ema-ramp", func(c *spec.Config) bool { d := *c; d.EMARamp = 0; return c.EMARampShare() == 0.3 && d == studio }},
+		{"mbstd", func(c *spec.Config) bool { d := *c; d.MBStd = false; return c.MBStd && d == studio }},
 		{"ttur", func(c *spec.Config) bool {
 			d := *c
 			d.LRD, d.LRG = studio.LRD, studio.LRG
@@ -158,8 +159,8 @@ func TestQualityArms(t *testing.T) {
 			t.Errorf("%s: config %+v", c.arm, cfg)
 		}
 	}
-	if len(qualityArms) != 12 {
-		t.Errorf("%d arms, the test knows 12", len(qualityArms))
+	if len(qualityArms) != 13 {
+		t.Errorf("%d arms, the test knows 13", len(qualityArms))
 	}
 }
 

@@ -86,6 +86,7 @@ func trainCmd(ctx context.Context, args []string) error {
 	mirror := fs.String("mirror", "", "flip real images left to right half the time: on or off (default: the preset's)")
 	dWidth := fs.Float64("d-width", 0, "the discriminator's channel multiplier (default: the preset's; 0 with no preset value: the same as --width)")
 	loss := fs.String("loss", "", "GAN loss: ns (non-saturating) or hinge (default: the preset's)")
+	mbstd := fs.String("mbstd", "", "give the discriminator the batch's spread as one more channel (minibatch standard deviation): on or off (default: the preset's)")
 	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}
@@ -156,6 +157,13 @@ func trainCmd(ctx context.Context, args []string) error {
 		}
 		if *loss != "" {
 			cfg.Loss = *loss
+		}
+		switch *mbstd {
+		case "":
+		case "on", "off":
+			cfg.MBStd = *mbstd == "on"
+		default:
+			return fmt.Errorf("--mbstd must be on or off, not %q", *mbstd)
 		}
 		if err := cfg.Validate(); err != nil {
 			return err

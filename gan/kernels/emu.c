@@ -54,6 +54,11 @@ int emu_launch(const char *name, const uint64_t *a, int nargs) {
 	CASE(aug_place_bwd, 6, aug_place_bwd(I(0), I(1), I(2), P(3), P(4), P(5)))
 	CASE(aug_colour_bwd, 6, aug_colour_bwd(I(0), I(1), P(2), P(3), P(4), P(5)))
 	CASE(ema, 4, ema(I(0), P(1), P(2), F(3)))
+	CASE(mbstd_stats, 5, mbstd_stats(I(0), I(1), P(2), D(3), D(4)))
+	CASE(mbstd_mean, 3, mbstd_mean(I(0), D(1), P(2)))
+	CASE(mbstd_concat, 6, mbstd_concat(I(0), I(1), I(2), P(3), P(4), P(5)))
+	CASE(mbstd_gsum, 5, mbstd_gsum(I(0), I(1), I(2), P(3), D(4)))
+	CASE(mbstd_bwd, 9, mbstd_bwd(I(0), I(1), I(2), P(3), D(4), D(5), D(6), P(7), P(8)))
 	return -1;
 }
 

@@ -24,6 +24,7 @@ var Names = []string{
 	"leaky", "leaky_bwd", "tanh_fwd", "tanh_bwd", "up2", "up2_bwd",
 	"bn_partial", "bn_stats", "bn_apply", "bn_bwd_partial", "bn_bwd_stats", "bn_bwd_dx", "adam",
 	"aug_colour", "aug_mean", "aug_place", "aug_place_bwd", "aug_colour_bwd", "ema",
+	"mbstd_stats", "mbstd_mean", "mbstd_concat", "mbstd_gsum", "mbstd_bwd",
 }
 
 // Int, Float and Ptr pack kernel arguments into the 64-bit slots both

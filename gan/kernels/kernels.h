@@ -384,3 +384,64 @@ KERNEL aug_colour_bwd(int N, int HW, const float *prm, const float *g, const flo
 KERNEL ema(int n, const float *w, float *avg, float beta) {
 	FOR_EACH(i, n) avg[i] = w[i] + beta * (avg[i] - w[i]);
 }
+
+// Minibatch standard deviation (ProGAN's, over the whole batch): x is N rows
+// of CP features; the discriminator's last map gains E places holding s, the
+// mean over features of their standard deviation across the batch.
+// mbstd_stats: each feature's mean and deviation, in two passes as the CPU
+// engine does (gan/nn's mbstd).
+KERNEL mbstd_stats(int N, int CP, const float *x, double *mu, double *sd) {
+	FOR_EACH(j, CP) {
+		double m = 0, v = 0;
+		for (int i = 0; i < N; i++)
+			m += (double)x[i * CP + j];
+		m /= N;
+		for (int i = 0; i < N; i++) {
+			double d = (double)x[i * CP + j] - m;
+			v += d * d;
+		}
+		mu[j] = m;
+		sd[j] = sqrt(v / N + 1e-8);
+	}
+}
+
+// mbstd_mean: s[0] is the mean of the CP deviations. One thread: CP is a few
+// thousand, and one thread keeps the CPU engine's order of summation.
+KERNEL mbstd_mean(int CP, const double *sd, float *s) {
+	FOR_EACH(t, 1) {
+		double a = 0;
+		for (int j = 0; j < CP; j++)
+			a += sd[j];
+		s[0] = (float)(a / CP);
+	}
+}
+
+// mbstd_concat: f[N][CP+E] is each row of x followed by E copies of s[0].
+KERNEL mbstd_concat(int N, int CP, int E, const float *x, const float *s, float *f) {
+	FOR_EACH(i, N * (CP + E)) {
+		int k = i % (CP + E), n = i / (CP + E);
+		f[i] = k < CP ? x[n * CP + k] : s[0];
+	}
+}
+
+// mbstd_gsum: g[0] is the sum of df's E appended columns, the gradient of s.
+KERNEL mbstd_gsum(int N, int CP, int E, const float *df, double *g) {
+	FOR_EACH(t, 1) {
+		double a = 0;
+		for (int n = 0; n < N; n++)
+			for (int k = CP; k < CP + E; k++)
+				a += (double)df[n * (CP + E) + k];
+		g[0] = a;
+	}
+}
+
+// mbstd_bwd: dx = df's own columns + g·∂s/∂x, where
+// ∂s/∂x[n][j] = (x[n][j] − μ_j) / (N·CP·σ_j).
+KERNEL mbstd_bwd(int N, int CP, int E, const float *x, const double *mu, const double *sd, const double *g,
+		 const float *df, float *dx) {
+	FOR_EACH(i, N * CP) {
+		int j = i % CP, n = i / CP;
+		double coef = g[0] / ((double)N * CP);
+		dx[i] = df[n * (CP + E) + j] + (float)(coef * ((double)x[i] - mu[j]) / sd[j]);
+	}
+}

@@ -96,6 +96,13 @@ func runGrads(t *testing.T, name string, g *gorgonia.ExprGraph, l *gorgonia.Node
 	return Scalar(lv), grads
 }
 
+func scaled(t *tensor.Dense, k float32) *tensor.Dense {
+	for i := range F32(t) {
+		F32(t)[i] *= k
+	}
+	return t
+}
+
 func ones(n int) *tensor.Dense {
 	t := tensor.New(tensor.Of(tensor.Float32), tensor.WithShape(n))
 	for i := range F32(t) {
@@ -149,6 +156,21 @@ func TestOpGradients(t *testing.T) {
 		{"bias 4-D", 0, []*tensor.Dense{randDense(r, 2, 3, 4, 4), randDense(r, 3)},
 			func(g *gorgonia.ExprGraph, in []*gorgonia.Node) (*gorgonia.Node, error) {
 				return AddBias(in[0], in[1], Grads{Input: true, Params: true}, nil)
+			}},
+		{"minibatch stddev", 0, []*tensor.Dense{randDense(r, 4, 3, 2, 2)},
+			func(g *gorgonia.ExprGraph, in []*gorgonia.Node) (*gorgonia.Node, error) {
+				return MinibatchStddev(in[0], Grads{Input: true})
+			}},
+		// The appended channel alone, on inputs of spread near 0.3: its
+		// gradient is small beside the channels passed through, and this
+		// checks it on its own.
+		{"minibatch stddev's channel", 0, []*tensor.Dense{scaled(randDense(r, 4, 3, 2, 2), 0.3)},
+			func(g *gorgonia.ExprGraph, in []*gorgonia.Node) (*gorgonia.Node, error) {
+				y, err := MinibatchStddev(in[0], Grads{Input: true})
+				if err != nil {
+					return nil, err
+				}
+				return gorgonia.Slice(y, nil, gorgonia.S(3))
 			}},
 		{"bias 2-D", 0, []*tensor.Dense{randDense(r, 5, 3), randDense(r, 3)},
 			func(g *gorgonia.ExprGraph, in []*gorgonia.Node) (*gorgonia.Node, error) {
@@ -243,5 +265,71 @@ func TestUpConvMatchesUpsampleThenConv(t *testing.T) {
 		if math.Abs(float64(got[i]-want[i])) > 1e-4 {
 			t.Fatalf("value %d: %g, want %g", i, got[i], want[i])
 		}
+	}
+}
+
+// TestMinibatchStddev checks the appended channel against the definition
+// written out here: a batch of copies gives (almost) 0, a varied batch the
+// mean over features and places of their spread across the batch, and the
+// image channels pass through unchanged.
+func TestMinibatchStddev(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	varied := randDense(r, 5, 2, 3, 3)
+	copies := tensor.New(tensor.Of(tensor.Float32), tensor.WithShape(5, 2, 3, 3))
+	for i := range F32(copies) {
+		F32(copies)[i] = F32(varied)[i%18]
+	}
+	for _, c := range []struct {
+		name string
+		x    *tensor.Dense
+	}{{"varied", varied}, {"copies", copies}} {
+		t.Run(c.name, func(t *testing.T) {
+			g := gorgonia.NewGraph()
+			y, err := MinibatchStddev(Input(g, "x", c.x), Grads{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var yv gorgonia.Value
+			gorgonia.Read(y, &yv)
+			vm := gorgonia.NewTapeMachine(g)
+			defer vm.Close()
+			if err := vm.RunAll(); err != nil {
+				t.Fatal(err)
+			}
+			if got := yv.Shape(); !got.Eq(tensor.Shape{5, 3, 3, 3}) {
+				t.Fatalf("shape %v, want [5 3 3 3]", got)
+			}
+			x, out := F32(c.x), F32(yv)
+			want := 0.0
+			for j := 0; j < 18; j++ {
+				var m, v float64
+				for i := 0; i < 5; i++ {
+					m += float64(x[i*18+j]) / 5
+				}
+				for i := 0; i < 5; i++ {
+					d := float64(x[i*18+j]) - m
+					v += d * d / 5
+				}
+				want += math.Sqrt(v+MBStdEps) / 18
+			}
+			for i := 0; i < 5; i++ {
+				for j := 0; j < 18; j++ {
+					if out[i*27+j] != x[i*18+j] {
+						t.Fatalf("image %d feature %d: %v, want the input's %v", i, j, out[i*27+j], x[i*18+j])
+					}
+				}
+				for k := 18; k < 27; k++ {
+					if math.Abs(float64(out[i*27+k])-want) > 1e-5 {
+						t.Fatalf("image %d appended %d: %v, want %v", i, k, out[i*27+k], want)
+					}
+				}
+			}
+			if c.name == "copies" && want > 1e-3 {
+				t.Fatalf("a batch of copies has spread %v", want)
+			}
+			if c.name == "varied" && want < 0.3 {
+				t.Fatalf("a batch of normal noise has spread %v, want near 0.8", want)
+			}
+		})
 	}
 }

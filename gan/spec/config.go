@@ -40,6 +40,10 @@ type Config struct {
 	// Loss is the GAN loss: LossNS (or empty, runs from before the
 	// choice) or LossHinge.
 	Loss string
+	// MBStd gives the discriminator the batch's spread (minibatch
+	// standard deviation, ProGAN's) as one more channel at 4×4 before its
+	// linear layer; false (runs from before the choice) is without.
+	MBStd bool
 }
 
 // The GAN losses, as Config.Loss and gan/nn's loss builders name them.
