@@ -431,6 +431,11 @@ func startRunSteps(t *testing.T, ctx context.Context, base, dsID, steps string) 
 		chromedp.SetValue(chromedp.ID("batch"), "8"),
 		chromedp.SetValue(chromedp.ID("snapshot_every"), "10"),
 		chromedp.SetValue(chromedp.ID("feedback_weight"), "1"),
+		// A person opens Advanced and ticks the batch-spread box, so the
+		// run trains the discriminator with minibatch stddev.
+		chromedp.Click(chromedp.CSS("#advanced > summary")),
+		chromedp.WaitVisible(chromedp.ID("mbstd")),
+		chromedp.Click(chromedp.ID("mbstd")),
 	)
 	if got := get(t, ctx, "read the chosen dataset", chromedp.Value(chromedp.ID("dataset_id"))); got != dsID {
 		t.Fatalf("the form chose dataset %q, want the uploaded %q", got, dsID)
@@ -480,6 +485,12 @@ func checkLivePanels(t *testing.T, ctx context.Context, runID string) {
 		chromedp.Poll[chromedp.Void](`document.querySelector("#grid-step")?.textContent === "30"`, wait),
 		chromedp.Poll[chromedp.Void](`document.querySelector("#events").textContent.includes("Finished")`, wait),
 	)
+	// The box ticked in the form is in the run's settings.
+	setting := get(t, ctx, "read the batch-spread setting", chromedp.Evaluate[string](
+		`[...document.querySelectorAll("dl.facts dt")].find(d => d.textContent.startsWith("Batch spread"))?.nextElementSibling.textContent ?? ""`))
+	if setting != "on" {
+		t.Errorf("run %s's settings say batch spread %q, want on (ticked in the form)", runID, setting)
+	}
 }
 
 // likeFirstSample likes the gallery's first sample and returns its id once
