@@ -53,6 +53,8 @@ say "$device step against the CPU engine's (same weights and data before each st
 "$gpu" bench device --device "$device" --preset "$preset" --steps 5
 say "$device step against the CPU's with the studio's engine (augmentation at a fixed 0.5, the weight average, mirrored data)"
 "$gpu" bench device --device "$device" --preset studio32 --augment 0.5 --steps 5
+say "$device step against the CPU's with the hinge loss and minibatch stddev in D"
+"$gpu" bench device --device "$device" --preset studio32 --augment 0.5 --loss hinge --mbstd --steps 5
 
 say "$preset bench, batch 64: CPU ($(nproc) cores), then $device"
 "$cpu" bench --device cpu --preset "$preset" --batch 64 --steps 10 --warmup 2

@@ -25,6 +25,8 @@ func deviceCheckCmd(ctx context.Context, args []string) error {
 	steps := fs.Int("steps", 5, "training steps on each")
 	asJSON := fs.Bool("json", false, "print one JSON object instead of a table")
 	augment := fs.String("augment", "", augmentUsage+" (a fixed strength draws transforms from the first step)")
+	loss := fs.String("loss", "", "GAN loss: ns or hinge (default: the preset's)")
+	mbstd := fs.Bool("mbstd", false, "give D the batch's spread as one more channel (minibatch standard deviation)")
 	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}
@@ -33,6 +35,13 @@ func deviceCheckCmd(ctx context.Context, args []string) error {
 	}
 	cfg, err := presetConfig(*preset, *batch, *augment)
 	if err != nil {
+		return err
+	}
+	if *loss != "" {
+		cfg.Loss = *loss
+	}
+	cfg.MBStd = cfg.MBStd || *mbstd
+	if err := cfg.Validate(); err != nil {
 		return err
 	}
 	if *steps < 1 {
