@@ -619,6 +619,19 @@ func keysAndInterpolation(t *testing.T, ctx context.Context) {
 		chromedp.KeyEvent("d"),
 		chromedp.Poll[chromedp.Void](`document.querySelector("#gallery .sample:nth-child(2)").classList.contains("disliked")`, wait),
 	)
+	// With no card focused, L goes to the first card: the first sample,
+	// liked before, is unliked, and a second L (the card now focused)
+	// likes it again.
+	first := `document.querySelector("#gallery .sample:nth-child(1)")`
+	get(t, ctx, "leave no card focused", chromedp.Evaluate[bool](`(document.activeElement?.blur(), true)`))
+	do(t, ctx, "press L with no card focused",
+		chromedp.KeyEvent("l"),
+		chromedp.Poll[chromedp.Void](`!`+first+`.classList.contains("liked")`, wait),
+		chromedp.KeyEvent("l"),
+		chromedp.Poll[chromedp.Void](first+`.classList.contains("liked")`, wait),
+		// The rating buttons are the studio's icons, not emoji characters.
+		chromedp.Poll[chromedp.Void](first+`.querySelector(".like svg.icon") && !/\p{Extended_Pictographic}/u.test(`+first+`.querySelector(".sample-bar").textContent)`, wait),
+	)
 	do(t, ctx, "interpolate between two selected samples",
 		chromedp.Click(chromedp.CSS(second+" input[name=ids]")),
 		chromedp.Click(chromedp.CSS(third+" input[name=ids]")),

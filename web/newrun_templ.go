@@ -1141,7 +1141,7 @@ func NewRunPage(p Page, sets []*store.Dataset, f RunForm, errs map[string]string
 				}
 				return nil
 			})
-			templ_7745c5c3_Err = field("feedback_weight", "Feedback weight", "0 (off) to 1: how strongly your 👍/👎 steer training, from the next 20 steps on", errs).Render(templ.WithChildren(ctx, templ_7745c5c3_Var51), templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = field("feedback_weight", "Feedback weight", "0 (off) to 1: how strongly your likes and dislikes steer training, from the next 20 steps on", errs).Render(templ.WithChildren(ctx, templ_7745c5c3_Var51), templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

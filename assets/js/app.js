@@ -276,11 +276,17 @@
       // Ctrl+D bookmarks, Ctrl+L goes to the address bar; a held key
       // would flip the rating on and off.
       if (e.ctrlKey || e.metaKey || e.altKey || e.repeat) return;
-      const card = document.activeElement && document.activeElement.closest(".sample");
+      let card = document.activeElement && document.activeElement.closest(".sample");
       const list = cards();
       if (!list.length) return;
-      const i = card ? list.indexOf(card) : -1;
       const key = e.key.toLowerCase();
+      if (!card && (key === "l" || key === "d" || key === "x")) {
+        // Nothing focused yet: the first card takes the key, as the
+        // arrows would have started there.
+        card = list[0];
+        card.focus();
+      }
+      const i = card ? list.indexOf(card) : -1;
       if (key === "arrowright" || key === "arrowleft") {
         const j = Math.max(0, Math.min(list.length - 1, i + (key === "arrowright" ? 1 : -1)));
         list[i < 0 ? 0 : j].focus();
