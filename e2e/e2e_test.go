@@ -553,11 +553,24 @@ func ratingsReachLiveRun(t *testing.T, ctx context.Context, base, runID string) 
 	t.Helper()
 	wait := chromedp.WithPollingTimeout(60 * time.Second)
 	first, second := "#gallery .sample:nth-child(1)", "#gallery .sample:nth-child(2)"
-	do(t, ctx, "rate two samples of live run "+runID,
+	do(t, ctx, "wait for live run "+runID+" to pass its first snapshot",
 		// The first samples come with the snapshot at step 10.
 		chromedp.Poll[chromedp.Void](`+document.querySelector("#run-step")?.textContent > 10`, wait),
-		chromedp.Navigate(base+"/runs/"+runID+"/samples"),
-		chromedp.WaitVisible(chromedp.CSS(second)),
+	)
+	// The step counter can run ahead of the snapshot's samples reaching
+	// the store on a loaded machine, and the gallery does not refresh
+	// itself: reload it until they are there.
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(500 * time.Millisecond) {
+		do(t, ctx, "open live run "+runID+"'s gallery", chromedp.Navigate(base+"/runs/"+runID+"/samples"))
+		n := get(t, ctx, "count the gallery's samples", chromedp.Evaluate[int](`document.querySelectorAll("#gallery .sample").length`))
+		if n >= 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("live run %s's gallery has %d samples a minute after its first snapshot, want 2 or more", runID, n)
+		}
+	}
+	do(t, ctx, "rate two samples of live run "+runID,
 		chromedp.Click(chromedp.CSS(first+" .like")),
 		chromedp.WaitVisible(chromedp.CSS(first+".liked")),
 		chromedp.Focus(chromedp.CSS(second)),
