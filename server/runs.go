@@ -145,14 +145,11 @@ func toRun(c echo.Context, s *Server, f web.RunForm) (*store.Run, fieldErrors) {
 	// A box: the form sends "1" when ticked and nothing when not, the
 	// API true or false.
 	boolean := func(k string) bool {
-		switch f[k] {
-		case "", "0", "false", "off":
-			return false
-		case "1", "true", "on":
-			return true
+		on, ok := web.Box(f[k])
+		if !ok {
+			errs[k] = "true or false"
 		}
-		errs[k] = "true or false"
-		return false
+		return on
 	}
 	did := integer("dataset_id", 1, 1<<62, "choose a dataset")
 	res := int(integer("res", 32, 256, "32, 64, 128 or 256 pixels"))

@@ -56,23 +56,23 @@ func augmentHelp(devices []string) string {
 	return h
 }
 
-// StopWhenStale is whether the form's "stop when quality stops
-// improving" box is ticked ("1" from the form, "true" from the API).
-func (f RunForm) StopWhenStale() bool {
-	switch f["stop_when_stale"] {
+// Box reads a tick box's value: "1" (or "on") from the form when ticked,
+// true or false from the API, nothing when not ticked; ok is false for
+// anything else.
+func Box(v string) (on, ok bool) {
+	switch v {
+	case "", "0", "false", "off":
+		return false, true
 	case "1", "true", "on":
-		return true
+		return true, true
 	}
-	return false
+	return false, false
 }
 
-// MBStd is whether the form's minibatch-stddev box is ticked.
-func (f RunForm) MBStd() bool {
-	switch f["mbstd"] {
-	case "1", "true", "on":
-		return true
-	}
-	return false
+// Ticked is whether the form's box k is ticked.
+func (f RunForm) Ticked(k string) bool {
+	on, _ := Box(f[k])
+	return on
 }
 
 // checked is a box's value in the form: "1" ticked, "" not.

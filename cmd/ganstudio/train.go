@@ -148,22 +148,14 @@ func trainCmd(ctx context.Context, args []string) error {
 			}
 			cfg.EMA = v
 		}
-		switch *mirror {
-		case "":
-		case "on", "off":
-			cfg.Mirror = *mirror == "on"
-		default:
-			return fmt.Errorf("--mirror must be on or off, not %q", *mirror)
+		if err := setOnOff(&cfg.Mirror, "mirror", *mirror); err != nil {
+			return err
 		}
 		if *loss != "" {
 			cfg.Loss = *loss
 		}
-		switch *mbstd {
-		case "":
-		case "on", "off":
-			cfg.MBStd = *mbstd == "on"
-		default:
-			return fmt.Errorf("--mbstd must be on or off, not %q", *mbstd)
+		if err := setOnOff(&cfg.MBStd, "mbstd", *mbstd); err != nil {
+			return err
 		}
 		if err := cfg.Validate(); err != nil {
 			return err
@@ -260,4 +252,17 @@ func writeJSON(path string, v any) error {
 // writePNG writes atomically, so a viewer never sees half an image.
 func writePNG(path string, img image.Image) error {
 	return atomicfile.Write(path, func(w io.Writer) error { return png.Encode(w, img) })
+}
+
+// setOnOff sets *dst from an on/off flag's value; empty leaves the
+// preset's.
+func setOnOff(dst *bool, flag, v string) error {
+	switch v {
+	case "":
+	case "on", "off":
+		*dst = v == "on"
+	default:
+		return fmt.Errorf("--%s must be on or off, not %q", flag, v)
+	}
+	return nil
 }
