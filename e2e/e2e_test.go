@@ -579,6 +579,40 @@ func ratingsReachLiveRun(t *testing.T, ctx context.Context, base, runID string) 
 		chromedp.Navigate(base+"/runs/"+runID),
 		chromedp.Poll[chromedp.Void](`document.querySelector("#run-feedback")?.textContent.includes("2 ratings in use (1 liked, 1 disliked)")`, wait),
 	)
+	rateSession(t, ctx, base, runID)
+}
+
+// rateSession starts a rating session from the run page and rates four of
+// its samples with the keyboard alone (the first card has the focus, and
+// each rating moves it on), then waits for the run page to say training
+// took them in.
+func rateSession(t *testing.T, ctx context.Context, base, runID string) {
+	t.Helper()
+	wait := chromedp.WithPollingTimeout(60 * time.Second)
+	do(t, ctx, "start a rating session from live run "+runID+"'s page", chromedp.Click(chromedp.ID("rate-new")))
+	waitPath(t, ctx, "go to the rating page", regexp.MustCompile(`^/runs/(\d+)/rate$`))
+	do(t, ctx, "wait for the rating page to load", chromedp.Poll[chromedp.Void](`document.readyState === "complete" && document.querySelector("#rate-help")`, wait))
+	n := get(t, ctx, "count the session's samples", chromedp.Evaluate[int](`document.querySelectorAll("#gallery[data-advance] .sample").length`))
+	if n != 16 {
+		t.Fatalf("the rating session shows %d samples, want 16", n)
+	}
+	rated := func(i int, class string) chromedp.Action[chromedp.Void] {
+		return chromedp.Poll[chromedp.Void](fmt.Sprintf(`document.querySelector("#gallery .sample:nth-child(%d)").classList.contains(%q)`, i, class), wait)
+	}
+	focused := func(i int) chromedp.Action[chromedp.Void] {
+		return chromedp.Poll[chromedp.Void](fmt.Sprintf(`document.activeElement === document.querySelector("#gallery .sample:nth-child(%d)")`, i), wait)
+	}
+	do(t, ctx, "rate four session samples with L and D",
+		focused(1),
+		chromedp.KeyEvent("l"), rated(1, "liked"), focused(2),
+		chromedp.KeyEvent("d"), rated(2, "disliked"), focused(3),
+		chromedp.KeyEvent("l"), rated(3, "liked"), focused(4),
+		chromedp.KeyEvent("d"), rated(4, "disliked"), focused(5),
+	)
+	do(t, ctx, "see live run "+runID+" take the session's ratings in",
+		chromedp.Navigate(base+"/runs/"+runID),
+		chromedp.Poll[chromedp.Void](`document.querySelector("#run-feedback")?.textContent.includes("6 ratings in use (3 liked, 3 disliked)")`, wait),
+	)
 }
 
 // generateNearLiked, on the gallery of a run with a liked sample, asks for

@@ -3,8 +3,10 @@ package gan
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"math"
 	"math/rand/v2"
+	"sort"
 	"testing"
 
 	"github.com/ganstudio/ganstudio/gan/nn"
@@ -375,5 +377,93 @@ func TestFitRatingModelOptimum(t *testing.T) {
 		if j := obj(w, b); j < best-1e-9 {
 			t.Fatalf("a nearby point lowers the objective: %.9f < %.9f", j, best)
 		}
+	}
+}
+
+// A rating session shows the candidates the model is least sure of first,
+// most uncertain first, then keeps its random share: drawn from the rest,
+// different for different seeds; without a model, all at random.
+func TestPickForRating(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	const res = 32
+	m, err := FitRatingModel(tinted(r, 30, res, true), tinted(r, 30, res, false), res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Candidates from clearly cool to clearly warm, mixed up.
+	var pool [][]float32
+	for i := 0; i < 16; i++ {
+		pool = append(pool, tinted(r, 1, res, true)[0], tinted(r, 1, res, false)[0])
+	}
+	abs := func(i int) float64 { return math.Abs(m.Score(pool[i])) }
+	sorted := make([]int, len(pool))
+	for i := range sorted {
+		sorted[i] = i
+	}
+	sort.Slice(sorted, func(a, b int) bool { return abs(sorted[a]) < abs(sorted[b]) })
+
+	seen := map[string]bool{}
+	for seed := uint64(1); seed <= 8; seed++ {
+		got := PickForRating(m, pool, 8, 0.25, seed)
+		if len(got) != 8 {
+			t.Fatalf("picked %d, want 8", len(got))
+		}
+		// round(0.25·8) = 2 random, 6 uncertain: exactly the 6 least sure, in order.
+		for i := 0; i < 6; i++ {
+			if got[i] != sorted[i] {
+				t.Fatalf("seed %d: pick %d is candidate %d (|score| %.3f), want %d (%.3f)", seed, i, got[i], abs(got[i]), sorted[i], abs(sorted[i]))
+			}
+		}
+		dup := map[int]bool{}
+		for _, i := range got {
+			if dup[i] {
+				t.Fatalf("seed %d: candidate %d picked twice: %v", seed, i, got)
+			}
+			dup[i] = true
+		}
+		seen[fmt.Sprint(got[6:])] = true
+	}
+	if len(seen) < 4 {
+		t.Errorf("the random share took only %d different pairs over 8 seeds: %v", len(seen), seen)
+	}
+	// Over many seeds the random share reaches the sure candidates too.
+	sure := 0
+	for seed := uint64(1); seed <= 50; seed++ {
+		for _, i := range PickForRating(m, pool, 8, 0.25, seed)[6:] {
+			if abs(i) > abs(sorted[len(sorted)/2]) {
+				sure++
+			}
+		}
+	}
+	if sure < 20 {
+		t.Errorf("the random share picked a candidate surer than the median %d times in 100", sure)
+	}
+	// A small share still keeps one at random; none keeps none.
+	other := 0
+	for seed := uint64(1); seed <= 10; seed++ {
+		got := PickForRating(m, pool, 8, 0.01, seed)
+		if fmt.Sprint(got[:7]) != fmt.Sprint(sorted[:7]) {
+			t.Fatalf("share 0.01: %v, want the 7 least sure first %v", got, sorted[:7])
+		}
+		if got[7] != sorted[7] {
+			other++
+		}
+	}
+	if other < 5 {
+		t.Errorf("share 0.01 kept no random pick: the 8th was the 8th least sure %d times in 10", 10-other)
+	}
+	if got := PickForRating(m, pool, 8, 0, 1); fmt.Sprint(got) != fmt.Sprint(sorted[:8]) {
+		t.Errorf("share 0: %v, want the 8 least sure %v", got, sorted[:8])
+	}
+	// No model: n distinct at random; more than there are: all.
+	a, b := PickForRating(nil, pool, 8, 0.25, 1), PickForRating(nil, pool, 8, 0.25, 2)
+	if len(a) != 8 || fmt.Sprint(a) == fmt.Sprint(b) {
+		t.Errorf("without a model: %v and %v", a, b)
+	}
+	if got := PickForRating(m, pool, 100, 0.25, 1); len(got) != len(pool) {
+		t.Errorf("asked for 100 of %d: got %d", len(pool), len(got))
+	}
+	if got := PickForRating(m, pool, 0, 0.25, 1); len(got) != 0 {
+		t.Errorf("asked for none: got %v", got)
 	}
 }

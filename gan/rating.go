@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/rand/v2"
+	"sort"
 
 	"github.com/ganstudio/ganstudio/gan/spec"
 )
@@ -289,4 +291,51 @@ func dot(a, b []float64) float64 {
 		s += a[i] * b[i]
 	}
 	return s
+}
+
+// SessionRandomShare is the share of a rating session's samples drawn at
+// random instead of where the rating model is least sure. Asking only
+// about the model's own boundary lets it be fooled by its own guesses: a
+// region it is wrongly sure about is never shown, so never corrected.
+const SessionRandomShare = 0.25
+
+// SessionPool is how many fresh candidates a rating session weighs for
+// every sample it shows.
+const SessionPool = 4
+
+// PickForRating chooses n of the candidates for a designer to rate, so that
+// each rating teaches the rating model most: first those it is least sure
+// of (scores nearest 0, most uncertain first), then a random share
+// (round(randomShare·n), at least one when randomShare > 0) from the rest.
+// Without a model (too few ratings yet) all n are random. It returns
+// indices into imgs, the uncertain ones first.
+func PickForRating(model *RatingModel, imgs [][]float32, n int, randomShare float64, seed uint64) []int {
+	n = min(n, len(imgs))
+	if n <= 0 {
+		return nil
+	}
+	r := rand.New(rand.NewPCG(seed, 0x5e55))
+	random := n
+	if model != nil {
+		random = int(math.Round(clamp01(randomShare) * float64(n)))
+		if randomShare > 0 {
+			random = max(random, 1)
+		}
+	}
+	order := make([]int, len(imgs))
+	for i := range order {
+		order[i] = i
+	}
+	out := make([]int, 0, n)
+	if sure := n - random; sure > 0 {
+		score := make([]float64, len(imgs))
+		for i, img := range imgs {
+			score[i] = math.Abs(model.Score(img))
+		}
+		sort.SliceStable(order, func(a, b int) bool { return score[order[a]] < score[order[b]] })
+		out = append(out, order[:sure]...)
+		order = order[sure:]
+	}
+	r.Shuffle(len(order), func(a, b int) { order[a], order[b] = order[b], order[a] })
+	return append(out, order[:random]...)
 }

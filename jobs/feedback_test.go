@@ -6,6 +6,8 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"math"
+	"sort"
 	"strings"
 	"testing"
 
@@ -242,5 +244,116 @@ func TestSkippedImageRetried(t *testing.T) {
 	}
 	if f := tt.tr.Feedback(); f == nil || len(f.Liked) != 1 || tt.run.Feedback.Skipped != 0 {
 		t.Errorf("with the image back: status %+v", tt.run.Feedback)
+	}
+}
+
+// A rating session draws fresh samples from the latest checkpoint, at
+// random until there is a rating model, then the ones it is least sure of
+// first; the session's ratings reach the trainer at its next read.
+func TestSessionRatingsReachTheTrainer(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t)
+	tt, sms := feedbackTraining(t, st)
+	if _, err := Session(ctx, st, tt.run, 4); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("a session before any checkpoint: %v, want not found", err)
+	}
+	if err := tt.checkpoint(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []int{0, MaxSession + 1} {
+		if _, err := Session(ctx, st, tt.run, n); err == nil {
+			t.Errorf("a session of %d was drawn", n)
+		}
+	}
+	zd := tt.run.Config.ZDim
+	first, err := Session(ctx, st, tt.run, 6)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(first) != 6 {
+		t.Fatalf("a session of 6 drew %d", len(first))
+	}
+	for _, sm := range first {
+		if sm.Origin != store.OriginSession || sm.Step != 0 || len(sm.Latent) != zd || sm.Rating != 0 {
+			t.Errorf("session sample %+v", sm)
+		}
+	}
+	// Ratings of snapshot samples make a model (5 liked, 5 disliked); the
+	// next session starts where it is least sure.
+	for i := 0; i < 5; i++ {
+		st.Rate(ctx, sms[i].ID, 1)
+		st.Rate(ctx, sms[i+5].ID, -1)
+	}
+	rated, err := st.RatedSamples(ctx, tt.run.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	model, err := ratingModel(ctx, st, tt.run, rated)
+	if err != nil || model == nil {
+		t.Fatalf("rating model %v, %v", model, err)
+	}
+	second, err := Session(ctx, st, tt.run, 8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := tt.tr.Generator()
+	sure := func(z []float32) float64 {
+		img, err := g.Generate(z)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return math.Abs(model.Score(img[0]))
+	}
+	// 6 uncertain (in order), then 2 at random. The 6 are the least sure
+	// of 32 candidates, so each is less sure than most fresh samples: below
+	// the median of 64 of them (a pick at random would be above it half
+	// the time).
+	z := gan.RandomLatents(64, zd, 99)
+	var random []float64
+	for i := 0; i < 64; i++ {
+		random = append(random, sure(z[i*zd:(i+1)*zd]))
+	}
+	sort.Float64s(random)
+	median := random[32]
+	for i := 0; i < 6; i++ {
+		if s := sure(second[i].Latent); s > median {
+			t.Errorf("session sample %d: |score| %.4f, above fresh samples' median %.4f", i, s, median)
+		}
+		if i > 0 && sure(second[i].Latent) < sure(second[i-1].Latent)-1e-6 {
+			t.Errorf("session sample %d is less sure (%.4f) than the one before it (%.4f)", i, sure(second[i].Latent), sure(second[i-1].Latent))
+		}
+	}
+
+	// The session's ratings reach the trainer at its next read.
+	if err := tt.readFeedback(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	for _, sm := range second[:3] {
+		if _, err := st.Rate(ctx, sm.ID, 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := st.Rate(ctx, second[3].ID, -1); err != nil {
+		t.Fatal(err)
+	}
+	if err := tt.readFeedback(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	f := tt.tr.Feedback()
+	if len(f.Liked) != 8 || len(f.Disliked) != 6 {
+		t.Fatalf("after rating a session: %d liked, %d disliked; want 8 and 6", len(f.Liked), len(f.Disliked))
+	}
+	// The newest rating comes first, as stored.
+	want, err := g.Generate(second[2].Latent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, v := range f.Liked[0] {
+		if d := v - want[0][i]; d > 1.0/127 || d < -1.0/127 {
+			t.Fatalf("the newest liked image differs from the session sample's at %d: %g, %g", i, v, want[0][i])
+		}
+	}
+	if tt.run.Feedback.Liked != 8 || tt.run.Feedback.Disliked != 6 {
+		t.Errorf("status %+v", tt.run.Feedback)
 	}
 }

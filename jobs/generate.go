@@ -72,18 +72,70 @@ func biasedLatents(ctx context.Context, st *store.Store, run *store.Run, g *gan.
 	if len(likedZ) == 0 {
 		return nil, gan.ErrNoLiked
 	}
-	// A rating model, if the ratings make one, from the newest ratings as
-	// training holds them; images that cannot be read are left out of it
-	// (the liked latents above need no image).
+	model, err := ratingModel(ctx, st, run, rated)
+	if err != nil {
+		return nil, err
+	}
+	return g.BiasedLatents(likedZ, model, n, seed)
+}
+
+// ratingModel fits a rating model to a run's ratings (rated, as
+// RatedSamples gives them), the newest ones as training holds them; nil
+// while there are too few. Images that cannot be read are left out.
+func ratingModel(ctx context.Context, st *store.Store, run *store.Run, rated []*store.Sample) (*gan.RatingModel, error) {
 	liked, disliked, _ := ratedImages(rated, func(sm *store.Sample) ([]float32, bool, error) {
 		img, err := readSampleImage(ctx, st, run, sm.ID)
 		return img, err == nil, nil
 	})
 	model, err := gan.FitRatingModel(liked, disliked, run.Config.Res)
-	if err != nil && !errors.Is(err, gan.ErrFewRatings) {
+	if errors.Is(err, gan.ErrFewRatings) {
+		return nil, nil
+	}
+	return model, err
+}
+
+// MaxSession bounds one rating session.
+const MaxSession = 48
+
+// DefaultSession is a rating session's size when none is asked for: a
+// minute's rating at a key a second or two.
+const DefaultSession = 16
+
+// Session draws a rating session: n fresh samples from the run's latest
+// checkpoint (the generator as training has it now), chosen among
+// gan.SessionPool·n candidates where the run's rating model is least sure,
+// with gan.SessionRandomShare of them at random (gan.PickForRating); all
+// at random while there are too few ratings for a model. It stores them
+// (origin "session") uncertain first, and returns them in that order.
+func Session(ctx context.Context, st *store.Store, run *store.Run, n int) ([]store.Sample, error) {
+	if n < 1 || n > MaxSession {
+		return nil, fmt.Errorf("a rating session has 1 to %d samples, not %d", MaxSession, n)
+	}
+	g, err := generatorFor(ctx, st, run, -1)
+	if err != nil {
 		return nil, err
 	}
-	return g.BiasedLatents(likedZ, model, n, seed)
+	defer g.Close()
+	rated, err := st.RatedSamples(ctx, run.ID)
+	if err != nil {
+		return nil, err
+	}
+	model, err := ratingModel(ctx, st, run, rated)
+	if err != nil {
+		return nil, err
+	}
+	seed := uint64(time.Now().UnixNano())
+	zd := run.Config.ZDim
+	pool := gan.RandomLatents(gan.SessionPool*n, zd, seed)
+	imgs, err := g.Generate(pool)
+	if err != nil {
+		return nil, err
+	}
+	var z []float32
+	for _, i := range gan.PickForRating(model, imgs, n, gan.SessionRandomShare, seed) {
+		z = append(z, pool[i*zd:(i+1)*zd]...)
+	}
+	return Draw(ctx, st, g, run.ID, g.Step(), store.OriginSession, z)
 }
 
 // Interpolate renders a strip of frames from sample a to sample b along the

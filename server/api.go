@@ -151,6 +151,26 @@ func (s *Server) apiRunAction(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if c.Param("action") == "session" {
+		var body struct {
+			N *int `json:"n"` // left out: jobs.DefaultSession
+		}
+		if err := decodeJSON(c, &body); err != nil {
+			return err
+		}
+		n := jobs.DefaultSession
+		if body.N != nil {
+			n = *body.N
+		}
+		if n < 1 || n > jobs.MaxSession {
+			return fieldErrors{"n": fmt.Sprintf("between 1 and %d", jobs.MaxSession)}
+		}
+		got, err := s.session(c, r, n)
+		if err != nil {
+			return err
+		}
+		return c.JSON(http.StatusCreated, map[string]any{"samples": jsonSamples(got)})
+	}
 	if c.Param("action") == "generate" {
 		var body struct {
 			N    *int `json:"n"`    // left out: 16

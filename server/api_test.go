@@ -208,7 +208,8 @@ func TestAPIBodies(t *testing.T) {
 	if code := s.do("POST", "/api/runs", "application/json", strings.NewReader(`{"dataset_id": 1, "steps": 5}`), &run); code != 201 {
 		t.Fatalf("create a run: %d", code)
 	}
-	paths := []string{"/api/runs", fmt.Sprintf("/api/runs/%d/generate", run.ID), fmt.Sprintf("/api/runs/%d/rollback", run.ID), "/api/samples/1/rating"}
+	paths := []string{"/api/runs", fmt.Sprintf("/api/runs/%d/generate", run.ID), fmt.Sprintf("/api/runs/%d/session", run.ID),
+		fmt.Sprintf("/api/runs/%d/rollback", run.ID), "/api/samples/1/rating"}
 	for _, p := range paths {
 		for _, c := range []struct {
 			body string
@@ -233,7 +234,7 @@ func TestAPIBodies(t *testing.T) {
 	}
 }
 
-// TestActionAPIFields: generate's n and step, rollback's step and a
+// TestActionAPIFields: generate's n and step, a session's n, rollback's step and a
 // rating's value, absent, zero, negative and of the wrong type.
 func TestActionAPIFields(t *testing.T) {
 	s := newStudio(t, true, DefaultOptions())
@@ -258,6 +259,11 @@ func TestActionAPIFields(t *testing.T) {
 		{"/generate", `{"n": 1, "step": -1}`, 422, "step", 0},
 		{"/generate", `{"n": 1, "step": "last"}`, 422, "step", 0},
 		{"/generate", `{"n": 1, "bias": 1}`, 422, "bias", 0},
+		{"/session", ``, 201, "", 16},
+		{"/session", `{"n": 5}`, 201, "", 5},
+		{"/session", `{"n": 0}`, 422, "n", 0},
+		{"/session", `{"n": 49}`, 422, "n", 0},
+		{"/session", `{"n": "5"}`, 422, "n", 0},
 		{"/rollback", `{}`, 422, "step", 0},
 		{"/rollback", `{"step": -4}`, 422, "step", 0},
 		{"/rollback", `{"step": "0"}`, 422, "step", 0},

@@ -325,6 +325,36 @@ func (s *Server) best(ctx context.Context, runID int64) (*web.Best, error) {
 	return &web.Best{Step: step, SWD: swd}, nil
 }
 
+// session draws a rating session, refusing a run with no checkpoint yet
+// with a message that says when there will be one.
+func (s *Server) session(c echo.Context, r *store.Run, n int) ([]store.Sample, error) {
+	if r.CkptStep < 0 {
+		return nil, echo.NewHTTPError(http.StatusConflict, "nothing to rate yet: a rating session draws from the latest checkpoint, written at the first snapshot")
+	}
+	return jobs.Session(c.Request().Context(), s.st, r, n)
+}
+
+// ratePage shows the run's session samples not rated yet, for rating with
+// the keyboard.
+func (s *Server) ratePage(c echo.Context) error {
+	r, err := s.runOf(c)
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	none := 0
+	list, total, err := s.st.Samples(ctx, store.SampleQuery{RunID: r.ID, Step: -1, Origin: store.OriginSession, Rating: &none, Limit: jobs.MaxSession})
+	if err != nil {
+		return err
+	}
+	rated, err := s.st.RatedSamples(ctx, r.ID)
+	if err != nil {
+		return err
+	}
+	v := web.RateView{Run: r, Samples: list, Left: total, Rated: len(rated), Size: jobs.DefaultSession}
+	return s.render(c, http.StatusOK, web.RatePage(s.page(c, fmt.Sprintf("Rate samples of run %d", r.ID)), v))
+}
+
 // generateStep is the checkpoint "generate" draws from: from is "best"
 // (or left out: the best step when there is one, else the latest),
 // "latest", or a step. An explicit "best" with none measured is refused.
@@ -394,7 +424,7 @@ func (s *Server) control(c echo.Context, r *store.Run, action string, step int) 
 	case "resume":
 		return s.q.Resume(ctx, r.ID)
 	}
-	return echo.NewHTTPError(http.StatusNotFound, fmt.Sprintf("no action %q (have pause, resume, cancel, rollback, generate)", action))
+	return echo.NewHTTPError(http.StatusNotFound, fmt.Sprintf("no action %q (have pause, resume, cancel, rollback, generate, session)", action))
 }
 
 func (s *Server) runAction(c echo.Context) error {
@@ -403,6 +433,18 @@ func (s *Server) runAction(c echo.Context) error {
 		return err
 	}
 	action := c.Param("action")
+	if action == "session" {
+		n := jobs.DefaultSession
+		if v := strings.TrimSpace(c.FormValue("n")); v != "" {
+			if n, err = strconv.Atoi(v); err != nil || n < 1 || n > jobs.MaxSession {
+				return fieldErrors{"n": fmt.Sprintf("between 1 and %d samples", jobs.MaxSession)}
+			}
+		}
+		if _, err := s.session(c, r, n); err != nil {
+			return err
+		}
+		return c.Redirect(http.StatusSeeOther, fmt.Sprintf("/runs/%d/rate", r.ID))
+	}
 	if action == "generate" {
 		n, err := strconv.Atoi(c.FormValue("n"))
 		if err != nil || n < 1 || n > jobs.MaxGenerate {

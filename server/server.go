@@ -126,6 +126,7 @@ func (s *Server) routes(e *echo.Echo) {
 	e.POST("/runs/:id/delete", s.runDelete)
 	e.POST("/runs/:id/:action", s.runAction) // pause, resume, cancel, generate
 	e.GET("/runs/:id/samples", s.samplesPage)
+	e.GET("/runs/:id/rate", s.ratePage)
 	e.GET("/runs/:id/interpolate.png", s.interpolatePNG)
 	e.GET("/runs/:id/grids/:file", s.gridPNG)
 	e.GET("/runs/:id/checkpoints/:file", s.checkpointFile)

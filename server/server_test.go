@@ -509,6 +509,9 @@ func TestFeedbackWeightAPI(t *testing.T) {
 	if jobs.FeedbackEvery != web.FeedbackEvery {
 		t.Errorf("the run page says ratings are read every %d steps; the worker reads every %d", web.FeedbackEvery, jobs.FeedbackEvery)
 	}
+	if jobs.DefaultSession != web.SessionSize {
+		t.Errorf("the pages start sessions of %d samples; the worker's default is %d", web.SessionSize, jobs.DefaultSession)
+	}
 }
 
 func TestDeleteRunAPI(t *testing.T) {

@@ -16,6 +16,7 @@ const (
 	OriginSnapshot = "snapshot" // drawn during training at a snapshot
 	OriginFinal    = "final"    // drawn when the run finished
 	OriginGenerate = "generate" // asked for by a user
+	OriginSession  = "session"  // drawn for a rating session
 )
 
 // Sample is one generated image with the latent that makes it.

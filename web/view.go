@@ -159,6 +159,16 @@ type GalleryView struct {
 	Best *Best
 }
 
+// RateView is a rating session's page: the run's session samples not
+// rated yet, uncertain ones first.
+type RateView struct {
+	Run     *store.Run
+	Samples []*store.Sample
+	Left    int // session samples not rated yet, of which Samples shows the first
+	Rated   int // the run's rated samples, of any origin
+	Size    int // a new session's default size
+}
+
 // Pages is the number of pages.
 func (g GalleryView) Pages() int { return max(1, (g.Total+g.PerPage-1)/g.PerPage) }
 
@@ -501,6 +511,9 @@ func (v RunView) FeedbackText() string {
 	} else {
 		s += fmt.Sprintf(" A rating model joins in at %d likes and %d dislikes.", spec.MinRatingsEach, spec.MinRatingsEach)
 	}
+	if ch := v.feedbackChange(); ch != "" {
+		s += " " + ch
+	}
 	if f.Skipped > 0 {
 		s += fmt.Sprintf(" %d rated samples could not be read and are left out.", f.Skipped)
 	}
@@ -509,6 +522,32 @@ func (v RunView) FeedbackText() string {
 	}
 	return s
 }
+
+// feedbackChange says what the ratings have changed: the share of new
+// samples the rating model likes at the first snapshot it judged after
+// ratings began steering, and at the latest; "" until there are two.
+func (v RunView) feedbackChange() string {
+	since := v.Run.Feedback.Since
+	first, last := -1, -1
+	for i, sn := range v.Snapshots {
+		if sn.Step < since || sn.LikedShare < 0 {
+			continue
+		}
+		if first < 0 {
+			first = i
+		}
+		last = i
+	}
+	if first < 0 || last == first {
+		return ""
+	}
+	a, b := v.Snapshots[first], v.Snapshots[last]
+	return fmt.Sprintf("New samples the rating model likes: %.0f%% at step %d, %.0f%% at step %d.", 100*a.LikedShare, a.Step, 100*b.LikedShare, b.Step)
+}
+
+// SessionSize mirrors jobs.DefaultSession (a server test checks the two
+// agree).
+const SessionSize = 16
 
 // FeedbackEvery mirrors jobs.FeedbackEvery (web does not import jobs; a
 // server test checks the two agree).

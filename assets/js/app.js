@@ -266,11 +266,28 @@
   if (gallery) {
     const count = () => {
       const n = $$("input[name=ids]:checked", gallery).length;
-      $("#selected-count").textContent = `${n} selected`;
+      const out = $("#selected-count");
+      if (out) out.textContent = `${n} selected`;
+    };
+    // A rating session (data-advance) moves the focus on to the next
+    // sample not rated yet after each rating, and says when all are.
+    const advance = gallery.hasAttribute("data-advance");
+    const next = (from) => {
+      const list = cards();
+      const i = list.indexOf(from);
+      const rest = list.slice(i + 1).concat(list.slice(0, i + 1));
+      return rest.find((c) => !c.classList.contains("liked") && !c.classList.contains("disliked"));
     };
     gallery.addEventListener("change", count);
+    if (advance) {
+      document.body.addEventListener("htmx:afterSwap", () => {
+        const done = $("#rate-done");
+        if (done && !cards().some((c) => !c.classList.contains("liked") && !c.classList.contains("disliked"))) done.hidden = false;
+      });
+    }
     document.body.addEventListener("htmx:afterSwap", count);
     const cards = () => $$(".sample", gallery);
+    if (advance && cards().length) cards()[0].focus(); // ready for the first key
     document.addEventListener("keydown", (e) => {
       if (e.target.matches("input, select, textarea") && e.target.type !== "checkbox") return;
       // Ctrl+D bookmarks, Ctrl+L goes to the address bar; a held key
@@ -298,7 +315,12 @@
           if (ev.detail.target && ev.detail.target.id !== id) return;
           document.body.removeEventListener("htmx:afterRequest", refocus);
           const n = document.getElementById(id);
-          if (n) n.focus();
+          if (!n) return;
+          if (!advance) { n.focus(); return; }
+          const to = next(n);
+          if (to) { to.focus(); return; }
+          const done = $("#rate-done");
+          if (done) { done.hidden = false; $("button", done).focus(); }
         };
         document.body.addEventListener("htmx:afterRequest", refocus);
         $(key === "l" ? ".like" : ".dislike", card).click();
@@ -308,7 +330,8 @@
         count();
       }
     });
-    $("#interpolate").addEventListener("click", () => {
+    const interp = $("#interpolate");
+    if (interp) interp.addEventListener("click", () => {
       const ids = $$("input[name=ids]:checked", gallery).map((b) => b.value);
       const out = $("#interpolation");
       if (ids.length !== 2) { out.innerHTML = ""; out.textContent = "Select exactly two samples to interpolate between."; return; }

@@ -16,14 +16,14 @@ import (
 	"github.com/ganstudio/ganstudio/gan/spec"
 )
 
-// The synthetic rater of 'ganstudio bench feedback' likes images whose
-// mean hue is warm: the hue of their coloured pixels, averaged round the
-// colour wheel, lies within --hue-max degrees of red. On the built-in
-// shapes (eight colours) the default 30° likes the red and orange ones, a
-// quarter of the set. The emoji set is a poor field for it: three in four
-// faces are yellow within 3° of each other (43–46°), so the rule either
-// likes almost nothing (35°: the few red faces and hearts) or flips on
-// noise.
+// The colour rule of 'ganstudio bench feedback' (rules.go has the others)
+// likes images whose mean hue is warm: the hue of their coloured pixels,
+// averaged round the colour wheel, lies within --hue-max degrees of red.
+// On the built-in shapes (eight colours) the default 30° likes the red and
+// orange ones, a quarter of the set. The emoji set is a poor field for it:
+// three in four faces are yellow within 3° of each other (43–46°), so the
+// rule either likes almost nothing (35°: the few red faces and hearts) or
+// flips on noise.
 
 // hueFromRed is the circular mean hue of an image's coloured pixels (each
 // weighted by its saturation) as degrees away from red: 0 red, 60 yellow,
@@ -57,24 +57,26 @@ func hueFromRed(img []float32, res int) float64 {
 	return math.Abs(math.Atan2(sy, sx)) * 180 / math.Pi
 }
 
-// rater rates images by a rule fixed from the training data.
+// rater rates images by one rule.
 type rater struct {
+	rule
 	res       int
-	threshold float64     // hue from red at or below which an image is liked
+	realShare float64     // of the training images
 	likedReal [][]float32 // evalN training images it likes, drawn with replacement
 }
 
-func newRater(ds *datasets.Dataset, hueMax float64) (rater, error) {
-	r := rater{res: ds.Res(), threshold: hueMax}
+func newRater(ds *datasets.Dataset, rl rule) (rater, error) {
+	r := rater{rule: rl, res: ds.Res()}
 	var liked []int
 	for i := 0; i < ds.Len(); i++ {
-		if r.likes(ds.Float(i)) {
+		if r.likes(ds.Float(i), r.res) {
 			liked = append(liked, i)
 		}
 	}
 	if len(liked) == 0 {
-		return r, fmt.Errorf("the rule likes none of the %d training images", ds.Len())
+		return r, fmt.Errorf("rule %s likes none of the %d training images", rl.name, ds.Len())
 	}
+	r.realShare = float64(len(liked)) / float64(ds.Len())
 	rng := rand.New(rand.NewPCG(5, 5))
 	for range evalN {
 		r.likedReal = append(r.likedReal, ds.Float(liked[rng.IntN(len(liked))]))
@@ -82,83 +84,106 @@ func newRater(ds *datasets.Dataset, hueMax float64) (rater, error) {
 	return r, nil
 }
 
-func (r rater) likes(img []float32) bool { return hueFromRed(img, r.res) <= r.threshold }
-
 func (r rater) share(imgs [][]float32) float64 {
 	n := 0
 	for _, img := range imgs {
-		if r.likes(img) {
+		if r.likes(img, r.res) {
 			n++
 		}
 	}
 	return float64(n) / float64(len(imgs))
 }
 
-// feedbackMeasure is one arm's figures on the evaluation latents.
+// feedbackMeasure is an arm's figures on the evaluation latents.
 type feedbackMeasure struct {
-	Share      float64 `json:"share"`       // samples the rater likes
-	Diversity  float64 `json:"diversity"`   // mean pairwise distance ÷ the training images'
-	SWD        float64 `json:"swd"`         // sliced Wasserstein distance to the training images
-	SWDLiked   float64 `json:"swd_liked"`   // the same to the training images the rater likes
-	ModelShare float64 `json:"model_share"` // samples the rating model would like (-1: no model)
-	BiasShare  float64 `json:"bias_share"`  // samples from latents biased toward liked ones that the rater likes
-	BiasDiv    float64 `json:"bias_diversity"`
-	Level      string  `json:"health"` // the collapse monitor's verdict
+	Shares    map[string]float64 `json:"shares"`    // by rule: the share of samples it likes
+	Diversity float64            `json:"diversity"` // mean pairwise distance ÷ the training images'
+	SWD       float64            `json:"swd"`       // sliced Wasserstein distance to the training images
+	SWDLiked  float64            `json:"swd_liked"` // the same to the training images the arm's rule likes (0: the arm has no rule)
+	Level     string             `json:"health"`    // the collapse monitor's verdict
 }
 
-type feedbackArm struct {
-	Methods string          `json:"methods"` // "none": the arm without feedback
-	Ratings int             `json:"ratings"`
-	Liked   int             `json:"liked"`
-	After   feedbackMeasure `json:"after"`
+// feedbackCell is one arm with feedback: a rule rating with a budget at a
+// weight, by one method set.
+type feedbackCell struct {
+	Rule     string          `json:"rule"`
+	Budget   int             `json:"budget"`
+	Weight   float64         `json:"weight"`
+	Methods  string          `json:"methods"`
+	Ratings  int             `json:"ratings"`  // given: the budget, unless the arm ran out of steps
+	Liked    int             `json:"liked"`    // of them, likes
+	Sessions int             `json:"sessions"` // of them, from rating sessions (the rest from snapshots)
+	Accuracy float64         `json:"model_accuracy"`
+	After    feedbackMeasure `json:"after"`
 }
 
 type feedbackSeed struct {
 	Seed   uint64          `json:"seed"`
-	Before feedbackMeasure `json:"before"`
-	Off    feedbackArm     `json:"off"`
-	On     []feedbackArm   `json:"on"` // one per method set
+	Before feedbackMeasure `json:"before"` // at the shared checkpoint
+	Off    feedbackMeasure `json:"off"`    // the arm without feedback
+	Cells  []feedbackCell  `json:"cells"`
 }
 
-// arms are the seed's arms, the one without feedback first.
-func (s feedbackSeed) arms() []feedbackArm { return append([]feedbackArm{s.Off}, s.On...) }
+type feedbackRule struct {
+	Name      string  `json:"name"`
+	Family    string  `json:"family"`
+	Describe  string  `json:"rule"`
+	RealShare float64 `json:"real_share"` // of the training images
+}
 
 type feedbackReport struct {
 	Dataset   string         `json:"dataset"`
-	Threshold float64        `json:"rule_hue_from_red_max"`
-	RealShare float64        `json:"real_share"`
+	Rules     []feedbackRule `json:"rules"`
 	Base      int            `json:"base_steps"`
 	Steps     int            `json:"steps"`
-	Ratings   int            `json:"ratings"`
-	Weight    float64        `json:"weight"`
+	SnapEvery int            `json:"snapshot_every"`
+	Snapshot  int            `json:"snapshot_samples"`
 	Gains     gan.Gains      `json:"default_gains"`
 	Seeds     []feedbackSeed `json:"seeds"`
-	// The goal's two figures per method set, over all seeds: share after
-	// with feedback ÷ without (goal ≥ 2), diversity with ÷ without (goal
-	// ≥ 0.8).
-	Ratios []feedbackRatio `json:"ratios"`
+	Summary   []feedbackSum  `json:"summary"` // one per cell, over all seeds
 }
 
-type feedbackRatio struct {
+// feedbackSum is a cell's goal figures over all seeds: ratios of sums of
+// the arm's figure to the arm without feedback's.
+type feedbackSum struct {
+	Rule      string  `json:"rule"`
+	Budget    int     `json:"budget"`
+	Weight    float64 `json:"weight"`
 	Methods   string  `json:"methods"`
-	Share     float64 `json:"share_ratio"`
-	Diversity float64 `json:"diversity_ratio"`
+	Share     float64 `json:"share"`
+	ShareOff  float64 `json:"share_off"`
+	Ratio     float64 `json:"share_ratio"`     // goal ≥ 2
+	Diversity float64 `json:"diversity_ratio"` // goal ≥ 0.8
+	SWD       float64 `json:"swd_ratio"`       // goal ≤ 1.1
+	Met       bool    `json:"goal_met"`
 }
 
-// feedbackCmd measures whether ratings steer training: from one
-// checkpoint per seed, the same steps with and without feedback, the
-// synthetic rater rating the same number of fresh samples in both arms.
+// cellSpec is what one feedback arm runs.
+type cellSpec struct {
+	rater  rater
+	budget int
+	weight float64
+	arm    armSpec
+}
+
+// feedbackCmd measures whether ratings steer training as a designer gives
+// them: from one checkpoint per seed, the same steps without feedback and
+// with, the synthetic rater rating only what the studio shows (every
+// snapshot's samples, and a rating session at each snapshot) up to a
+// budget. Every rule × budget × weight × method set is an arm of its own.
 func feedbackCmd(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("bench feedback", flag.ContinueOnError)
 	base := fs.Int("base", 300, "steps trained before the arms split (the shared checkpoint)")
 	steps := fs.Int("steps", 300, "steps each arm trains after the checkpoint")
-	ratings := fs.Int("ratings", 200, "ratings the rater gives in each arm")
-	rounds := fs.Int("rounds", 5, "rating rounds (the first at the checkpoint, then every steps/(rounds+1))")
-	seeds := fs.Int("seeds", 3, "seeds")
+	snapEvery := fs.Int("snapshot-every", 50, "steps between snapshots; the rater rates at each, up to steps less one snapshot")
+	snapN := fs.Int("snapshot-samples", 8, "samples a snapshot shows (the studio's)")
+	budgets := fs.String("budgets", "50 100 200", "ratings per arm, space-separated: each an arm of its own")
+	weights := fs.String("weights", "0.5 1", "feedback weights, 0–1, space-separated: each an arm of its own")
+	ruleList := fs.String("rules", "hue dark left round", "the raters' rules (hue, dark, left, round): each an arm of its own")
+	seeds := fs.Int("seeds", 1, "seeds")
 	first := fs.Uint64("first-seed", 1, "the first seed")
-	weight := fs.Float64("weight", 1, "feedback weight, 0–1 (the run's setting)")
 	dataset := fs.String("dataset", "shapes", "built-in dataset: shapes or emoji")
-	hueMax := fs.Float64("hue-max", 30, "the rater likes images whose mean hue is within this many degrees of red")
+	hueMax := fs.Float64("hue-max", 30, "the hue rule likes images whose mean hue is within this many degrees of red")
 	methods := fs.String("methods", gan.DefaultMethods.String(), "how feedback reaches training: replay, negatives, model, comma-separated; "+
 		"several sets separated by spaces are arms of their own, from the same checkpoint; "+
 		"a set may end in :S,N,M to set the liked share, the disliked weight and the model weight at weight 1")
@@ -177,57 +202,93 @@ func feedbackCmd(ctx context.Context, args []string) error {
 	if len(sets) == 0 {
 		return fmt.Errorf("--methods names no method")
 	}
-	if *base < 0 || *steps < 1 || *ratings < 1 || *rounds < 1 || *seeds < 1 {
-		return fmt.Errorf("--steps, --ratings, --rounds and --seeds must be at least 1, --base at least 0")
+	if *base < 0 || *steps < 1 || *seeds < 1 || *snapEvery < 1 || *snapN < 0 {
+		return fmt.Errorf("--steps, --seeds and --snapshot-every must be at least 1, --base and --snapshot-samples at least 0")
 	}
 	if !(*hueMax > 0 && *hueMax < 180) {
 		return fmt.Errorf("--hue-max must be between 0 and 180 degrees")
+	}
+	bs, err := intList(*budgets, "--budgets", 1)
+	if err != nil {
+		return err
+	}
+	wsList, err := floatList(*weights, "--weights")
+	if err != nil {
+		return err
+	}
+	rls, err := pickRules(*ruleList, *hueMax)
+	if err != nil {
+		return err
 	}
 	ds, err := datasets.Builtin(*dataset, 32)
 	if err != nil {
 		return err
 	}
-	rt, err := newRater(ds, *hueMax)
-	if err != nil {
-		return err
+	rep := feedbackReport{Dataset: "builtin:" + *dataset, Base: *base, Steps: *steps, SnapEvery: *snapEvery, Snapshot: *snapN, Gains: gan.DefaultGains}
+	var raters []rater
+	for _, rl := range rls {
+		rt, err := newRater(ds, rl)
+		if err != nil {
+			return err
+		}
+		raters = append(raters, rt)
+		rep.Rules = append(rep.Rules, feedbackRule{Name: rl.name, Family: rl.family, Describe: rl.describe, RealShare: round2(rt.realShare)})
+		fmt.Fprintf(os.Stderr, "rule %s (%s): likes %s, %.0f%% of the training images of %s\n", rl.name, rl.family, rl.describe, 100*rt.realShare, rep.Dataset)
 	}
-	rep := feedbackReport{Dataset: "builtin:" + *dataset, Threshold: round1(rt.threshold), Base: *base, Steps: *steps,
-		Ratings: *ratings, Weight: *weight, Gains: gan.DefaultGains}
-	var real [][]float32
-	for i := 0; i < ds.Len(); i++ {
-		real = append(real, ds.Float(i))
+	var cells []cellSpec
+	for _, rt := range raters {
+		for _, b := range bs {
+			for _, w := range wsList {
+				for _, a := range sets {
+					cells = append(cells, cellSpec{rater: rt, budget: b, weight: w, arm: a})
+				}
+			}
+		}
 	}
-	rep.RealShare = rt.share(real)
-	fmt.Fprintf(os.Stderr, "rule: mean hue within %.0f° of red (%.0f%% of the training images of %s)\n", rt.threshold, 100*rep.RealShare, rep.Dataset)
-	shareOn, divOn := make([]float64, len(sets)), make([]float64, len(sets))
-	var shareOff, divOff float64
+	p := studioProtocol{steps: *steps, every: *snapEvery, snapN: *snapN}
 	for seed := *first; seed < *first+uint64(*seeds); seed++ {
-		r, err := feedbackSeedRun(ctx, ds, rt, seed, *base, *steps, *ratings, *rounds, *weight, sets)
+		r, err := feedbackSeedRun(ctx, ds, raters, cells, seed, *base, p)
 		if err != nil {
 			return fmt.Errorf("seed %d: %w", seed, err)
 		}
 		rep.Seeds = append(rep.Seeds, r)
-		fmt.Fprintf(os.Stderr, "seed %d: share %.2f before;", seed, r.Before.Share)
-		for _, a := range r.arms() {
-			fmt.Fprintf(os.Stderr, " %s %.2f (diversity %.2f)", a.Methods, a.After.Share, a.After.Diversity)
-		}
-		fmt.Fprintln(os.Stderr)
-		shareOff += r.Off.After.Share
-		divOff += r.Off.After.Diversity
-		for i, a := range r.On {
-			shareOn[i] += a.After.Share
-			divOn[i] += a.After.Diversity
-		}
 	}
-	for i, a := range sets {
-		rep.Ratios = append(rep.Ratios, feedbackRatio{Methods: a.String(), Share: round2(shareOn[i] / math.Max(shareOff, 1e-9)),
-			Diversity: round2(divOn[i] / divOff)})
-	}
+	rep.Summary = summariseFeedback(rep.Seeds)
 	if *asJSON {
 		return json.NewEncoder(os.Stdout).Encode(rep)
 	}
 	printFeedback(&rep)
 	return nil
+}
+
+func intList(s, flag string, least int) ([]int, error) {
+	var out []int
+	for _, w := range strings.Fields(s) {
+		var n int
+		if _, err := fmt.Sscan(w, &n); err != nil || n < least {
+			return nil, fmt.Errorf("%s: %q is not a whole number of at least %d", flag, w, least)
+		}
+		out = append(out, n)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%s names none", flag)
+	}
+	return out, nil
+}
+
+func floatList(s, flag string) ([]float64, error) {
+	var out []float64
+	for _, w := range strings.Fields(s) {
+		var x float64
+		if _, err := fmt.Sscan(w, &x); err != nil || !(x > 0 && x <= 1) {
+			return nil, fmt.Errorf("%s: %q is not a weight above 0 and at most 1", flag, w)
+		}
+		out = append(out, x)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%s names none", flag)
+	}
+	return out, nil
 }
 
 // armSpec is one feedback arm: methods, and gains unless the default's.
@@ -263,7 +324,9 @@ func round2(x float64) float64 { return math.Round(x*100) / 100 }
 // evalLatents are the figures' latents, the same for every arm and step.
 const evalLatentSeed, evalN = 0xfeed, 256
 
-func measureFeedback(tr *gan.Trainer, rt rater, ref gan.Reference, model *gan.RatingModel, liked [][]float32) (feedbackMeasure, error) {
+// measureFeedback measures tr on the evaluation latents; own is the arm's
+// rule (nil: none), whose liked training images SWDLiked is taken to.
+func measureFeedback(tr *gan.Trainer, raters []rater, own *rater, ref gan.Reference) (feedbackMeasure, error) {
 	imgs, err := tr.Generator().Generate(gan.RandomLatents(evalN, tr.Config().ZDim, evalLatentSeed))
 	if err != nil {
 		return feedbackMeasure{}, err
@@ -273,32 +336,23 @@ func measureFeedback(tr *gan.Trainer, rt rater, ref gan.Reference, model *gan.Ra
 	if err != nil {
 		return feedbackMeasure{}, err
 	}
-	ql, err := gan.SWD(imgs, rt.likedReal, tr.Config().Res, gan.SWDOptions{Seed: 3})
-	if err != nil {
-		return feedbackMeasure{}, err
+	m := feedbackMeasure{Shares: map[string]float64{}, Diversity: round2(h.Diversity), SWD: round1(q.Mean), Level: h.Level}
+	for _, rt := range raters {
+		m.Shares[rt.name] = rt.share(imgs)
 	}
-	m := feedbackMeasure{Share: rt.share(imgs), Diversity: round2(h.Diversity), SWD: round1(q.Mean), SWDLiked: round1(ql.Mean),
-		ModelShare: -1, BiasShare: -1, BiasDiv: -1, Level: h.Level}
-	if model != nil {
-		m.ModelShare = model.LikedShare(imgs)
-	}
-	if len(liked) > 0 {
-		z, err := tr.Generator().BiasedLatents(liked, model, evalN, evalLatentSeed)
+	if own != nil {
+		ql, err := gan.SWD(imgs, own.likedReal, tr.Config().Res, gan.SWDOptions{Seed: 3})
 		if err != nil {
 			return m, err
 		}
-		bi, err := tr.Generator().Generate(z)
-		if err != nil {
-			return m, err
-		}
-		m.BiasShare, m.BiasDiv = rt.share(bi), round2(ref.Assess(bi).Diversity)
+		m.SWDLiked = round1(ql.Mean)
 	}
 	return m, nil
 }
 
-func feedbackSeedRun(ctx context.Context, ds *datasets.Dataset, rt rater, seed uint64, base, steps, ratings, rounds int, weight float64, sets []armSpec) (feedbackSeed, error) {
+func feedbackSeedRun(ctx context.Context, ds *datasets.Dataset, raters []rater, cells []cellSpec, seed uint64, base int, p studioProtocol) (feedbackSeed, error) {
 	out := feedbackSeed{Seed: seed}
-	cfg := spec.DefaultConfig()
+	cfg := spec.Studio(32) // the new-run form's engine
 	cfg.Seed = seed
 	tr, err := gan.NewTrainer(cfg, ds)
 	if err != nil {
@@ -320,124 +374,175 @@ func feedbackSeedRun(ctx context.Context, ds *datasets.Dataset, rt rater, seed u
 		return out, err
 	}
 	ref := gan.HealthReference(ds, seed)
-	for i, m := range append([]armSpec{{}}, sets...) {
+	for i := -1; i < len(cells); i++ {
 		tr, err := gan.ReadCheckpoint(bytes.NewReader(ck.Bytes()), ds)
 		if err != nil {
 			return out, err
 		}
-		arm, before, err := feedbackArmRun(ctx, tr, rt, ref, seed, steps, ratings, rounds, weight, m)
+		if i < 0 {
+			if out.Before, err = measureFeedback(tr, raters, nil, ref); err == nil {
+				if err = p.train(ctx, tr, seed, cellSpec{}, nil); err == nil {
+					out.Off, err = measureFeedback(tr, raters, nil, ref)
+				}
+			}
+			tr.Close()
+			if err != nil {
+				return out, err
+			}
+			fmt.Fprintf(os.Stderr, "seed %d, no feedback: shares %v, diversity %.2f, SWD %.1f, %s\n", seed, fmtShares(out.Off.Shares), out.Off.Diversity, out.Off.SWD, out.Off.Level)
+			continue
+		}
+		c := cells[i]
+		cell := feedbackCell{Rule: c.rater.name, Budget: c.budget, Weight: c.weight, Methods: c.arm.String()}
+		err = p.train(ctx, tr, seed, c, &cell)
+		if err == nil {
+			cell.After, err = measureFeedback(tr, raters, &c.rater, ref)
+		}
 		tr.Close()
 		if err != nil {
 			return out, err
 		}
-		out.Before = before
-		if i == 0 {
-			out.Off = arm
-		} else {
-			out.On = append(out.On, arm)
-		}
+		out.Cells = append(out.Cells, cell)
+		fmt.Fprintf(os.Stderr, "seed %d, %s %d ratings (%d liked, %d from sessions) at %g, %s: share %.2f (none %.2f), diversity %.2f (%.2f), SWD %.1f (%.1f), %s\n",
+			seed, cell.Rule, cell.Ratings, cell.Liked, cell.Sessions, cell.Weight, cell.Methods, cell.After.Shares[cell.Rule], out.Off.Shares[cell.Rule],
+			cell.After.Diversity, out.Off.Diversity, cell.After.SWD, out.Off.SWD, cell.After.Level)
 	}
 	return out, nil
 }
 
-// feedbackArmRun trains one arm. Every steps/(rounds+1) steps, from the
-// checkpoint on, the rater rates fresh samples (the same latents in both
-// arms) until it has given its ratings; with feedback on, the trainer gets
-// them at once, as the studio's worker does at its next read.
-func feedbackArmRun(ctx context.Context, tr *gan.Trainer, rt rater, ref gan.Reference, seed uint64, steps, ratings, rounds int,
-	weight float64, m armSpec) (arm feedbackArm, before feedbackMeasure, err error) {
-	arm.Methods = m.String()
-	on := m.m != 0
-	if before, err = measureFeedback(tr, rt, ref, nil, nil); err != nil {
-		return
+func fmtShares(m map[string]float64) string {
+	var parts []string
+	for _, rt := range rules(30) {
+		if v, ok := m[rt.name]; ok {
+			parts = append(parts, fmt.Sprintf("%s %.2f", rt.name, v))
+		}
 	}
+	return strings.Join(parts, ", ")
+}
+
+// studioProtocol rates as a designer in the studio can: at every snapshot
+// (the checkpoint's step, then every `every` steps while at least one
+// snapshot's steps are left for the ratings to act), the snapshot's
+// samples, then a rating session of fresh samples chosen by
+// gan.PickForRating, as many as spread the budget evenly over the
+// snapshots. Training gets the ratings at once, as the worker does at its
+// next read (within jobs.FeedbackEvery steps).
+type studioProtocol struct {
+	steps, every, snapN int
+}
+
+func (p studioProtocol) rounds() int { return max(1, (p.steps-1)/p.every) }
+
+// train trains tr p.steps steps; with a cell, the rater rates as above and
+// the ratings steer training.
+func (p studioProtocol) train(ctx context.Context, tr *gan.Trainer, seed uint64, c cellSpec, cell *feedbackCell) error {
 	start := tr.Step()
-	every := max(1, steps/(rounds+1))
-	per := (ratings + rounds - 1) / rounds
-	var liked, disliked, likedZ [][]float32
+	rounds := p.rounds()
+	session := 0
+	if cell != nil {
+		session = max(0, (c.budget-p.snapN*rounds+rounds-1)/rounds)
+	}
+	var liked, disliked [][]float32
 	var model *gan.RatingModel
 	zd := tr.Config().ZDim
-	for round := 0; ; round++ {
-		if arm.Ratings < ratings && (tr.Step()-start)%every == 0 {
-			n := min(per, ratings-arm.Ratings)
-			z := gan.RandomLatents(n, zd, seed<<16^uint64(round)^0x7a7e)
-			imgs, err := tr.Generator().Generate(z)
-			if err != nil {
-				return arm, before, err
+	rate := func(imgs [][]float32, fromSession bool) {
+		for _, img := range imgs {
+			if cell.Ratings == c.budget {
+				return
 			}
-			for i, img := range imgs {
-				if rt.likes(img) {
-					liked = append(liked, img)
-					likedZ = append(likedZ, z[i*zd:(i+1)*zd])
-				} else {
-					disliked = append(disliked, img)
-				}
+			cell.Ratings++
+			if fromSession {
+				cell.Sessions++
 			}
-			arm.Ratings += n
-			if model, err = gan.FitRatingModel(liked, disliked, tr.Config().Res); err != nil && err != gan.ErrFewRatings {
-				return arm, before, err
+			if c.rater.likes(img, c.rater.res) {
+				liked = append(liked, img)
+			} else {
+				disliked = append(disliked, img)
 			}
-			if on {
-				if err := tr.SetFeedback(&gan.Feedback{Liked: liked, Disliked: disliked, Weight: weight, Methods: m.m, Model: model, Gains: m.gains}); err != nil {
-					return arm, before, err
-				}
-			}
-			acc := -1.0
-			if model != nil {
-				acc = model.Accuracy
-			}
-			fmt.Fprintf(os.Stderr, "seed %d, feedback %s: step %d, %d ratings (%d liked), model accuracy %.2f\n",
-				seed, arm.Methods, tr.Step()-start, arm.Ratings, len(liked), acc)
-		}
-		if tr.Step()-start >= steps {
-			break
-		}
-		if _, err := tr.TrainStep(ctx); err != nil {
-			return arm, before, err
 		}
 	}
-	arm.Liked = len(liked)
-	arm.After, err = measureFeedback(tr, rt, ref, model, likedZ)
-	return arm, before, err
+	for round := 0; ; round++ {
+		s := tr.Step() - start
+		if cell != nil && s%p.every == 0 && s/p.every < rounds && cell.Ratings < c.budget {
+			// The same latents in every arm: the arms differ only in what
+			// their generators make of them.
+			key := seed<<20 ^ uint64(s)
+			snap, err := tr.Generator().Generate(gan.RandomLatents(p.snapN, zd, key^0x5a4))
+			if err != nil {
+				return err
+			}
+			rate(snap, false)
+			if n := min(session, c.budget-cell.Ratings); n > 0 {
+				pool, err := tr.Generator().Generate(gan.RandomLatents(gan.SessionPool*n, zd, key^0x5e5))
+				if err != nil {
+					return err
+				}
+				var picked [][]float32
+				for _, i := range gan.PickForRating(model, pool, n, gan.SessionRandomShare, key) {
+					picked = append(picked, pool[i])
+				}
+				rate(picked, true)
+			}
+			if model, err = gan.FitRatingModel(liked, disliked, tr.Config().Res); err != nil && err != gan.ErrFewRatings {
+				return err
+			}
+			if model != nil {
+				cell.Accuracy = round2(model.Accuracy)
+			}
+			if err := tr.SetFeedback(&gan.Feedback{Liked: liked, Disliked: disliked, Weight: c.weight, Methods: c.arm.m, Model: model, Gains: c.arm.gains}); err != nil {
+				return err
+			}
+			cell.Liked = len(liked)
+		}
+		if s >= p.steps {
+			return nil
+		}
+		if _, err := tr.TrainStep(ctx); err != nil {
+			return err
+		}
+	}
+}
+
+func summariseFeedback(seeds []feedbackSeed) []feedbackSum {
+	if len(seeds) == 0 {
+		return nil
+	}
+	var out []feedbackSum
+	for i, c := range seeds[0].Cells {
+		sum := feedbackSum{Rule: c.Rule, Budget: c.Budget, Weight: c.Weight, Methods: c.Methods}
+		var div, divOff, swd, swdOff float64
+		for _, s := range seeds {
+			a := s.Cells[i]
+			sum.Share += a.After.Shares[c.Rule] / float64(len(seeds))
+			sum.ShareOff += s.Off.Shares[c.Rule] / float64(len(seeds))
+			div, divOff = div+a.After.Diversity, divOff+s.Off.Diversity
+			swd, swdOff = swd+a.After.SWD, swdOff+s.Off.SWD
+		}
+		sum.Ratio = round2(sum.Share / math.Max(sum.ShareOff, 1.0/evalN))
+		sum.Diversity, sum.SWD = round2(div/divOff), round2(swd/swdOff)
+		sum.Share, sum.ShareOff = round2(sum.Share), round2(sum.ShareOff)
+		sum.Met = sum.Ratio >= 2 && sum.Diversity >= 0.8 && sum.SWD <= 1.1
+		out = append(out, sum)
+	}
+	return out
 }
 
 func printFeedback(r *feedbackReport) {
-	fmt.Printf("rule: likes images whose mean hue is within %.0f° of red (%.0f%% of the training images of %s)\n", r.Threshold, 100*r.RealShare, r.Dataset)
-	fmt.Printf("%d base steps, then %d steps per arm; %d ratings per arm; weight %g; gains (liked share, disliked weight, model weight) %g, %g, %g unless the arm says\n\n",
-		r.Base, r.Steps, r.Ratings, r.Weight, r.Gains.LikedShare, r.Gains.NegWeight, r.Gains.ModelWeight)
-	fmt.Printf("%4s %-22s %6s %7s %6s %9s %6s %10s %9s %6s %7s\n", "seed", "feedback", "liked", "before", "after", "diversity", "SWD", "SWD liked", "health", "model", "biased")
+	for _, rl := range r.Rules {
+		fmt.Printf("rule %-8s (%s): likes %s; %.0f%% of the training images of %s\n", rl.Name, rl.Family, rl.Describe, 100*rl.RealShare, r.Dataset)
+	}
+	fmt.Printf("%d base steps, then %d steps per arm; ratings at every snapshot (every %d steps): its %d samples, then a rating session; gains (liked share, disliked weight, model weight) %g, %g, %g unless the arm says\n\n",
+		r.Base, r.Steps, r.SnapEvery, r.Snapshot, r.Gains.LikedShare, r.Gains.NegWeight, r.Gains.ModelWeight)
+	fmt.Printf("%-8s %7s %6s %-22s %6s %6s %6s %9s %6s %5s\n", "rule", "ratings", "weight", "feedback", "share", "none", "×", "diversity", "SWD", "goal")
+	for _, x := range r.Summary {
+		met := "miss"
+		if x.Met {
+			met = "met"
+		}
+		fmt.Printf("%-8s %7d %6g %-22s %6.2f %6.2f %6.2f %9.2f %6.2f %5s\n", x.Rule, x.Budget, x.Weight, x.Methods, x.Share, x.ShareOff, x.Ratio, x.Diversity, x.SWD, met)
+	}
+	fmt.Println("\n×: share ÷ the share without feedback (goal ≥ 2); diversity and SWD: ÷ the arm without feedback's (goals ≥ 0.8, ≤ 1.1)")
 	for _, s := range r.Seeds {
-		for _, a := range s.arms() {
-			model, bias := "—", "—"
-			if a.After.ModelShare >= 0 {
-				model = fmt.Sprintf("%.2f", a.After.ModelShare)
-			}
-			if a.After.BiasShare >= 0 {
-				bias = fmt.Sprintf("%.2f", a.After.BiasShare)
-			}
-			fmt.Printf("%4d %-22s %6d %7.2f %6.2f %9.2f %6.1f %10.1f %9s %6s %7s\n", s.Seed, a.Methods, a.Liked,
-				s.Before.Share, a.After.Share, a.After.Diversity, a.After.SWD, a.After.SWDLiked, a.After.Level, model, bias)
-		}
-	}
-	if len(r.Seeds) > 1 {
-		for i := range r.Seeds[0].arms() {
-			var n, before, after, div, swd, swdl float64
-			name := ""
-			for _, s := range r.Seeds {
-				a := s.arms()[i]
-				name = a.Methods
-				n++
-				before += s.Before.Share
-				after += a.After.Share
-				div += a.After.Diversity
-				swd += a.After.SWD
-				swdl += a.After.SWDLiked
-			}
-			fmt.Printf("%4s %-22s %6s %7.2f %6.2f %9.2f %6.1f %10.1f\n", "mean", name, "", before/n, after/n, div/n, swd/n, swdl/n)
-		}
-	}
-	fmt.Println()
-	for _, x := range r.Ratios {
-		fmt.Printf("%-22s share after ÷ no feedback's: %.2f× (goal ≥ 2); diversity ÷ no feedback's: %.2f (goal ≥ 0.8)\n", x.Methods, x.Share, x.Diversity)
+		fmt.Printf("seed %d: before %s; without feedback %s, diversity %.2f, SWD %.1f, %s\n", s.Seed, fmtShares(s.Before.Shares), fmtShares(s.Off.Shares), s.Off.Diversity, s.Off.SWD, s.Off.Level)
 	}
 }

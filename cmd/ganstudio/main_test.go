@@ -153,6 +153,9 @@ func TestBadArguments(t *testing.T) {
 		{"bench", "feedback", "--methods", "all:1,x"},
 		{"bench", "feedback", "--dataset", "nope"},
 		{"bench", "feedback", "--steps", "0"},
+		{"bench", "feedback", "--rules", "hue,nope"},
+		{"bench", "feedback", "--budgets", "100 0"},
+		{"bench", "feedback", "--weights", "0.5 2"},
 	}
 	for _, c := range cases {
 		if err := run(ctx, c); err == nil {
@@ -207,7 +210,8 @@ func TestRaterHue(t *testing.T) {
 	}
 }
 
-// A tiny bench feedback gives its JSON report: both arms, the ratios.
+// A tiny bench feedback gives its JSON report: a cell per rule, each with
+// its budget spent on the snapshot's samples and a rating session.
 func TestBenchFeedbackJSON(t *testing.T) {
 	r, w, err := os.Pipe()
 	if err != nil {
@@ -215,7 +219,8 @@ func TestBenchFeedbackJSON(t *testing.T) {
 	}
 	stdout := os.Stdout
 	os.Stdout = w
-	err = run(context.Background(), []string{"bench", "feedback", "--base", "2", "--steps", "2", "--seeds", "1", "--ratings", "16", "--rounds", "2", "--json"})
+	err = run(context.Background(), []string{"bench", "feedback", "--base", "2", "--steps", "4", "--snapshot-every", "2",
+		"--budgets", "11", "--weights", "1", "--rules", "hue left", "--json"})
 	os.Stdout = stdout
 	w.Close()
 	if err != nil {
@@ -225,9 +230,19 @@ func TestBenchFeedbackJSON(t *testing.T) {
 	if err := json.NewDecoder(r).Decode(&rep); err != nil {
 		t.Fatal(err)
 	}
-	if len(rep.Seeds) != 1 || len(rep.Seeds[0].On) != 1 || rep.Seeds[0].Off.Ratings != 16 || rep.Seeds[0].On[0].Ratings != 16 ||
-		len(rep.Ratios) != 1 || rep.RealShare < 0.2 || rep.RealShare > 0.3 {
-		t.Errorf("report %+v", rep)
+	if len(rep.Seeds) != 1 || len(rep.Seeds[0].Cells) != 2 || len(rep.Summary) != 2 || len(rep.Rules) != 2 {
+		t.Fatalf("report %+v", rep)
+	}
+	// One round (at the checkpoint): 8 snapshot samples, then a session of 3.
+	for _, c := range rep.Seeds[0].Cells {
+		if c.Ratings != 11 || c.Sessions != 3 || c.Budget != 11 || c.After.SWDLiked <= 0 {
+			t.Errorf("cell %+v", c)
+		}
+	}
+	for _, rl := range rep.Rules {
+		if rl.RealShare < 0.2 || rl.RealShare > 0.4 {
+			t.Errorf("rule %s likes %.2f of the shapes, want a quarter to a third", rl.Name, rl.RealShare)
+		}
 	}
 }
 
