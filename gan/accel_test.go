@@ -145,7 +145,8 @@ func TestDeviceStepMatchesCPU(t *testing.T) {
 }
 
 // Every feedback part (liked images in D's real batch, the disliked batch,
-// the rating model's generator loss) computes the same on the device.
+// the rating model's generator loss, training images the model likes in
+// the real batch) computes the same on the device.
 func TestDeviceStepMatchesCPUWithFeedback(t *testing.T) {
 	cfg := deviceConfig()
 	src := datasets.Shapes(64, cfg.Res, 1)
@@ -154,7 +155,7 @@ func TestDeviceStepMatchesCPUWithFeedback(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fb := &Feedback{Liked: tinted(r, 6, cfg.Res, true), Disliked: tinted(r, 5, cfg.Res, false), Weight: 1, Methods: DefaultMethods, Model: model}
+	fb := &Feedback{Liked: tinted(r, 6, cfg.Res, true), Disliked: tinted(r, 5, cfg.Res, false), Weight: 1, Methods: DefaultMethods | DataPick, Model: model}
 	var trainers [2]*Trainer
 	for i, dev := range []device{nil, kernels.NewEmu()} {
 		tr, err := newTrainer(cfg, src, dev)
@@ -168,6 +169,9 @@ func TestDeviceStepMatchesCPUWithFeedback(t *testing.T) {
 		}
 		if err := tr.SetFeedback(fb); err != nil {
 			t.Fatal(err)
+		}
+		if tr.LikedData() == 0 {
+			t.Fatal("the rating model likes none of the shapes: the test would not check the data method")
 		}
 		trainers[i] = tr
 	}

@@ -18,6 +18,10 @@ import (
 //     even where they look like the data.
 //   - Model: the rating model's verdict on G's images is an extra generator
 //     loss, -log σ(r(G(z))), weighted.
+//   - Data: the rating model judges the training images, and the ones it
+//     likes take a share of D's real batch. Unlike replay, this shows D
+//     more of what is liked in the data itself, not G's own attempts at
+//     it, so the pull toward liked regions costs less in quality.
 type Feedback struct {
 	Liked, Disliked [][]float32 // rated images, planar RGB (CHW) in [-1, 1]
 	Weight          float64     // 0 (off) to 1: scales every share and loss below
@@ -39,10 +43,13 @@ type Gains struct {
 	NegWeight float64 `json:"neg_weight"`
 	// ModelWeight weighs the rating model's loss against the adversarial one.
 	ModelWeight float64 `json:"model_weight"`
+	// DataShare caps the share of the real batch's other slots (those
+	// liked images leave) that training images the model likes take.
+	DataShare float64 `json:"data_share"`
 }
 
 // DefaultGains are the studio's, chosen by `ganstudio bench feedback`.
-var DefaultGains = Gains{LikedShare: 0.5, NegWeight: 1, ModelWeight: 2}
+var DefaultGains = Gains{LikedShare: 0.5, NegWeight: 1, ModelWeight: 2, DataShare: 1}
 
 func (f *Feedback) gains() Gains {
 	if f.Gains != nil {
@@ -58,13 +65,15 @@ const (
 	Replay Method = 1 << iota
 	Negatives
 	ModelLoss
+	DataPick
 
 	// DefaultMethods is the set the studio uses, chosen by `ganstudio bench
 	// feedback` (see the README's table).
 	DefaultMethods = Replay | Negatives | ModelLoss
 )
 
-// ParseMethods reads a comma-separated list: replay, negatives, model, all.
+// ParseMethods reads a comma-separated list: replay, negatives, model,
+// data, all.
 func ParseMethods(s string) (Method, error) {
 	var m Method
 	start := 0
@@ -79,11 +88,13 @@ func ParseMethods(s string) (Method, error) {
 			m |= Negatives
 		case "model":
 			m |= ModelLoss
+		case "data":
+			m |= DataPick
 		case "all":
-			m |= Replay | Negatives | ModelLoss
+			m |= Replay | Negatives | ModelLoss | DataPick
 		case "none", "":
 		default:
-			return 0, fmt.Errorf("unknown feedback method %q (have replay, negatives, model, all, none)", w)
+			return 0, fmt.Errorf("unknown feedback method %q (have replay, negatives, model, data, all, none)", w)
 		}
 		start = i + 1
 	}
@@ -98,7 +109,7 @@ func (m Method) String() string {
 	for _, x := range []struct {
 		m    Method
 		name string
-	}{{Replay, "replay"}, {Negatives, "negatives"}, {ModelLoss, "model"}} {
+	}{{Replay, "replay"}, {Negatives, "negatives"}, {ModelLoss, "model"}, {DataPick, "data"}} {
 		if m&x.m != 0 {
 			if s != "" {
 				s += ","
@@ -119,6 +130,15 @@ func (f *Feedback) LikedSlots(n int) int {
 	}
 	k := int(math.Round(clamp01(f.Weight) * math.Min(f.gains().LikedShare, 1) * float64(n)))
 	return min(k, len(f.Liked))
+}
+
+// dataSlots is how many of n real slots training images the rating model
+// likes take, when it likes some (have of them).
+func (f *Feedback) dataSlots(n, have int) int {
+	if f == nil || f.Methods&DataPick == 0 || f.Model == nil || have == 0 {
+		return 0
+	}
+	return int(math.Round(clamp01(f.Weight) * math.Min(f.gains().DataShare, 1) * float64(n)))
 }
 
 // negWeight is the weight of the disliked batch's loss (0: none).
@@ -166,6 +186,7 @@ func (t *Trainer) SetFeedback(f *Feedback) error {
 		}
 	}
 	t.fb = f
+	t.findLikedData()
 	if f == nil || t.fbGraphs {
 		return nil
 	}
@@ -187,6 +208,44 @@ func (t *Trainer) SetFeedback(f *Feedback) error {
 	oldG.Close()
 	return nil
 }
+
+// findLikedData finds the training images the rating model likes, each
+// as it is and (when the run mirrors its data) mirrored, once per model.
+// A run with more than maxLikedDataScan images scans that many, spread
+// over the set, so that a read of new ratings stays quick.
+func (t *Trainer) findLikedData() {
+	f := t.fb
+	if f == nil || f.Methods&DataPick == 0 || f.Model == nil {
+		t.likedData, t.likedDataFor = t.likedData[:0], nil
+		return
+	}
+	if f.Model == t.likedDataFor {
+		return
+	}
+	t.likedData, t.likedDataFor = t.likedData[:0], f.Model
+	n := t.src.Len()
+	stride := max(1, n/maxLikedDataScan)
+	img := make([]float32, 3*t.cfg.Res*t.cfg.Res)
+	for i := 0; i < n; i += stride {
+		t.src.Image(i, img)
+		if f.Model.Score(img) > 0 {
+			t.likedData = append(t.likedData, 2*i)
+		}
+		if t.cfg.Mirror {
+			mirror(img, t.cfg.Res)
+			if f.Model.Score(img) > 0 {
+				t.likedData = append(t.likedData, 2*i+1)
+			}
+		}
+	}
+}
+
+// maxLikedDataScan bounds the training images findLikedData scores.
+const maxLikedDataScan = 20_000
+
+// LikedData is how many training images (mirrored ones counted apart) the
+// rating model likes, for DataPick; 0 without it.
+func (t *Trainer) LikedData() int { return len(t.likedData) }
 
 // Feedback returns what SetFeedback last gave.
 func (t *Trainer) Feedback() *Feedback { return t.fb }

@@ -22,7 +22,8 @@ func TestParseMethods(t *testing.T) {
 		{"replay", Replay, false},
 		{"replay,negatives", Replay | Negatives, false},
 		{"model,replay", Replay | ModelLoss, false},
-		{"all", Replay | Negatives | ModelLoss, false},
+		{"all", Replay | Negatives | ModelLoss | DataPick, false},
+		{"data,model", DataPick | ModelLoss, false},
 		{"none", 0, false},
 		{"", 0, false},
 		{"replay,bogus", 0, true},
@@ -465,5 +466,86 @@ func TestPickForRating(t *testing.T) {
 	}
 	if got := PickForRating(m, pool, 0, 0.25, 1); len(got) != 0 {
 		t.Errorf("asked for none: got %v", got)
+	}
+}
+
+// sliceSource serves images held in memory.
+type sliceSource struct {
+	res  int
+	imgs [][]float32
+}
+
+func (s sliceSource) Len() int                   { return len(s.imgs) }
+func (s sliceSource) Res() int                   { return s.res }
+func (s sliceSource) Image(i int, dst []float32) { copy(dst, s.imgs[i]) }
+
+func warmth(img []float32, res int) float32 {
+	plane := res * res
+	var s float32
+	for i := 0; i < plane; i++ {
+		s += img[i] - img[2*plane+i]
+	}
+	return s / float32(plane)
+}
+
+// The data method fills its share of the real batch with training images
+// the rating model likes, mirrored ones included when the run mirrors its
+// data, and leaves the rest of the batch to the whole set.
+func TestDataPickFillsRealBatch(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	cfg := tinyConfig()
+	cfg.Batch = 32
+	cfg.Mirror = true
+	// A third of the training images are warm: the model likes those.
+	warm, cool := tinted(r, 20, cfg.Res, true), tinted(r, 40, cfg.Res, false)
+	tr, err := NewTrainer(cfg, sliceSource{cfg.Res, append(append([][]float32{}, warm...), cool...)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	model, err := FitRatingModel(tinted(r, 20, cfg.Res, true), tinted(r, 20, cfg.Res, false), cfg.Res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tr.SetFeedback(&Feedback{Weight: 0.5, Methods: DataPick, Model: model}); err != nil {
+		t.Fatal(err)
+	}
+	if got := tr.LikedData(); got != 2*len(warm) {
+		t.Fatalf("the model likes %d training images (mirrored apart), want %d", got, 2*len(warm))
+	}
+	per := 3 * cfg.Res * cfg.Res
+	cooler := 0
+	for step := 0; step < 5; step++ {
+		if _, err := tr.TrainStep(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		real := nn.F32(tr.real)
+		picked := int(math.Round(0.5 * float64(cfg.Batch)))
+		for i := 0; i < cfg.Batch; i++ {
+			w := warmth(real[i*per:(i+1)*per], cfg.Res)
+			if i < picked && w <= 0 {
+				t.Fatalf("step %d: real slot %d (of the data share) holds a cool image", step, i)
+			}
+			if i >= picked && w < 0 {
+				cooler++
+			}
+		}
+	}
+	// The other slots draw from the whole set: two in three are cool.
+	if cooler < 40 {
+		t.Errorf("%d cool images in 80 slots outside the data share, want about 53", cooler)
+	}
+	// Without a model, or with the method off, nothing is picked.
+	if err := tr.SetFeedback(&Feedback{Weight: 0.5, Methods: Replay, Model: model}); err != nil {
+		t.Fatal(err)
+	}
+	if tr.LikedData() != 0 {
+		t.Errorf("the data method off, yet %d liked training images kept", tr.LikedData())
+	}
+	if err := tr.SetFeedback(&Feedback{Weight: 0.5, Methods: DataPick}); err != nil {
+		t.Fatal(err)
+	}
+	if tr.LikedData() != 0 {
+		t.Errorf("no model, yet %d liked training images kept", tr.LikedData())
 	}
 }

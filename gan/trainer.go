@@ -67,6 +67,11 @@ type feedbackState struct {
 	modelB, modelW *tensor.Dense // its bias and loss weight ÷ batch, per example
 	lastLikedSlots int
 	likedIdx       []int // scratch for drawing liked images without replacement
+	// likedData are the training images the rating model likes (index·2,
+	// +1 for the mirrored image), for DataPick; likedDataFor is the model
+	// they were found with.
+	likedData    []int
+	likedDataFor *RatingModel
 }
 
 // deviceState is a trainer on a device (accel.go), whose graphs are never
@@ -388,8 +393,18 @@ func (t *Trainer) TrainStep(ctx context.Context) (spec.Stats, error) {
 	per := 3 * c.Res * c.Res
 	real := nn.F32(t.real)
 	t.lastLikedSlots = t.fillFeedback(real)
+	picked := t.fb.dataSlots(c.Batch-t.lastLikedSlots, len(t.likedData))
 	for i := t.lastLikedSlots; i < c.Batch; i++ {
 		img := real[i*per : (i+1)*per]
+		if i-t.lastLikedSlots < picked {
+			// A training image the rating model likes, as it liked it.
+			k := t.likedData[t.rng.IntN(len(t.likedData))]
+			t.src.Image(k/2, img)
+			if k%2 == 1 {
+				mirror(img, c.Res)
+			}
+			continue
+		}
 		t.src.Image(t.rng.IntN(t.src.Len()), img)
 		if c.Mirror && t.rng.IntN(2) == 0 {
 			mirror(img, c.Res)

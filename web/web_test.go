@@ -191,3 +191,28 @@ func TestRunDeviceShown(t *testing.T) {
 		}
 	}
 }
+
+// The run page says what ratings have changed: the share of new samples
+// the rating model likes, at the first judged snapshot since ratings began
+// steering and at the latest; nothing until there are two such snapshots.
+func TestFeedbackTextSaysWhatChanged(t *testing.T) {
+	run := &store.Run{Config: store.RunConfig{FeedbackWeight: 0.5},
+		Feedback: store.FeedbackStatus{Liked: 30, Disliked: 70, Since: 100, ReadStep: 300, Model: true, ModelAccuracy: 0.9, Weight: 0.5}}
+	snaps := []store.Snapshot{{Step: 50, LikedShare: 0.1}, {Step: 100, LikedShare: -1}, {Step: 150, LikedShare: 0.2}, {Step: 200, LikedShare: -1}, {Step: 300, LikedShare: 0.55}}
+	for _, c := range []struct {
+		snaps []store.Snapshot
+		want  string
+	}{
+		{snaps, "New samples the rating model likes: 20% at step 150, 55% at step 300."},
+		{snaps[:3], ""},
+		{nil, ""},
+	} {
+		got := RunView{Run: run, Snapshots: c.snaps}.FeedbackText()
+		if !strings.HasPrefix(got, "100 ratings in use (30 liked, 70 disliked) since step 100") {
+			t.Errorf("%d snapshots: %q", len(c.snaps), got)
+		}
+		if has := strings.Contains(got, "New samples the rating model likes"); has != (c.want != "") || (c.want != "" && !strings.Contains(got, c.want)) {
+			t.Errorf("%d snapshots: %q, want it to say %q", len(c.snaps), got, c.want)
+		}
+	}
+}

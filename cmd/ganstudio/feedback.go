@@ -106,15 +106,18 @@ type feedbackMeasure struct {
 // feedbackCell is one arm with feedback: a rule rating with a budget at a
 // weight, by one method set.
 type feedbackCell struct {
-	Rule     string          `json:"rule"`
-	Budget   int             `json:"budget"`
-	Weight   float64         `json:"weight"`
-	Methods  string          `json:"methods"`
-	Ratings  int             `json:"ratings"`  // given: the budget, unless the arm ran out of steps
-	Liked    int             `json:"liked"`    // of them, likes
-	Sessions int             `json:"sessions"` // of them, from rating sessions (the rest from snapshots)
-	Accuracy float64         `json:"model_accuracy"`
-	After    feedbackMeasure `json:"after"`
+	Rule     string  `json:"rule"`
+	Budget   int     `json:"budget"`
+	Weight   float64 `json:"weight"`
+	Methods  string  `json:"methods"`
+	Ratings  int     `json:"ratings"`  // given: the budget, unless the arm ran out of steps
+	Liked    int     `json:"liked"`    // of them, likes
+	Sessions int     `json:"sessions"` // of them, from rating sessions (the rest from snapshots)
+	Accuracy float64 `json:"model_accuracy"`
+	// LikedData is how many training images (mirrored ones apart) the
+	// last rating model liked, for the data method.
+	LikedData int             `json:"liked_data"`
+	After     feedbackMeasure `json:"after"`
 }
 
 type feedbackSeed struct {
@@ -186,7 +189,7 @@ func feedbackCmd(ctx context.Context, args []string) error {
 	hueMax := fs.Float64("hue-max", 30, "the hue rule likes images whose mean hue is within this many degrees of red")
 	methods := fs.String("methods", gan.DefaultMethods.String(), "how feedback reaches training: replay, negatives, model, comma-separated; "+
 		"several sets separated by spaces are arms of their own, from the same checkpoint; "+
-		"a set may end in :S,N,M to set the liked share, the disliked weight and the model weight at weight 1")
+		"a set may end in :S,N,M or :S,N,M,D to set the liked share, the disliked weight, the model weight and the data share at weight 1")
 	asJSON := fs.Bool("json", false, "print JSON instead of a table")
 	if err := fs.Parse(args); err != nil {
 		return errUsage
@@ -301,20 +304,33 @@ func (a armSpec) String() string {
 	if a.gains == nil {
 		return a.m.String()
 	}
-	return fmt.Sprintf("%v:%g,%g,%g", a.m, a.gains.LikedShare, a.gains.NegWeight, a.gains.ModelWeight)
+	return fmt.Sprintf("%v:%g,%g,%g,%g", a.m, a.gains.LikedShare, a.gains.NegWeight, a.gains.ModelWeight, a.gains.DataShare)
 }
 
-// parseArm reads "replay,negatives" or "all:0.5,1,2".
+// parseArm reads "replay,negatives", "all:0.5,1,2" or "all:0.5,1,2,1"
+// (the data share left out is the default's).
 func parseArm(s string) (armSpec, error) {
 	ms, gs, hasGains := strings.Cut(s, ":")
 	m, err := gan.ParseMethods(ms)
 	if err != nil || !hasGains {
 		return armSpec{m: m}, err
 	}
-	var g gan.Gains
-	if n, err := fmt.Sscanf(gs, "%g,%g,%g", &g.LikedShare, &g.NegWeight, &g.ModelWeight); err != nil || n != 3 ||
-		g.LikedShare < 0 || g.NegWeight < 0 || g.ModelWeight < 0 {
-		return armSpec{}, fmt.Errorf("arm %q: gains are three figures of at least 0, like all:0.25,0.5,0.5", s)
+	g := gan.DefaultGains
+	var figs []float64
+	for _, w := range strings.Split(gs, ",") {
+		var x float64
+		if _, err := fmt.Sscan(w, &x); err != nil || x < 0 {
+			figs = nil
+			break
+		}
+		figs = append(figs, x)
+	}
+	if len(figs) != 3 && len(figs) != 4 {
+		return armSpec{}, fmt.Errorf("arm %q: gains are three or four figures of at least 0, like all:0.25,0.5,0.5 or all:0.25,0.5,0.5,1", s)
+	}
+	g.LikedShare, g.NegWeight, g.ModelWeight = figs[0], figs[1], figs[2]
+	if len(figs) == 4 {
+		g.DataShare = figs[3]
 	}
 	return armSpec{m: m, gains: &g}, nil
 }
@@ -492,7 +508,7 @@ func (p studioProtocol) train(ctx context.Context, tr *gan.Trainer, seed uint64,
 			if err := tr.SetFeedback(&gan.Feedback{Liked: liked, Disliked: disliked, Weight: c.weight, Methods: c.arm.m, Model: model, Gains: c.arm.gains}); err != nil {
 				return err
 			}
-			cell.Liked = len(liked)
+			cell.Liked, cell.LikedData = len(liked), tr.LikedData()
 		}
 		if s >= p.steps {
 			return nil
@@ -531,15 +547,15 @@ func printFeedback(r *feedbackReport) {
 	for _, rl := range r.Rules {
 		fmt.Printf("rule %-8s (%s): likes %s; %.0f%% of the training images of %s\n", rl.Name, rl.Family, rl.Describe, 100*rl.RealShare, r.Dataset)
 	}
-	fmt.Printf("%d base steps, then %d steps per arm; ratings at every snapshot (every %d steps): its %d samples, then a rating session; gains (liked share, disliked weight, model weight) %g, %g, %g unless the arm says\n\n",
-		r.Base, r.Steps, r.SnapEvery, r.Snapshot, r.Gains.LikedShare, r.Gains.NegWeight, r.Gains.ModelWeight)
-	fmt.Printf("%-8s %7s %6s %-22s %6s %6s %6s %9s %6s %5s\n", "rule", "ratings", "weight", "feedback", "share", "none", "×", "diversity", "SWD", "goal")
+	fmt.Printf("%d base steps, then %d steps per arm; ratings at every snapshot (every %d steps): its %d samples, then a rating session; gains (liked share, disliked weight, model weight, data share) %g, %g, %g, %g unless the arm says\n\n",
+		r.Base, r.Steps, r.SnapEvery, r.Snapshot, r.Gains.LikedShare, r.Gains.NegWeight, r.Gains.ModelWeight, r.Gains.DataShare)
+	fmt.Printf("%-8s %7s %6s %-30s %6s %6s %6s %9s %6s %5s\n", "rule", "ratings", "weight", "feedback", "share", "none", "×", "diversity", "SWD", "goal")
 	for _, x := range r.Summary {
 		met := "miss"
 		if x.Met {
 			met = "met"
 		}
-		fmt.Printf("%-8s %7d %6g %-22s %6.2f %6.2f %6.2f %9.2f %6.2f %5s\n", x.Rule, x.Budget, x.Weight, x.Methods, x.Share, x.ShareOff, x.Ratio, x.Diversity, x.SWD, met)
+		fmt.Printf("%-8s %7d %6g %-30s %6.2f %6.2f %6.2f %9.2f %6.2f %5s\n", x.Rule, x.Budget, x.Weight, x.Methods, x.Share, x.ShareOff, x.Ratio, x.Diversity, x.SWD, met)
 	}
 	fmt.Println("\n×: share ÷ the share without feedback (goal ≥ 2); diversity and SWD: ÷ the arm without feedback's (goals ≥ 0.8, ≤ 1.1)")
 	for _, s := range r.Seeds {

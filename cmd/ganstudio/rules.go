@@ -66,12 +66,12 @@ func pickRules(s string, hueMax float64) ([]rule, error) {
 //   - darkMax: of the eight colours, red and purple (luminance 0.28, 0.26)
 //     are dark, blue and magenta (0.42, 0.41) are not;
 //   - leftMax: centres are uniform over the frame less the object's radius;
-//   - roundMax: a disc is 1 (1.003–1.011 drawn at 32 px), a square 1.05,
+//   - roundMax: a disc is 1 (1.003–1.011 drawn at 32 px), a square 1.047,
 //     a triangle 1.21.
 const (
 	darkMax  = 0.38
 	leftMax  = 0.4
-	roundMax = 1.025
+	roundMax = 1.04
 )
 
 // ink is how far pixel i is from white, 0 to 1: the largest of the
