@@ -9,6 +9,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/ganstudio/ganstudio/datasets"
@@ -63,16 +64,41 @@ type rater struct {
 	res       int
 	realShare float64     // of the training images
 	likedReal [][]float32 // evalN training images it likes, drawn with replacement
+	liked     []int       // the training images it likes
+	others    []int       // and the rest
+	ds        *datasets.Dataset
+}
+
+// shiftSWD is the SWD to the training images (as Trainer.Quality measures
+// it) of training images themselves, drawn so that the rule likes share
+// of them: what a perfect generator steered that far would score. Moving
+// toward what a rule likes moves away from the whole set; this is the
+// part of a steered arm's SWD that no method can avoid.
+func (r rater) shiftSWD(share float64) (float64, error) {
+	rng := rand.New(rand.NewPCG(11, 11))
+	imgs := make([][]float32, gan.EvalImages)
+	for k := range imgs {
+		set := r.others
+		if rng.Float64() < share || len(r.others) == 0 {
+			set = r.liked
+		}
+		imgs[k] = r.ds.Float(set[rng.IntN(len(set))])
+	}
+	q, err := gan.SWD(imgs, gan.RealSample(r.ds, gan.EvalImages, 1), r.res, gan.SWDOptions{Seed: 3})
+	return round1(q.Mean), err
 }
 
 func newRater(ds *datasets.Dataset, rl rule) (rater, error) {
-	r := rater{rule: rl, res: ds.Res()}
+	r := rater{rule: rl, res: ds.Res(), ds: ds}
 	var liked []int
 	for i := 0; i < ds.Len(); i++ {
 		if r.likes(ds.Float(i), r.res) {
 			liked = append(liked, i)
+		} else {
+			r.others = append(r.others, i)
 		}
 	}
+	r.liked = liked
 	if len(liked) == 0 {
 		return r, fmt.Errorf("rule %s likes none of the %d training images", rl.name, ds.Len())
 	}
@@ -100,7 +126,10 @@ type feedbackMeasure struct {
 	Diversity float64            `json:"diversity"` // mean pairwise distance ÷ the training images'
 	SWD       float64            `json:"swd"`       // sliced Wasserstein distance to the training images
 	SWDLiked  float64            `json:"swd_liked"` // the same to the training images the arm's rule likes (0: the arm has no rule)
-	Level     string             `json:"health"`    // the collapse monitor's verdict
+	// Shift is, by rule, shiftSWD at the share it likes: the SWD of
+	// training images steered as far.
+	Shift map[string]float64 `json:"shift_swd"`
+	Level string             `json:"health"` // the collapse monitor's verdict
 }
 
 // feedbackCell is one arm with feedback: a rule rating with a budget at a
@@ -158,7 +187,12 @@ type feedbackSum struct {
 	Ratio     float64 `json:"share_ratio"`     // goal ≥ 2
 	Diversity float64 `json:"diversity_ratio"` // goal ≥ 0.8
 	SWD       float64 `json:"swd_ratio"`       // goal ≤ 1.1
-	Met       bool    `json:"goal_met"`
+	// ShiftSWD is the same ratio for training images steered as far
+	// (shiftSWD at the arm's share ÷ at the share without feedback): the
+	// part of the SWD ratio that comes with the shift itself.
+	ShiftSWD float64 `json:"shift_swd_ratio"`
+	SWDLiked float64 `json:"swd_liked"` // the arm's SWD to the training images its rule likes
+	Met      bool    `json:"goal_met"`
 }
 
 // cellSpec is what one feedback arm runs.
@@ -191,8 +225,14 @@ func feedbackCmd(ctx context.Context, args []string) error {
 		"several sets separated by spaces are arms of their own, from the same checkpoint; "+
 		"a set may end in :S,N,M or :S,N,M,D to set the liked share, the disliked weight, the model weight and the data share at weight 1")
 	asJSON := fs.Bool("json", false, "print JSON instead of a table")
+	grids := fs.String("grids", "", "a folder to write each arm's first 64 evaluation samples to, as an 8×8 grid")
 	if err := fs.Parse(args); err != nil {
 		return errUsage
+	}
+	if *grids != "" {
+		if err := os.MkdirAll(*grids, 0o755); err != nil {
+			return err
+		}
 	}
 	var sets []armSpec
 	for _, w := range strings.Fields(*methods) {
@@ -248,7 +288,7 @@ func feedbackCmd(ctx context.Context, args []string) error {
 			}
 		}
 	}
-	p := studioProtocol{steps: *steps, every: *snapEvery, snapN: *snapN}
+	p := studioProtocol{steps: *steps, every: *snapEvery, snapN: *snapN, grids: *grids}
 	for seed := *first; seed < *first+uint64(*seeds); seed++ {
 		r, err := feedbackSeedRun(ctx, ds, raters, cells, seed, *base, p)
 		if err != nil {
@@ -342,19 +382,29 @@ const evalLatentSeed, evalN = 0xfeed, 256
 
 // measureFeedback measures tr on the evaluation latents; own is the arm's
 // rule (nil: none), whose liked training images SWDLiked is taken to.
-func measureFeedback(tr *gan.Trainer, raters []rater, own *rater, ref gan.Reference) (feedbackMeasure, error) {
+func measureFeedback(tr *gan.Trainer, raters []rater, own *rater, ref gan.Reference, grid string) (feedbackMeasure, error) {
 	imgs, err := tr.Generator().Generate(gan.RandomLatents(evalN, tr.Config().ZDim, evalLatentSeed))
 	if err != nil {
 		return feedbackMeasure{}, err
+	}
+	if grid != "" {
+		if err := writePNG(grid, gan.Grid(imgs[:64], tr.Config().Res, 8)); err != nil {
+			return feedbackMeasure{}, err
+		}
 	}
 	h := ref.Assess(imgs)
 	q, err := tr.Quality()
 	if err != nil {
 		return feedbackMeasure{}, err
 	}
-	m := feedbackMeasure{Shares: map[string]float64{}, Diversity: round2(h.Diversity), SWD: round1(q.Mean), Level: h.Level}
+	m := feedbackMeasure{Shares: map[string]float64{}, Shift: map[string]float64{}, Diversity: round2(h.Diversity), SWD: round1(q.Mean), Level: h.Level}
 	for _, rt := range raters {
 		m.Shares[rt.name] = rt.share(imgs)
+		if own == nil || own.name == rt.name {
+			if m.Shift[rt.name], err = rt.shiftSWD(m.Shares[rt.name]); err != nil {
+				return m, err
+			}
+		}
 	}
 	if own != nil {
 		ql, err := gan.SWD(imgs, own.likedReal, tr.Config().Res, gan.SWDOptions{Seed: 3})
@@ -396,9 +446,9 @@ func feedbackSeedRun(ctx context.Context, ds *datasets.Dataset, raters []rater, 
 			return out, err
 		}
 		if i < 0 {
-			if out.Before, err = measureFeedback(tr, raters, nil, ref); err == nil {
+			if out.Before, err = measureFeedback(tr, raters, nil, ref, p.gridPath(seed, "before")); err == nil {
 				if err = p.train(ctx, tr, seed, cellSpec{}, nil); err == nil {
-					out.Off, err = measureFeedback(tr, raters, nil, ref)
+					out.Off, err = measureFeedback(tr, raters, nil, ref, p.gridPath(seed, "none"))
 				}
 			}
 			tr.Close()
@@ -412,7 +462,7 @@ func feedbackSeedRun(ctx context.Context, ds *datasets.Dataset, raters []rater, 
 		cell := feedbackCell{Rule: c.rater.name, Budget: c.budget, Weight: c.weight, Methods: c.arm.String()}
 		err = p.train(ctx, tr, seed, c, &cell)
 		if err == nil {
-			cell.After, err = measureFeedback(tr, raters, &c.rater, ref)
+			cell.After, err = measureFeedback(tr, raters, &c.rater, ref, p.gridPath(seed, fmt.Sprintf("%s-%d-%g-%s", c.rater.name, c.budget, c.weight, cell.Methods)))
 		}
 		tr.Close()
 		if err != nil {
@@ -445,6 +495,16 @@ func fmtShares(m map[string]float64) string {
 // next read (within jobs.FeedbackEvery steps).
 type studioProtocol struct {
 	steps, every, snapN int
+	grids               string // a folder for the arms' grids, or ""
+}
+
+// gridPath is where an arm's grid goes ("" none).
+func (p studioProtocol) gridPath(seed uint64, name string) string {
+	if p.grids == "" {
+		return ""
+	}
+	name = strings.NewReplacer(",", "+", ":", "-").Replace(name)
+	return filepath.Join(p.grids, fmt.Sprintf("seed%d-%s.png", seed, name))
 }
 
 func (p studioProtocol) rounds() int { return max(1, (p.steps-1)/p.every) }
@@ -526,16 +586,18 @@ func summariseFeedback(seeds []feedbackSeed) []feedbackSum {
 	var out []feedbackSum
 	for i, c := range seeds[0].Cells {
 		sum := feedbackSum{Rule: c.Rule, Budget: c.Budget, Weight: c.Weight, Methods: c.Methods}
-		var div, divOff, swd, swdOff float64
+		var div, divOff, swd, swdOff, sh, shOff, swdl float64
 		for _, s := range seeds {
 			a := s.Cells[i]
 			sum.Share += a.After.Shares[c.Rule] / float64(len(seeds))
 			sum.ShareOff += s.Off.Shares[c.Rule] / float64(len(seeds))
 			div, divOff = div+a.After.Diversity, divOff+s.Off.Diversity
 			swd, swdOff = swd+a.After.SWD, swdOff+s.Off.SWD
+			sh, shOff = sh+a.After.Shift[c.Rule], shOff+s.Off.Shift[c.Rule]
+			swdl += a.After.SWDLiked / float64(len(seeds))
 		}
 		sum.Ratio = round2(sum.Share / math.Max(sum.ShareOff, 1.0/evalN))
-		sum.Diversity, sum.SWD = round2(div/divOff), round2(swd/swdOff)
+		sum.Diversity, sum.SWD, sum.ShiftSWD, sum.SWDLiked = round2(div/divOff), round2(swd/swdOff), round2(sh/shOff), round1(swdl)
 		sum.Share, sum.ShareOff = round2(sum.Share), round2(sum.ShareOff)
 		sum.Met = sum.Ratio >= 2 && sum.Diversity >= 0.8 && sum.SWD <= 1.1
 		out = append(out, sum)
@@ -549,15 +611,16 @@ func printFeedback(r *feedbackReport) {
 	}
 	fmt.Printf("%d base steps, then %d steps per arm; ratings at every snapshot (every %d steps): its %d samples, then a rating session; gains (liked share, disliked weight, model weight, data share) %g, %g, %g, %g unless the arm says\n\n",
 		r.Base, r.Steps, r.SnapEvery, r.Snapshot, r.Gains.LikedShare, r.Gains.NegWeight, r.Gains.ModelWeight, r.Gains.DataShare)
-	fmt.Printf("%-8s %7s %6s %-30s %6s %6s %6s %9s %6s %5s\n", "rule", "ratings", "weight", "feedback", "share", "none", "×", "diversity", "SWD", "goal")
+	fmt.Printf("%-8s %7s %6s %-30s %6s %6s %6s %9s %6s %6s %9s %5s\n", "rule", "ratings", "weight", "feedback", "share", "none", "×", "diversity", "SWD", "shift", "SWD liked", "goal")
 	for _, x := range r.Summary {
 		met := "miss"
 		if x.Met {
 			met = "met"
 		}
-		fmt.Printf("%-8s %7d %6g %-30s %6.2f %6.2f %6.2f %9.2f %6.2f %5s\n", x.Rule, x.Budget, x.Weight, x.Methods, x.Share, x.ShareOff, x.Ratio, x.Diversity, x.SWD, met)
+		fmt.Printf("%-8s %7d %6g %-30s %6.2f %6.2f %6.2f %9.2f %6.2f %6.2f %9.1f %5s\n", x.Rule, x.Budget, x.Weight, x.Methods, x.Share, x.ShareOff, x.Ratio, x.Diversity, x.SWD, x.ShiftSWD, x.SWDLiked, met)
 	}
-	fmt.Println("\n×: share ÷ the share without feedback (goal ≥ 2); diversity and SWD: ÷ the arm without feedback's (goals ≥ 0.8, ≤ 1.1)")
+	fmt.Println("\n×: share ÷ the share without feedback (goal ≥ 2); diversity and SWD: ÷ the arm without feedback's (goals ≥ 0.8, ≤ 1.1);")
+	fmt.Println("shift: the SWD ratio of training images drawn with the same shares (what steering that far costs a perfect generator); SWD liked: to the training images the rule likes")
 	for _, s := range r.Seeds {
 		fmt.Printf("seed %d: before %s; without feedback %s, diversity %.2f, SWD %.1f, %s\n", s.Seed, fmtShares(s.Before.Shares), fmtShares(s.Off.Shares), s.Off.Diversity, s.Off.SWD, s.Off.Level)
 	}

@@ -219,8 +219,9 @@ func TestBenchFeedbackJSON(t *testing.T) {
 	}
 	stdout := os.Stdout
 	os.Stdout = w
+	grids := t.TempDir()
 	err = run(context.Background(), []string{"bench", "feedback", "--base", "2", "--steps", "4", "--snapshot-every", "2",
-		"--budgets", "11", "--weights", "1", "--rules", "hue left", "--json"})
+		"--budgets", "11", "--weights", "1", "--rules", "hue left", "--json", "--grids", grids})
 	os.Stdout = stdout
 	w.Close()
 	if err != nil {
@@ -237,6 +238,20 @@ func TestBenchFeedbackJSON(t *testing.T) {
 	for _, c := range rep.Seeds[0].Cells {
 		if c.Ratings != 11 || c.Sessions != 3 || c.Budget != 11 || c.After.SWDLiked <= 0 {
 			t.Errorf("cell %+v", c)
+		}
+	}
+	for _, name := range []string{"seed1-before.png", "seed1-none.png", "seed1-hue-11-1-replay+negatives+model.png", "seed1-left-11-1-replay+negatives+model.png"} {
+		f, err := os.Open(filepath.Join(grids, name))
+		if err != nil {
+			t.Error(err)
+			continue
+		}
+		img, err := png.Decode(f)
+		f.Close()
+		if err != nil {
+			t.Errorf("grid %s: %v", name, err)
+		} else if img.Bounds().Dx() != 8*34+2 {
+			t.Errorf("grid %s is %d wide; want 8 samples of 32 px with 2 px gutters", name, img.Bounds().Dx())
 		}
 	}
 	for _, rl := range rep.Rules {
