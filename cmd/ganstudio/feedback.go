@@ -126,6 +126,9 @@ type feedbackMeasure struct {
 	Diversity float64            `json:"diversity"` // mean pairwise distance ÷ the training images'
 	SWD       float64            `json:"swd"`       // sliced Wasserstein distance to the training images
 	SWDLiked  float64            `json:"swd_liked"` // the same to the training images the arm's rule likes (0: the arm has no rule)
+	// SWDLikedBy is, by rule, the SWD to the training images it likes
+	// (the arm without feedback has every rule's; an arm with, its own).
+	SWDLikedBy map[string]float64 `json:"swd_liked_by"`
 	// Shift is, by rule, shiftSWD at the share it likes: the SWD of
 	// training images steered as far.
 	Shift map[string]float64 `json:"shift_swd"`
@@ -406,12 +409,19 @@ func measureFeedback(tr *gan.Trainer, raters []rater, own *rater, ref gan.Refere
 			}
 		}
 	}
-	if own != nil {
-		ql, err := gan.SWD(imgs, own.likedReal, tr.Config().Res, gan.SWDOptions{Seed: 3})
+	m.SWDLikedBy = map[string]float64{}
+	for _, rt := range raters {
+		if own != nil && own.name != rt.name {
+			continue
+		}
+		ql, err := gan.SWD(imgs, rt.likedReal, tr.Config().Res, gan.SWDOptions{Seed: 3})
 		if err != nil {
 			return m, err
 		}
-		m.SWDLiked = round1(ql.Mean)
+		m.SWDLikedBy[rt.name] = round1(ql.Mean)
+	}
+	if own != nil {
+		m.SWDLiked = m.SWDLikedBy[own.name]
 	}
 	return m, nil
 }
