@@ -310,29 +310,38 @@ const SessionPool = 4
 // Without a model (too few ratings yet) all n are random. It returns
 // indices into imgs, the uncertain ones first.
 func PickForRating(model *RatingModel, imgs [][]float32, n int, randomShare float64, seed uint64) []int {
-	n = min(n, len(imgs))
+	var scores []float64
+	if model != nil {
+		scores = make([]float64, len(imgs))
+		for i, img := range imgs {
+			scores[i] = model.Score(img)
+		}
+	}
+	return PickByScore(scores, len(imgs), n, randomShare, seed)
+}
+
+// PickByScore is PickForRating on the model's scores of m candidates
+// (nil: no model), for a caller that scores them as it makes them.
+func PickByScore(scores []float64, m, n int, randomShare float64, seed uint64) []int {
+	n = min(n, m)
 	if n <= 0 {
 		return nil
 	}
 	r := rand.New(rand.NewPCG(seed, 0x5e55))
 	random := n
-	if model != nil {
+	if scores != nil {
 		random = int(math.Round(clamp01(randomShare) * float64(n)))
 		if randomShare > 0 {
 			random = max(random, 1)
 		}
 	}
-	order := make([]int, len(imgs))
+	order := make([]int, m)
 	for i := range order {
 		order[i] = i
 	}
 	out := make([]int, 0, n)
 	if sure := n - random; sure > 0 {
-		score := make([]float64, len(imgs))
-		for i, img := range imgs {
-			score[i] = math.Abs(model.Score(img))
-		}
-		sort.SliceStable(order, func(a, b int) bool { return score[order[a]] < score[order[b]] })
+		sort.SliceStable(order, func(a, b int) bool { return math.Abs(scores[order[a]]) < math.Abs(scores[order[b]]) })
 		out = append(out, order[:sure]...)
 		order = order[sure:]
 	}

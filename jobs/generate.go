@@ -127,12 +127,24 @@ func Session(ctx context.Context, st *store.Store, run *store.Run, n int) ([]sto
 	seed := uint64(time.Now().UnixNano())
 	zd := run.Config.ZDim
 	pool := gan.RandomLatents(gan.SessionPool*n, zd, seed)
-	imgs, err := g.Generate(pool)
-	if err != nil {
-		return nil, err
+	var scores []float64
+	if model != nil {
+		// Scored a chunk at a time: only the scores are kept, so a
+		// session at 256 px holds 16 candidates' images, not 192.
+		const chunk = 16
+		for i := 0; i < gan.SessionPool*n; i += chunk {
+			end := min(i+chunk, gan.SessionPool*n)
+			imgs, err := g.Generate(pool[i*zd : end*zd])
+			if err != nil {
+				return nil, err
+			}
+			for _, img := range imgs {
+				scores = append(scores, model.Score(img))
+			}
+		}
 	}
 	var z []float32
-	for _, i := range gan.PickForRating(model, imgs, n, gan.SessionRandomShare, seed) {
+	for _, i := range gan.PickByScore(scores, gan.SessionPool*n, n, gan.SessionRandomShare, seed) {
 		z = append(z, pool[i*zd:(i+1)*zd]...)
 	}
 	return Draw(ctx, st, g, run.ID, g.Step(), store.OriginSession, z)
