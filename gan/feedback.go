@@ -46,6 +46,10 @@ type Gains struct {
 	// DataShare caps the share of the real batch's other slots (those
 	// liked images leave) that training images the model likes take.
 	DataShare float64 `json:"data_share"`
+	// LikedCap, between 0 and 1, caps the liked slots at this share of
+	// the distinct liked images, so that each is in about that share of
+	// the batches; 0 is 1: every liked image may be in every batch.
+	LikedCap float64 `json:"liked_cap,omitempty"`
 }
 
 // DefaultGains are the studio's, chosen by `ganstudio bench feedback`.
@@ -129,7 +133,11 @@ func (f *Feedback) LikedSlots(n int) int {
 		return 0
 	}
 	k := int(math.Round(clamp01(f.Weight) * math.Min(f.gains().LikedShare, 1) * float64(n)))
-	return min(k, len(f.Liked))
+	most := len(f.Liked)
+	if c := f.gains().LikedCap; c > 0 && c < 1 {
+		most = max(1, int(math.Round(c*float64(most))))
+	}
+	return min(k, most)
 }
 
 // dataSlots is how many of n real slots training images the rating model

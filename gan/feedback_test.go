@@ -64,6 +64,9 @@ func TestFeedbackCaps(t *testing.T) {
 		{"gains of its own", &Feedback{Liked: imgs(100), Disliked: imgs(5), Weight: 0.5, Methods: DefaultMethods, Model: &RatingModel{},
 			Gains: &Gains{LikedShare: 0.5, NegWeight: 1, ModelWeight: 2}}, 16, 0.5, 1, 64},
 		{"a liked share above 1 is the whole batch", &Feedback{Liked: imgs(100), Weight: 1, Methods: Replay, Gains: &Gains{LikedShare: 3}}, 64, 0, 0, 64},
+		{"a liked cap of a quarter", &Feedback{Liked: imgs(12), Weight: 1, Methods: Replay, Gains: &Gains{LikedShare: 0.5, LikedCap: 0.25}}, 3, 0, 0, 64},
+		{"a liked cap keeps one", &Feedback{Liked: imgs(2), Weight: 1, Methods: Replay, Gains: &Gains{LikedShare: 0.5, LikedCap: 0.1}}, 1, 0, 0, 64},
+		{"a liked cap of 1 is none", &Feedback{Liked: imgs(12), Weight: 1, Methods: Replay, Gains: &Gains{LikedShare: 0.5, LikedCap: 1}}, 12, 0, 0, 64},
 	} {
 		if got := tc.f.LikedSlots(tc.batch); got != tc.slots {
 			t.Errorf("%s: %d liked slots, want %d", tc.name, got, tc.slots)

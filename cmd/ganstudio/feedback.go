@@ -226,7 +226,8 @@ func feedbackCmd(ctx context.Context, args []string) error {
 	hueMax := fs.Float64("hue-max", 30, "the hue rule likes images whose mean hue is within this many degrees of red")
 	methods := fs.String("methods", gan.DefaultMethods.String(), "how feedback reaches training: replay, negatives, model, comma-separated; "+
 		"several sets separated by spaces are arms of their own, from the same checkpoint; "+
-		"a set may end in :S,N,M or :S,N,M,D to set the liked share, the disliked weight, the model weight and the data share at weight 1")
+		"a set may end in :S,N,M, :S,N,M,D or :S,N,M,D,C to set the liked share, the disliked weight, the model weight and the data share at weight 1, "+
+		"and the liked cap (liked slots at most this share of the distinct liked images)")
 	asJSON := fs.Bool("json", false, "print JSON instead of a table")
 	grids := fs.String("grids", "", "a folder to write each arm's first 64 evaluation samples to, as an 8×8 grid")
 	if err := fs.Parse(args); err != nil {
@@ -347,11 +348,16 @@ func (a armSpec) String() string {
 	if a.gains == nil {
 		return a.m.String()
 	}
-	return fmt.Sprintf("%v:%g,%g,%g,%g", a.m, a.gains.LikedShare, a.gains.NegWeight, a.gains.ModelWeight, a.gains.DataShare)
+	s := fmt.Sprintf("%v:%g,%g,%g,%g", a.m, a.gains.LikedShare, a.gains.NegWeight, a.gains.ModelWeight, a.gains.DataShare)
+	if a.gains.LikedCap > 0 {
+		s += fmt.Sprintf(",%g", a.gains.LikedCap)
+	}
+	return s
 }
 
-// parseArm reads "replay,negatives", "all:0.5,1,2" or "all:0.5,1,2,1"
-// (the data share left out is the default's).
+// parseArm reads "replay,negatives", "all:0.5,1,2", "all:0.5,1,2,1" or
+// "all:0.5,1,2,1,0.25" (a data share or liked cap left out is the
+// default's).
 func parseArm(s string) (armSpec, error) {
 	ms, gs, hasGains := strings.Cut(s, ":")
 	m, err := gan.ParseMethods(ms)
@@ -368,12 +374,16 @@ func parseArm(s string) (armSpec, error) {
 		}
 		figs = append(figs, x)
 	}
-	if len(figs) != 3 && len(figs) != 4 {
-		return armSpec{}, fmt.Errorf("arm %q: gains are three or four figures of at least 0, like all:0.25,0.5,0.5 or all:0.25,0.5,0.5,1", s)
+	if len(figs) < 3 || len(figs) > 5 || (len(figs) == 5 && figs[4] > 1) {
+		return armSpec{}, fmt.Errorf("arm %q: gains are three to five figures of at least 0, like all:0.25,0.5,0.5, "+
+			"all:0.25,0.5,0.5,1 or all:0.25,0.5,0.5,1,0.25 (the last, the liked cap, at most 1)", s)
 	}
 	g.LikedShare, g.NegWeight, g.ModelWeight = figs[0], figs[1], figs[2]
-	if len(figs) == 4 {
+	if len(figs) >= 4 {
 		g.DataShare = figs[3]
+	}
+	if len(figs) == 5 {
+		g.LikedCap = figs[4]
 	}
 	return armSpec{m: m, gains: &g}, nil
 }
