@@ -83,7 +83,7 @@ func TestDeviceStepMatchesCPUWithAugmentation(t *testing.T) {
 					// cases check it.
 					m := DefaultMethods | DataPick
 					if c.loss == spec.LossHinge {
-						m = DefaultMethods &^ DataPick
+						m = DefaultMethods
 					}
 					fb := &Feedback{Liked: tinted(r, 6, cfg.Res, true), Disliked: tinted(r, 5, cfg.Res, false), Weight: 1, Methods: m, Model: model}
 					if err := tr.SetFeedback(fb); err != nil {

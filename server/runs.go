@@ -347,11 +347,11 @@ func (s *Server) ratePage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	rated, err := s.st.RatedSamples(ctx, r.ID)
+	liked, disliked, err := s.st.RatingCounts(ctx, r.ID)
 	if err != nil {
 		return err
 	}
-	v := web.RateView{Run: r, Samples: list, Left: total, Rated: len(rated), Size: jobs.DefaultSession}
+	v := web.RateView{Run: r, Samples: list, Left: total, Rated: liked + disliked}
 	return s.render(c, http.StatusOK, web.RatePage(s.page(c, fmt.Sprintf("Rate samples of run %d", r.ID)), v))
 }
 

@@ -73,7 +73,7 @@ func RatePage(p Page, v RateView) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = SessionForm(p, v.Run.ID, v.Size, "Draw new samples", "session-more").Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = SessionForm(p, v.Run.ID, SessionSize, "Draw new samples", "session-more").Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -142,7 +142,7 @@ func RatePage(p Page, v RateView) templ.Component {
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
-				templ_7745c5c3_Err = SessionForm(p, v.Run.ID, v.Size, "Rate more", "session-again").Render(ctx, templ_7745c5c3_Buffer)
+				templ_7745c5c3_Err = SessionForm(p, v.Run.ID, SessionSize, "Rate more", "session-again").Render(ctx, templ_7745c5c3_Buffer)
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}

@@ -166,7 +166,6 @@ type RateView struct {
 	Samples []*store.Sample
 	Left    int // session samples not rated yet, of which Samples shows the first
 	Rated   int // the run's rated samples, of any origin
-	Size    int // a new session's default size
 }
 
 // Pages is the number of pages.

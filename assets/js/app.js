@@ -272,18 +272,22 @@
     // A rating session (data-advance) moves the focus on to the next
     // sample not rated yet after each rating, and says when all are.
     const advance = gallery.hasAttribute("data-advance");
+    const unrated = (c) => !c.classList.contains("liked") && !c.classList.contains("disliked");
     const next = (from) => {
       const list = cards();
       const i = list.indexOf(from);
-      const rest = list.slice(i + 1).concat(list.slice(0, i + 1));
-      return rest.find((c) => !c.classList.contains("liked") && !c.classList.contains("disliked"));
+      return list.slice(i + 1).concat(list.slice(0, i + 1)).find(unrated);
+    };
+    // All rated: show "Rate more" (focused when the keyboard got there).
+    const showDone = (focus) => {
+      const done = $("#rate-done");
+      if (!done || cards().some(unrated)) return;
+      done.hidden = false;
+      if (focus) $("button", done).focus();
     };
     gallery.addEventListener("change", count);
     if (advance) {
-      document.body.addEventListener("htmx:afterSwap", () => {
-        const done = $("#rate-done");
-        if (done && !cards().some((c) => !c.classList.contains("liked") && !c.classList.contains("disliked"))) done.hidden = false;
-      });
+      document.body.addEventListener("htmx:afterSwap", () => showDone(false));
     }
     document.body.addEventListener("htmx:afterSwap", count);
     const cards = () => $$(".sample", gallery);
@@ -318,9 +322,8 @@
           if (!n) return;
           if (!advance) { n.focus(); return; }
           const to = next(n);
-          if (to) { to.focus(); return; }
-          const done = $("#rate-done");
-          if (done) { done.hidden = false; $("button", done).focus(); }
+          if (to) to.focus();
+          else showDone(true);
         };
         document.body.addEventListener("htmx:afterRequest", refocus);
         $(key === "l" ? ".like" : ".dislike", card).click();

@@ -557,7 +557,7 @@ func (p studioProtocol) train(ctx context.Context, tr *gan.Trainer, seed uint64,
 			}
 		}
 	}
-	for round := 0; ; round++ {
+	for {
 		s := tr.Step() - start
 		if cell != nil && s%p.every == 0 && s/p.every < rounds && cell.Ratings < c.budget {
 			// The same latents in every arm: the arms differ only in what
