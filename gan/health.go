@@ -9,22 +9,31 @@ import (
 	"github.com/ganstudio/ganstudio/gan/spec"
 )
 
-// Thresholds of the judgement. A collapsed generator makes images far more
-// alike than the data (diversity well under 1) or repeats itself outright;
-// a warning comes earlier, when either sign or poor coverage appears.
+// HealthThresholds are where the judgement draws its lines. A collapsed
+// generator makes images far more alike than the data (diversity well
+// under 1) or repeats itself outright; a warning comes earlier, when either
+// sign or poor coverage appears.
+type HealthThresholds struct {
+	CollapseDiversity float64 `json:"collapse_diversity"` // diversity below it: collapsed
+	WarnDiversity     float64 `json:"warn_diversity"`     // below it: a warning
+	CollapseDupes     float64 `json:"collapse_dupes"`     // near-copy share at or above it: collapsed
+	WarnDupes         float64 `json:"warn_dupes"`         // at or above it: a warning
+	WarnNDB           float64 `json:"warn_ndb"`           // NDB share at or above it: a warning
+}
+
+// DefaultThresholds are the studio's.
 //
-// Provisional: set from constructed sets (tests) and one healthy ref32
-// emoji run (diversity 0.72 at step 250, 0.83 at 500; no duplicates; NDB
-// 0.12 at 500 with 8 cells). An untrained generator scores as collapsed
-// (diversity 0.01), so a monitor must not judge before training has begun.
-// To be checked against runs made to collapse before alarms are raised.
-const (
-	collapseDiversity = 0.35
-	warnDiversity     = 0.55
-	collapseDupes     = 0.5
-	warnDupes         = 0.1
-	warnNDB           = 0.75
-)
+// Set from constructed sets (tests) and one healthy ref32 emoji run
+// (diversity 0.72 at step 250, 0.83 at 500; no duplicates; NDB 0.12 at 500
+// with 8 cells). An untrained generator scores as collapsed (diversity
+// 0.01), so a monitor must not judge before training has begun.
+var DefaultThresholds = HealthThresholds{
+	CollapseDiversity: 0.35,
+	WarnDiversity:     0.55,
+	CollapseDupes:     0.5,
+	WarnDupes:         0.1,
+	WarnNDB:           0.75,
+}
 
 // Reference is what the real data gives the health measures, computed once
 // per run.
@@ -33,6 +42,8 @@ type Reference struct {
 	DupThreshold float64
 	Bins         *Bins
 	Support      *Support
+	// Th judges the measures; NewReference sets DefaultThresholds.
+	Th HealthThresholds
 }
 
 // NewReference measures the real images (at least 2) once, with k k-means
@@ -46,6 +57,7 @@ func NewReference(real [][]float32, k int, seed uint64) Reference {
 		DupThreshold: DuplicateThreshold(real),
 		Bins:         NewBins(real, k, seed),
 		Support:      NewSupport(real, 3),
+		Th:           DefaultThresholds,
 	}
 }
 
@@ -58,30 +70,36 @@ func (ref Reference) Assess(fake [][]float32) spec.HealthReport {
 		Precision:  ref.Support.Precision(fake),
 		Level:      spec.Healthy,
 	}
+	ref.Th.Judge(&h)
+	return h
+}
+
+// Judge sets h's level and reason from its measures.
+func (th HealthThresholds) Judge(h *spec.HealthReport) {
+	h.Level = spec.Healthy
 	var why []string
 	alike := fmt.Sprintf("samples are %.1f× more alike than the training images", 1/max(h.Diversity, 1e-3))
 	switch {
-	case h.Diversity < collapseDiversity:
+	case h.Diversity < th.CollapseDiversity:
 		h.Level = spec.Collapsed
 		why = append(why, alike)
-	case h.Diversity < warnDiversity:
+	case h.Diversity < th.WarnDiversity:
 		h.Level = spec.Warning
 		why = append(why, alike)
 	}
 	switch {
-	case h.Duplicates >= collapseDupes:
+	case h.Duplicates >= th.CollapseDupes:
 		h.Level = spec.Collapsed
 		why = append(why, fmt.Sprintf("%.0f%% of samples are near-copies of another", 100*h.Duplicates))
-	case h.Duplicates >= warnDupes:
+	case h.Duplicates >= th.WarnDupes:
 		h.Level = worse(h.Level, spec.Warning)
 		why = append(why, fmt.Sprintf("%.0f%% of samples are near-copies of another", 100*h.Duplicates))
 	}
-	if h.NDB >= warnNDB {
+	if h.NDB >= th.WarnNDB {
 		h.Level = worse(h.Level, spec.Warning)
 		why = append(why, fmt.Sprintf("samples miss or crowd %.0f%% of the regions of the training images", 100*h.NDB))
 	}
 	h.Reason = strings.Join(why, "; ")
-	return h
 }
 
 func worse(a, b string) string {

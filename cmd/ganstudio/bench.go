@@ -48,6 +48,9 @@ func benchCmd(ctx context.Context, args []string) error {
 	if len(args) > 0 && args[0] == "health" {
 		return healthCmd(ctx, args[1:]) // the collapse monitor on images, health.go
 	}
+	if len(args) > 0 && args[0] == "stacked" {
+		return stackedCmd(ctx, args[1:]) // Stacked MNIST's 1,000 modes, stacked.go
+	}
 	if len(args) > 0 && args[0] == "quality" {
 		return qualityCmd(ctx, args[1:]) // the engines' arms on one wall-clock budget, quality.go
 	}

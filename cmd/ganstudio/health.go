@@ -119,6 +119,7 @@ func watchRun(ctx context.Context, ds *datasets.Dataset, hc healthCase, seed uin
 	if err != nil {
 		return m.res, err
 	}
+	m.tr = tr
 	// The studio's loop and policy, with the health check at every
 	// snapshot and the quality figure at the end.
 	loop := gan.NewLoop(tr, gan.Plan{Steps: steps, Fresh: true, SnapshotEvery: every, EvalEvery: steps,
@@ -133,11 +134,19 @@ func watchRun(ctx context.Context, ds *datasets.Dataset, hc healthCase, seed uin
 // only as long as the guard may go back to them.
 type memoryRun struct {
 	res         healthResult
-	ds          *datasets.Dataset
+	ds          gan.Source
 	watch       *gan.Watch
 	checkpoints map[int][]byte // by step: the latest and the guard's way back
 	// rolling is the check whose rollback's event is still to come.
 	rolling *healthCheck
+	// tr is the trainer the loop holds now (the one it started with, then
+	// each checkpointed or rolled-back one), for onCheck.
+	tr *gan.Trainer
+	// onCheck, if set, is called at every health check with the check as
+	// recorded (bench stacked adds its ground truth).
+	onCheck func(tr *gan.Trainer, sn *gan.Snapshot, c *healthCheck) error
+	// quiet keeps the per-check line off stderr.
+	quiet bool
 }
 
 func (m *memoryRun) Record(_ context.Context, steps []spec.Stats, _ float64) (gan.Ask, bool, error) {
@@ -173,8 +182,15 @@ func (m *memoryRun) Snapshot(_ context.Context, sn *gan.Snapshot) error {
 	if d.GiveUp {
 		c.Action = d.Message
 	}
-	fmt.Fprintf(os.Stderr, "%s seed %d: step %d %s diversity %.2f near-copies %.2f NDB %.2f precision %.2f\n",
-		m.res.Case.Name, m.res.Seed, sn.Step, orDash(c.Level), h.Diversity, h.Duplicates, h.NDB, h.Precision)
+	if !m.quiet {
+		fmt.Fprintf(os.Stderr, "%s seed %d: step %d %s diversity %.2f near-copies %.2f NDB %.2f precision %.2f\n",
+			m.res.Case.Name, m.res.Seed, sn.Step, orDash(c.Level), h.Diversity, h.Duplicates, h.NDB, h.Precision)
+	}
+	if m.onCheck != nil {
+		if err := m.onCheck(m.tr, sn, &c); err != nil {
+			return err
+		}
+	}
 	m.res.Checks = append(m.res.Checks, c)
 	if d.Rollback {
 		m.rolling = &m.res.Checks[len(m.res.Checks)-1]
@@ -183,6 +199,7 @@ func (m *memoryRun) Snapshot(_ context.Context, sn *gan.Snapshot) error {
 }
 
 func (m *memoryRun) Checkpoint(_ context.Context, tr *gan.Trainer, _ bool) error {
+	m.tr = tr
 	var b bytes.Buffer
 	if err := tr.WriteCheckpoint(&b); err != nil {
 		return err

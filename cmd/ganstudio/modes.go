@@ -239,20 +239,30 @@ func modesCmd(ctx context.Context, args []string) error {
 		}
 		ar.Modes, ar.HQ = summarise(modes), summarise(hq)
 	}
-	if *jsonOut != "" {
-		b, err := json.MarshalIndent(rep, "", "  ")
-		if err != nil {
-			return err
-		}
-		if err := os.WriteFile(*jsonOut, b, 0o644); err != nil {
-			return err
-		}
-	}
-	if *asJSON {
-		return json.NewEncoder(os.Stdout).Encode(rep)
+	if done, err := writeReport(rep, *jsonOut, *asJSON); done || err != nil {
+		return err
 	}
 	printModes(rep)
 	return nil
+}
+
+// writeReport writes a benchmark's report as indented JSON to path (if
+// not ""), and as one JSON line to stdout if asJSON, which then replaces
+// the tables (done).
+func writeReport(rep any, path string, asJSON bool) (done bool, err error) {
+	if path != "" {
+		b, err := json.MarshalIndent(rep, "", "  ")
+		if err != nil {
+			return false, err
+		}
+		if err := os.WriteFile(path, b, 0o644); err != nil {
+			return false, err
+		}
+	}
+	if asJSON {
+		return true, json.NewEncoder(os.Stdout).Encode(rep)
+	}
+	return false, nil
 }
 
 func cmpOr(a, b error) error {
