@@ -24,6 +24,17 @@ func TestEmuDeviceCheck(t *testing.T) {
 	}
 }
 
+// Stacked MNIST on the emulated device: a run with mistyped rates
+// collapses, is judged so and rolled back with a remedy, as on the CPU.
+func TestEmuBenchStacked(t *testing.T) {
+	rep, _ := benchStacked(t, "--device", "emu", "--arms", "mistyped-policy", "--seeds", "1", "--steps", "60", "--every", "20",
+		"--warmup", "20", "--samples", "200", "--truth", "64", "--width", "0.25", "--batch", "16")
+	r := rep.Results[0].Runs[0]
+	if rep.Device != "emu" || r.Rollbacks < 1 || r.Trained <= 60 || r.Final.Samples != 200 {
+		t.Fatalf("on %s: %d rollbacks, %d steps trained, %+v", rep.Device, r.Rollbacks, r.Trained, r.Final)
+	}
+}
+
 func TestEmuWorkerTrainsDeviceRun(t *testing.T) {
 	ctx := context.Background()
 	data := t.TempDir()

@@ -195,6 +195,7 @@ type stackedReport struct {
 	Protocol   string               `json:"protocol"`
 	BLAS       string               `json:"blas"`
 	Threads    int                  `json:"threads"`
+	Device     string               `json:"device"`
 	Steps      int                  `json:"steps"`
 	Every      int                  `json:"check_every"`
 	WarmUp     int                  `json:"warm_up"`
@@ -240,6 +241,9 @@ func stackedCmd(ctx context.Context, args []string) error {
 	mnistDir := fs.String("mnist", "", "the folder of the four MNIST .gz files (default: GoMNIST's, found in the Go module cache)")
 	asJSON := fs.Bool("json", false, "print one JSON object instead of tables")
 	jsonOut := fs.String("json-out", "", "also write the JSON object to this file")
+	device := fs.String("device", spec.CPU, deviceUsage("train the runs on this device (the classifier reads on the CPU)"))
+	width := fs.Float64("width", 0, "channel multiplier of every arm's networks (0: the reference DCGAN's 1; smaller for quick checks)")
+	batch := fs.Int("batch", 0, "images per step of every arm (0: the papers' 64)")
 	grids := fs.String("grids", "", "a folder to write each run's final fixed-latent grid to (ARM-seedN.png)")
 	if err := fs.Parse(args); err != nil {
 		return errUsage
@@ -259,6 +263,9 @@ func stackedCmd(ctx context.Context, args []string) error {
 		return fmt.Errorf("--samples must be from 100 to 1,000,000, got %d", *samples)
 	case *truthN < 64 || *truthN > 100_000:
 		return fmt.Errorf("--truth must be from 64 to 100,000, got %d", *truthN)
+	}
+	if err := useDevice(*device); err != nil {
+		return err
 	}
 	var chosen []stackedArm
 	for _, name := range strings.Split(*arms, ",") {
@@ -291,7 +298,7 @@ func stackedCmd(ctx context.Context, args []string) error {
 	rep := stackedReport{
 		Protocol: "Stacked MNIST (VEEGAN/PacGAN): 128,000 training images of three random MNIST digits as R, G, B, padded to 32×32; " +
 			"modes = distinct digit triples (of 1,000) the classifier reads in the samples; KL(p_gen ‖ uniform)",
-		BLAS: gan.BLASName, Threads: runtime.GOMAXPROCS(0), Steps: *steps, Every: *every, WarmUp: *warmUp, Samples: *samples, TruthN: *truthN,
+		BLAS: gan.BLASName, Threads: runtime.GOMAXPROCS(0), Device: gan.DeviceName(), Steps: *steps, Every: *every, WarmUp: *warmUp, Samples: *samples, TruthN: *truthN,
 		Classifier: clf.Accuracy, Before: beforeThresholds, After: tunedThresholds, Published: publishedStacked,
 	}
 	real := make([][]float32, *truthN)
@@ -340,7 +347,7 @@ func stackedCmd(ctx context.Context, args []string) error {
 			if strings.HasPrefix(j.res.Arm.Name, "mistyped") && *collapseSteps > 0 {
 				n = min(n, *collapseSteps)
 			}
-			r, err := stackedRun(ctx, ds, clf.Clone(), j.res.Arm, j.seed, stackedPlan{n, *every, *warmUp, *samples, *truthN, rep.RealModes, *grids}, name)
+			r, err := stackedRun(ctx, ds, clf.Clone(), j.res.Arm, j.seed, stackedPlan{n, *every, *warmUp, *samples, *truthN, rep.RealModes, *grids, *width, *batch}, name)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
@@ -404,8 +411,10 @@ const (
 // stackedPlan is how long each run trains and how it is measured.
 type stackedPlan struct {
 	steps, every, warmUp, samples, truthN int
-	realModes                             int    // the modes of truthN training images
-	grids                                 string // a folder for the final grid, or ""
+	realModes                             int     // the modes of truthN training images
+	grids                                 string  // a folder for the final grid, or ""
+	width                                 float64 // the networks' channel multiplier, if not 0
+	batch                                 int     // images per step, if not 0
 }
 
 // stackedRun trains one run as the studio's worker would (health check at
@@ -417,6 +426,11 @@ func stackedRun(ctx context.Context, ds *stacked.Dataset, clf *stacked.Classifie
 	t0 := time.Now()
 	steps, every, truthN := plan.steps, plan.every, plan.truthN
 	cfg := arm.config(seed)
+	setIf(&cfg.Width, plan.width)
+	setIf(&cfg.Batch, plan.batch)
+	if err := cfg.Validate(); err != nil {
+		return stackedRunResult{}, err
+	}
 	p := spec.DefaultPolicy()
 	p.WarmUp = plan.warmUp
 	if !arm.Repair {

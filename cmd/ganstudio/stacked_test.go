@@ -16,33 +16,10 @@ import (
 // The mistyped run collapses onto a few triples; every check carries its
 // ground truth and the tallies count each judged check once.
 func TestBenchStacked(t *testing.T) {
-	m, err := stacked.LoadMNIST("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	clf, err := stacked.TrainClassifier(m, stacked.TrainOptions{Epochs: 1, Use: 6400, Seed: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	data := t.TempDir()
-	if err := stacked.SaveClassifier(filepath.Join(data, "cache"), clf); err != nil {
-		t.Fatal(err)
-	}
-	out := filepath.Join(t.TempDir(), "stacked.json")
-	if err := run(context.Background(), []string{"bench", "stacked", "--arms", "dcgan,mistyped", "--seeds", "1", "--steps", "60",
-		"--every", "20", "--warmup", "20", "--samples", "600", "--truth", "64", "--parallel", "2", "--data", data, "--json-out", out}); err != nil {
-		t.Fatal(err)
-	}
-	raw, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var rep stackedReport
-	if err := json.Unmarshal(raw, &rep); err != nil {
-		t.Fatal(err)
-	}
-	if len(rep.Results) != 2 || rep.Classifier != clf.Accuracy || len(rep.Published) != len(publishedStacked) {
-		t.Fatalf("report %s", raw)
+	rep, clf := benchStacked(t, "--arms", "dcgan,mistyped", "--seeds", "1", "--steps", "60",
+		"--every", "20", "--warmup", "20", "--samples", "600", "--truth", "64", "--parallel", "2")
+	if len(rep.Results) != 2 || rep.Classifier != clf.Accuracy || len(rep.Published) != len(publishedStacked) || rep.Device != "cpu" {
+		t.Fatalf("report %+v", rep)
 	}
 	final := map[string]stacked.Modes{}
 	for _, ar := range rep.Results {
@@ -69,4 +46,35 @@ func TestBenchStacked(t *testing.T) {
 	if d, c := final["dcgan"], final["mistyped"]; !(d.Modes > 3*c.Modes) || !(c.KL > d.KL) {
 		t.Errorf("DCGAN %+v against mistyped rates %+v: want 3× the modes and a lower KL", d, c)
 	}
+}
+
+// benchStacked runs bench stacked with args after putting a quick
+// classifier in a fresh data folder's cache, and reads its report.
+func benchStacked(t *testing.T, args ...string) (stackedReport, *stacked.Classifier) {
+	t.Helper()
+	m, err := stacked.LoadMNIST("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	clf, err := stacked.TrainClassifier(m, stacked.TrainOptions{Epochs: 1, Use: 6400, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := t.TempDir()
+	if err := stacked.SaveClassifier(filepath.Join(data, "cache"), clf); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "stacked.json")
+	if err := run(context.Background(), append([]string{"bench", "stacked", "--data", data, "--json-out", out}, args...)); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep stackedReport
+	if err := json.Unmarshal(raw, &rep); err != nil {
+		t.Fatal(err)
+	}
+	return rep, clf
 }
