@@ -225,3 +225,55 @@ func TestNearCopies(t *testing.T) {
 		}
 	}
 }
+
+// The drop rule judges a check against the run's own best: the same
+// diversity passes on a fresh run and is collapsed after a far more
+// varied check; a warning's reason is kept beside it.
+func TestJudgeDrop(t *testing.T) {
+	th := DefaultThresholds
+	th.CollapseDrop = 0.7
+	cases := []struct {
+		name      string
+		diversity float64
+		best      Seen
+		level     string
+		says      string
+	}{
+		{"no best yet", 0.6, Seen{}, spec.Healthy, ""},
+		{"near its best", 0.6, Seen{Step: 400, Diversity: 0.8}, spec.Healthy, ""},
+		{"fallen from its best", 0.6, Seen{Step: 400, Diversity: 1.0}, spec.Collapsed, "40% less varied than at step 400"},
+		{"fallen and alike", 0.5, Seen{Step: 300, Diversity: 1.0}, spec.Collapsed, "more alike than the training images"},
+		{"rule off", 0.6, Seen{Step: 400, Diversity: 1.0}, spec.Healthy, ""},
+	}
+	for _, c := range cases {
+		th := th
+		if c.name == "rule off" {
+			th.CollapseDrop = 0
+		}
+		h := spec.HealthReport{Diversity: c.diversity}
+		th.Judge(&h, c.best)
+		if h.Level != c.level || !strings.Contains(h.Reason, c.says) {
+			t.Errorf("%s: %s (%q), want %s saying %q", c.name, h.Level, h.Reason, c.level, c.says)
+		}
+	}
+}
+
+// The watch's path: the best is the most diverse judged check, and a
+// rollback forgets the checks it undoes.
+func TestWatchPath(t *testing.T) {
+	var w Watch
+	for _, s := range []Seen{{200, 0.7}, {250, 0.9}, {300, 0.8}, {350, 0.95}} {
+		w.Remember(s.Step, s.Diversity)
+	}
+	if b := w.Best(); b != (Seen{350, 0.95}) {
+		t.Errorf("best %+v", b)
+	}
+	w.Rewind(300)
+	if b := w.Best(); b != (Seen{250, 0.9}) || len(w.Path) != 3 {
+		t.Errorf("after rewinding to 300: best %+v, path %+v", b, w.Path)
+	}
+	w.Rewind(0)
+	if b := w.Best(); b != (Seen{}) {
+		t.Errorf("after rewinding to 0: best %+v", b)
+	}
+}

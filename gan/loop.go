@@ -439,6 +439,7 @@ func (l *Loop) rollback(ctx context.Context, d spec.Decision) error {
 	l.tr.Close()
 	l.tr = back
 	w.Last = spec.Healthy
+	w.Rewind(d.ToStep)
 	l.out.Event(ctx, d.ToStep, EventRepair, d.Message+" Remedy: "+remedy+more+".")
 	if err != nil {
 		return fmt.Errorf("rolling back to step %d: %w", d.ToStep, err)

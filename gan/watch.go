@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/ganstudio/ganstudio/gan/spec"
 )
@@ -19,6 +20,31 @@ type Watch struct {
 	// Verdict, when set (by tests: a real collapse cannot be made to order
 	// in a few steps), replaces a check's report before it is judged.
 	Verdict func(step int, h spec.HealthReport) spec.HealthReport
+	// Path is the judged checks on the way to now, in step order, for the
+	// drop rule (HealthThresholds.CollapseDrop): a rollback forgets those
+	// it undoes (Rewind), a resumed run remembers its stored ones.
+	Path []Seen
+}
+
+// Remember adds a judged check to the path.
+func (w *Watch) Remember(step int, diversity float64) {
+	w.Path = append(w.Path, Seen{Step: step, Diversity: diversity})
+}
+
+// Rewind forgets the checks after step: a rollback to it undoes them.
+func (w *Watch) Rewind(step int) {
+	w.Path = slices.DeleteFunc(w.Path, func(s Seen) bool { return s.Step > step })
+}
+
+// Best is the most diverse check on the path (zero: none yet).
+func (w *Watch) Best() Seen {
+	var b Seen
+	for _, s := range w.Path {
+		if s.Diversity > b.Diversity {
+			b = s
+		}
+	}
+	return b
 }
 
 // NewWatch watches a run on src under guard (its policy and the state it
@@ -39,6 +65,9 @@ func NewWatch(src Source, seed uint64, guard spec.Guard) *Watch {
 func (w *Watch) check(ctx context.Context, tr *Trainer, fake [][]float32, out Outside, swd float64) (spec.HealthReport, spec.Decision) {
 	s := tr.Step()
 	h := tr.HealthOf(w.Ref, fake)
+	if best := w.Best(); best.Diversity > 0 {
+		w.Ref.Th.Judge(&h, best)
+	}
 	if w.Verdict != nil {
 		h = w.Verdict(s, h)
 	}
@@ -55,6 +84,7 @@ func (w *Watch) check(ctx context.Context, tr *Trainer, fake [][]float32, out Ou
 		h.Level, h.Reason = "", ""
 		return h, d
 	}
+	w.Remember(s, h.Diversity)
 	if h.Level != w.Last {
 		switch h.Level {
 		case spec.Warning:

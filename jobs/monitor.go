@@ -32,6 +32,7 @@ func newWatch(ctx context.Context, st *store.Store, run *store.Run, ds *datasets
 	for _, sn := range sns {
 		if sn.Health.Level != "" {
 			w.Last = sn.Health.Level
+			w.Remember(sn.Step, sn.Health.Diversity)
 		}
 	}
 	return w, nil

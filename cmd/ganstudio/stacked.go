@@ -58,11 +58,9 @@ type stackedArm struct {
 // on them as they are.
 var stackedArms = []stackedArm{
 	{Name: "dcgan", What: "the papers' DCGAN set-up: z 100, Adam 2e-4 β1 0.5, batch 64, no augmentation or average",
-		config: func(seed uint64) spec.Config {
-			c := spec.DefaultConfig()
-			c.ZDim, c.Seed = 100, seed
-			return c
-		}},
+		config: papersDCGAN},
+	{Name: "dcgan-policy", What: "the papers' DCGAN set-up under the collapse policy", Repair: true,
+		config: papersDCGAN},
 	{Name: "default", What: "today's default engine (ADA augmentation, generator average), judged but not repaired",
 		config: studioDigits},
 	{Name: "policy", What: "the default engine under the collapse policy (repair)", Repair: true,
@@ -71,6 +69,12 @@ var stackedArms = []stackedArm{
 		config: mistyped},
 	{Name: "mistyped-policy", What: "the same mistyped rates under the collapse policy", Repair: true,
 		config: mistyped},
+}
+
+func papersDCGAN(seed uint64) spec.Config {
+	c := spec.DefaultConfig()
+	c.ZDim, c.Seed = 100, seed
+	return c
 }
 
 func studioDigits(seed uint64) spec.Config {
@@ -99,8 +103,10 @@ type stackedCheck struct {
 	// to lose).
 	Losing bool `json:"losing"`
 	Judged bool `json:"judged"`
-	// The detector's measures, for judging again with other thresholds.
+	// The detector's measures, for judging again with other thresholds,
+	// and the drop rule's best judged check before this one.
 	Health spec.HealthReport `json:"health"`
+	Best   gan.Seen          `json:"best"`
 }
 
 // stackedRunResult is one run of one arm.
@@ -141,7 +147,7 @@ func (d *detectorTally) add(r stackedRunResult, th gan.HealthThresholds) {
 			continue
 		}
 		h := c.Health
-		th.Judge(&h)
+		th.Judge(&h, c.Best)
 		alarm := h.Level == spec.Collapsed
 		switch {
 		case alarm && c.Losing:
@@ -175,12 +181,17 @@ func (d *detectorTally) add(r stackedRunResult, th gan.HealthThresholds) {
 }
 
 // tunedThresholds are the image thresholds as Stacked MNIST's ground truth
-// set them (see the README's Stacked MNIST section).
+// set them (gan.DefaultThresholds' drop rule), judging every run live.
 var tunedThresholds = gan.DefaultThresholds
 
 // beforeThresholds are the thresholds before Stacked MNIST's ground truth
-// was used to tune them.
-var beforeThresholds = gan.HealthThresholds{CollapseDiversity: 0.35, WarnDiversity: 0.55, CollapseDupes: 0.5, WarnDupes: 0.1, WarnNDB: 0.75}
+// was used to tune them: the same without the drop rule. Each check is
+// judged again with them, from its measures.
+var beforeThresholds = func() gan.HealthThresholds {
+	th := gan.DefaultThresholds
+	th.CollapseDrop = 0
+	return th
+}()
 
 type stackedArmResult struct {
 	Arm    stackedArm         `json:"arm"`
@@ -229,14 +240,14 @@ func stackedCmd(ctx context.Context, args []string) error {
 	arms := fs.String("arms", "dcgan,default,policy,mistyped,mistyped-policy", "arms: "+stackedArmNames())
 	seeds := fs.Int("seeds", 3, "runs per arm (seeds first…first+n−1)")
 	first := fs.Uint64("first-seed", 1, "the first seed")
-	steps := fs.Int("steps", 2000, "training steps per run (batch 64)")
+	steps := fs.Int("steps", 1000, "training steps per run (batch 64)")
 	every := fs.Int("every", 50, "steps between health checks (the studio's snapshot interval)")
 	samples := fs.Int("samples", 26_000, "samples of the final evaluation (the papers' 26,000)")
 	truthN := fs.Int("truth", 512, "samples whose modes are each health check's ground truth")
 	parallel := fs.Int("parallel", 2, "runs trained at once")
 	warmUp := fs.Int("warmup", spec.DefaultPolicy().WarmUp, "steps before the detector judges (the studio's)")
 	collapseSteps := fs.Int("collapse-steps", 500, "training steps of the mistyped arms, which collapse by step 200 (0: --steps)")
-	quick := fs.Bool("quick", false, "one seed of 600 steps per arm: under 10 minutes on 2 cores")
+	quick := fs.Bool("quick", false, "one seed of 300 steps of the dcgan, policy and mistyped-policy arms: under 10 minutes on 2 cores")
 	data := fs.String("data", "data", "the studio's data folder: the digit classifier is kept in its cache/ and trained once")
 	mnistDir := fs.String("mnist", "", "the folder of the four MNIST .gz files (default: GoMNIST's, found in the Go module cache)")
 	asJSON := fs.Bool("json", false, "print one JSON object instead of tables")
@@ -254,7 +265,14 @@ func stackedCmd(ctx context.Context, args []string) error {
 		}
 	}
 	if *quick {
-		*seeds, *steps = 1, 600
+		// The flags given beside --quick still count.
+		set := map[string]bool{}
+		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		for name, v := range map[string]string{"seeds": "1", "steps": "300", "collapse-steps": "300", "arms": "dcgan,policy,mistyped-policy"} {
+			if !set[name] {
+				fs.Set(name, v)
+			}
+		}
 	}
 	switch {
 	case *seeds < 1 || *steps < 1 || *every < 1 || *parallel < 1 || *warmUp < 0:
@@ -449,7 +467,11 @@ func stackedRun(ctx context.Context, ds *stacked.Dataset, clf *stacked.Classifie
 	mr := &memoryRun{res: healthResult{Case: healthCase{Name: name}, Seed: seed, Steps: steps, FirstAlarm: -1},
 		ds: ds, checkpoints: map[int][]byte{}, watch: watch, tr: tr, quiet: true}
 	truthZ := gan.RandomLatents(truthN, cfg.ZDim, stackedTruthSeed)
-	type point struct{ step, modes int }
+	type point struct {
+		step, modes int
+		judged      bool
+		diversity   float64
+	}
 	var path []point // the checks on the way to now
 	mr.onCheck = func(tr *gan.Trainer, sn *gan.Snapshot, c *healthCheck) error {
 		imgs, err := tr.Generator().Generate(truthZ)
@@ -467,9 +489,12 @@ func stackedRun(ctx context.Context, ds *stacked.Dataset, clf *stacked.Classifie
 			if pt.step >= p.WarmUp {
 				sc.Peak = max(sc.Peak, pt.modes)
 			}
+			if pt.judged && pt.diversity > sc.Best.Diversity {
+				sc.Best = gan.Seen{Step: pt.step, Diversity: pt.diversity}
+			}
 		}
 		sc.Losing = sn.Step >= p.WarmUp && (float64(sc.Modes) < 0.9*float64(sc.Peak) || float64(sc.Modes) < 0.25*float64(plan.realModes))
-		path = append(path, point{sn.Step, sc.Modes})
+		path = append(path, point{sn.Step, sc.Modes, sc.Judged, sn.Health.Diversity})
 		if d := sn.Decision; d.Rollback {
 			path = slices.DeleteFunc(path, func(pt point) bool { return pt.step > d.ToStep })
 		}

@@ -28,7 +28,7 @@ func SoftmaxXent(logits *gorgonia.Node, labels *[]int32) (*gorgonia.Node, error)
 	return gorgonia.ApplyOp(&xentOp{opBase: newOpBase("xent"), labels: labels}, logits)
 }
 
-func (op *xentOp) Arity() int    { return 1 }
+func (op *xentOp) Arity() int { return 1 }
 func (op *xentOp) Type() hm.Type {
 	a := hm.TypeVariable('a')
 	return hm.NewFnType(gorgonia.TensorType{Dims: 2, Of: a}, a) // a scalar, as gorgonia's Mean gives
@@ -81,7 +81,7 @@ type xentGradOp struct {
 	labels *[]int32
 }
 
-func (op *xentGradOp) Arity() int    { return 2 }
+func (op *xentGradOp) Arity() int { return 2 }
 func (op *xentGradOp) Type() hm.Type {
 	a := hm.TypeVariable('a')
 	t := gorgonia.TensorType{Dims: 2, Of: a}
