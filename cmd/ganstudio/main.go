@@ -25,7 +25,8 @@ Usage:
   ganstudio sample [flags]  new samples or latent interpolations from a run's checkpoint
   ganstudio bench [flags]   measure the training step on the reference network (--device, --batch;
                             'bench device': a GPU's training step checked against the CPU's;
-                            'bench quality': the engines' quality on one training-time budget)
+                            'bench quality': the engines' quality on one training-time budget;
+                            'bench stacked': Stacked MNIST's 1,000 modes and the collapse detector)
   ganstudio worker [flags]  train queued runs from a studio's data folder (for extra workers;
                             --device cuda for the runs made for a GPU, the default in ganstudio-cuda)
 
