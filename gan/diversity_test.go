@@ -258,22 +258,25 @@ func TestJudgeDrop(t *testing.T) {
 	}
 }
 
-// The watch's path: the best is the most diverse judged check, and a
-// rollback forgets the checks it undoes.
+// The watch's path: the best is the most diverse judged check before a
+// step, and a rollback forgets the checks it undoes.
 func TestWatchPath(t *testing.T) {
 	var w Watch
 	for _, s := range []Seen{{200, 0.7}, {250, 0.9}, {300, 0.8}, {350, 0.95}} {
 		w.Remember(s.Step, s.Diversity)
 	}
-	if b := w.Best(); b != (Seen{350, 0.95}) {
+	if b := w.Best(400); b != (Seen{350, 0.95}) {
 		t.Errorf("best %+v", b)
 	}
+	if b := w.Best(350); b != (Seen{250, 0.9}) {
+		t.Errorf("best before step 350 %+v", b)
+	}
 	w.Rewind(300)
-	if b := w.Best(); b != (Seen{250, 0.9}) || len(w.Path) != 3 {
+	if b := w.Best(400); b != (Seen{250, 0.9}) || len(w.Path) != 3 {
 		t.Errorf("after rewinding to 300: best %+v, path %+v", b, w.Path)
 	}
 	w.Rewind(0)
-	if b := w.Best(); b != (Seen{}) {
+	if b := w.Best(400); b != (Seen{}) {
 		t.Errorf("after rewinding to 0: best %+v", b)
 	}
 }

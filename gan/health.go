@@ -77,14 +77,19 @@ func NewReference(real [][]float32, k int, seed uint64) Reference {
 
 // Assess judges generated images against the reference.
 func (ref Reference) Assess(fake [][]float32) spec.HealthReport {
+	return ref.assess(fake, Seen{})
+}
+
+// assess judges generated images against the reference and, for the drop
+// rule, the run's best judged check before them.
+func (ref Reference) assess(fake [][]float32, best Seen) spec.HealthReport {
 	h := spec.HealthReport{
 		Diversity:  MeanPairwiseDistance(fake) / ref.MeanDistance,
 		Duplicates: NearDuplicateRate(fake, ref.DupThreshold),
 		NDB:        ref.Bins.NDB(fake),
 		Precision:  ref.Support.Precision(fake),
-		Level:      spec.Healthy,
 	}
-	ref.Th.Judge(&h, Seen{})
+	ref.Th.Judge(&h, best)
 	return h
 }
 
@@ -170,11 +175,12 @@ func (t *Trainer) HealthImages() ([][]float32, error) {
 	return t.Generator().Generate(RandomLatents(HealthSamples, t.cfg.ZDim, healthLatentSeed))
 }
 
-// HealthOf judges HealthImages against ref. The discriminator's spread on
-// the last training batch's fakes comes with it: a generator that makes
-// one image gets one verdict for all of them.
-func (t *Trainer) HealthOf(ref Reference, fake [][]float32) spec.HealthReport {
-	h := ref.Assess(fake)
+// HealthOf judges HealthImages against ref, and against best, the run's
+// most diverse judged check before (zero: none). The discriminator's
+// spread on the last training batch's fakes comes with it: a generator
+// that makes one image gets one verdict for all of them.
+func (t *Trainer) HealthOf(ref Reference, fake [][]float32, best Seen) spec.HealthReport {
+	h := ref.assess(fake, best)
 	h.DFakeSpread = t.dFakeSpread
 	return h
 }

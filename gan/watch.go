@@ -36,11 +36,11 @@ func (w *Watch) Rewind(step int) {
 	w.Path = slices.DeleteFunc(w.Path, func(s Seen) bool { return s.Step > step })
 }
 
-// Best is the most diverse check on the path (zero: none yet).
-func (w *Watch) Best() Seen {
+// Best is the most diverse check on the path before step (zero: none).
+func (w *Watch) Best(before int) Seen {
 	var b Seen
 	for _, s := range w.Path {
-		if s.Diversity > b.Diversity {
+		if s.Step < before && s.Diversity > b.Diversity {
 			b = s
 		}
 	}
@@ -64,10 +64,7 @@ func NewWatch(src Source, seed uint64, guard spec.Guard) *Watch {
 // not judge (the warm-up) is left empty.
 func (w *Watch) check(ctx context.Context, tr *Trainer, fake [][]float32, out Outside, swd float64) (spec.HealthReport, spec.Decision) {
 	s := tr.Step()
-	h := tr.HealthOf(w.Ref, fake)
-	if best := w.Best(); best.Diversity > 0 {
-		w.Ref.Th.Judge(&h, best)
-	}
+	h := tr.HealthOf(w.Ref, fake, w.Best(s))
 	if w.Verdict != nil {
 		h = w.Verdict(s, h)
 	}

@@ -120,7 +120,7 @@ func TestWatchRestoresItsPath(t *testing.T) {
 	if err != nil || w == nil {
 		t.Fatalf("watch %v, %v", w, err)
 	}
-	if len(w.Path) != 3 || w.Best() != (gan.Seen{Step: 250, Diversity: 1.0}) || w.Last != spec.Warning {
-		t.Errorf("path %+v, best %+v, last %q", w.Path, w.Best(), w.Last)
+	if len(w.Path) != 3 || w.Best(1000) != (gan.Seen{Step: 250, Diversity: 1.0}) || w.Last != spec.Warning {
+		t.Errorf("path %+v, best %+v, last %q", w.Path, w.Best(1000), w.Last)
 	}
 }
