@@ -305,6 +305,7 @@ func stackedCmd(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	defer clf.Close()
 	if trained {
 		fmt.Fprintln(os.Stderr)
 	}
@@ -467,11 +468,7 @@ func stackedRun(ctx context.Context, ds *stacked.Dataset, clf *stacked.Classifie
 	mr := &memoryRun{res: healthResult{Case: healthCase{Name: name}, Seed: seed, Steps: steps, FirstAlarm: -1},
 		ds: ds, checkpoints: map[int][]byte{}, watch: watch, tr: tr, quiet: true}
 	truthZ := gan.RandomLatents(truthN, cfg.ZDim, stackedTruthSeed)
-	type point struct {
-		step, modes int
-		judged      bool
-		diversity   float64
-	}
+	type point struct{ step, modes int }
 	var path []point // the checks on the way to now
 	mr.onCheck = func(tr *gan.Trainer, sn *gan.Snapshot, c *healthCheck) error {
 		imgs, err := tr.Generator().Generate(truthZ)
@@ -482,19 +479,17 @@ func stackedRun(ctx context.Context, ds *stacked.Dataset, clf *stacked.Classifie
 		if err != nil {
 			return err
 		}
-		sc := stackedCheck{healthCheck: *c, Modes: stacked.Count(t).Modes, Judged: sn.Decision.Judged, Health: *sn.Health}
+		sc := stackedCheck{healthCheck: *c, Modes: stacked.Count(t).Modes, Judged: sn.Decision.Judged, Health: *sn.Health,
+			Best: watch.Best(sn.Step)}
 		// The peak counts from the warm-up's end: before it, an untrained
 		// generator's blots are read as many triples at random.
 		for _, pt := range path {
 			if pt.step >= p.WarmUp {
 				sc.Peak = max(sc.Peak, pt.modes)
 			}
-			if pt.judged && pt.diversity > sc.Best.Diversity {
-				sc.Best = gan.Seen{Step: pt.step, Diversity: pt.diversity}
-			}
 		}
 		sc.Losing = sn.Step >= p.WarmUp && (float64(sc.Modes) < 0.9*float64(sc.Peak) || float64(sc.Modes) < 0.25*float64(plan.realModes))
-		path = append(path, point{sn.Step, sc.Modes, sc.Judged, sn.Health.Diversity})
+		path = append(path, point{sn.Step, sc.Modes})
 		if d := sn.Decision; d.Rollback {
 			path = slices.DeleteFunc(path, func(pt point) bool { return pt.step > d.ToStep })
 		}
@@ -511,13 +506,10 @@ func stackedRun(ctx context.Context, ds *stacked.Dataset, clf *stacked.Classifie
 	if err != nil {
 		return res, err
 	}
-	// The repair's events land on the check that rolled back.
+	// The repair's events land on the check that rolled back, after
+	// onCheck copied it: mr keeps the checks in the same order.
 	for i := range res.Checks {
-		for _, hc := range mr.res.Checks {
-			if hc.Step == res.Checks[i].Step && hc.Action != "" {
-				res.Checks[i].Action = hc.Action
-			}
-		}
+		res.Checks[i].healthCheck = mr.res.Checks[i]
 	}
 	res.Trained, res.Rollbacks, res.FinalSWD = mr.res.Trained, mr.res.Rollbacks, mr.res.FinalSWD
 	if plan.grids != "" {
