@@ -193,40 +193,30 @@ func modesCmd(ctx context.Context, args []string) error {
 	fmt.Fprintf(os.Stderr, "bench modes: %d runs of %d steps, %d at a time, %s (OpenBLAS held to 1 thread), GOMAXPROCS %d\n",
 		len(jobs), *steps, *parallel, gan.BLASName, runtime.GOMAXPROCS(0))
 	var (
-		wg       sync.WaitGroup
 		mu       sync.Mutex
 		firstErr error
-		sem      = make(chan struct{}, *parallel)
 		t0       = time.Now()
 		done     int
 	)
-	for _, j := range jobs {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			res, err := mixture.RunModes(ctx, j.run, func(c mixture.ModesCheck) {
-				if c.Step%(10*j.run.Every) == 0 || c.Action != "" {
-					fmt.Fprintf(os.Stderr, "  %s step %d: %d modes, HQ %.1f%%, %s %s\n", j.name, c.Step, c.Modes, 100*c.HQ, c.Health.Level, c.Action)
-				}
-			})
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				firstErr = cmpOr(firstErr, fmt.Errorf("%s: %w", j.name, err))
-				return
+	inParallel(ctx, len(jobs), *parallel, func(i int) {
+		j := jobs[i]
+		res, err := mixture.RunModes(ctx, j.run, func(c mixture.ModesCheck) {
+			if c.Step%(10*j.run.Every) == 0 || c.Action != "" {
+				fmt.Fprintf(os.Stderr, "  %s step %d: %d modes, HQ %.1f%%, %s %s\n", j.name, c.Step, c.Modes, 100*c.HQ, c.Health.Level, c.Action)
 			}
-			j.res.Runs[j.i] = res
-			done++
-			fmt.Fprintf(os.Stderr, "[%d/%d %s] %s: %d modes, HQ %.1f%%, %d rollbacks, %.0f s\n", done, len(jobs),
-				time.Since(t0).Round(time.Second), j.name, res.Final.Modes, 100*res.Final.HQ, len(res.Rollbacks), res.Seconds)
-		}()
-		if ctx.Err() != nil {
-			break
+		})
+		mu.Lock()
+		defer mu.Unlock()
+		if err != nil {
+			firstErr = cmpOr(firstErr, fmt.Errorf("%s: %w", j.name, err))
+			return
 		}
-	}
-	wg.Wait()
+		j.res.Runs[j.i] = res
+		done++
+		fmt.Fprintf(os.Stderr, "[%d/%d %s] %s: %d modes, HQ %.1f%%, %d rollbacks, %.0f s\n", done, len(jobs),
+			time.Since(t0).Round(time.Second), j.name, res.Final.Modes, 100*res.Final.HQ, len(res.Rollbacks), res.Seconds)
+	})
+
 	if firstErr != nil {
 		return firstErr
 	}
@@ -263,6 +253,27 @@ func writeReport(rep any, path string, asJSON bool) (done bool, err error) {
 		return true, json.NewEncoder(os.Stdout).Encode(rep)
 	}
 	return false, nil
+}
+
+// inParallel calls run(0) … run(n−1), each in its own goroutine, at most
+// parallel at once, and returns when all have. Once ctx is done no more
+// are started.
+func inParallel(ctx context.Context, n, parallel int, run func(i int)) {
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, parallel)
+	for i := range n {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			run(i)
+		}()
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	wg.Wait()
 }
 
 func cmpOr(a, b error) error {

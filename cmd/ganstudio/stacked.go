@@ -346,45 +346,35 @@ func stackedCmd(ctx context.Context, args []string) error {
 	}
 	fmt.Fprintf(os.Stderr, "bench stacked: %d runs of %d steps, %d at a time, %s\n", len(jobs), *steps, *parallel, gan.BLASName)
 	var (
-		wg       sync.WaitGroup
 		mu       sync.Mutex
 		firstErr error
-		sem      = make(chan struct{}, *parallel)
 		done     int
 	)
-	for _, j := range jobs {
-		if ctx.Err() != nil {
-			break
+	inParallel(ctx, len(jobs), *parallel, func(i int) {
+		j := jobs[i]
+		name := fmt.Sprintf("%s/seed %d", j.res.Arm.Name, j.seed)
+		n := *steps
+		if strings.HasPrefix(j.res.Arm.Name, "mistyped") && *collapseSteps > 0 {
+			n = min(n, *collapseSteps)
 		}
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			name := fmt.Sprintf("%s/seed %d", j.res.Arm.Name, j.seed)
-			n := *steps
-			if strings.HasPrefix(j.res.Arm.Name, "mistyped") && *collapseSteps > 0 {
-				n = min(n, *collapseSteps)
-			}
-			r, err := stackedRun(ctx, ds, clf.Clone(), j.res.Arm, j.seed, stackedPlan{n, *every, *warmUp, *samples, *truthN, rep.RealModes, *grids, *width, *batch}, name)
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				// One run's failure keeps the others' results.
-				firstErr = cmpOr(firstErr, fmt.Errorf("%s: %w", name, err))
-				fmt.Fprintf(os.Stderr, "%s failed: %v\n", name, err)
-				r.Error = err.Error()
-			}
-			j.res.Runs[j.i] = r
-			if err != nil {
-				return
-			}
-			done++
-			fmt.Fprintf(os.Stderr, "[%d/%d %s] %s: %d modes, KL %.3f, %d rollbacks, %.0f s (evaluation %.0f s)\n", done, len(jobs),
-				time.Since(t0).Round(time.Second), name, r.Final.Modes, r.Final.KL, r.Rollbacks, r.Seconds, r.EvalSeconds)
-		}()
-	}
-	wg.Wait()
+		r, err := stackedRun(ctx, ds, clf.Clone(), j.res.Arm, j.seed, stackedPlan{n, *every, *warmUp, *samples, *truthN, rep.RealModes, *grids, *width, *batch}, name)
+		mu.Lock()
+		defer mu.Unlock()
+		if err != nil {
+			// One run's failure keeps the others' results.
+			firstErr = cmpOr(firstErr, fmt.Errorf("%s: %w", name, err))
+			fmt.Fprintf(os.Stderr, "%s failed: %v\n", name, err)
+			r.Error = err.Error()
+		}
+		j.res.Runs[j.i] = r
+		if err != nil {
+			return
+		}
+		done++
+		fmt.Fprintf(os.Stderr, "[%d/%d %s] %s: %d modes, KL %.3f, %d rollbacks, %.0f s (evaluation %.0f s)\n", done, len(jobs),
+			time.Since(t0).Round(time.Second), name, r.Final.Modes, r.Final.KL, r.Rollbacks, r.Seconds, r.EvalSeconds)
+	})
+
 	if err := ctx.Err(); err != nil {
 		return err
 	}
