@@ -293,6 +293,6 @@ func TestOwnDroppedRunIsReaped(t *testing.T) {
 	defer q.Stop(ctx)
 	r := newRun(t, st, q, 5)
 	waitRun(t, st, r.ID, "done", func(r *store.Run) bool { return r.State == store.Done })
-	st.DB.Exec(`UPDATE runs SET state = 'running', steps = 8, worker_id = ? WHERE id = ?`, q.WorkerID(), r.ID)
+	st.DB.Exec(`UPDATE runs SET state = 'running', steps = 8, worker_id = $1 WHERE id = $2`, q.WorkerID(), r.ID)
 	waitRun(t, st, r.ID, "the dropped run to finish", func(r *store.Run) bool { return r.State == store.Done && r.Step == 8 })
 }

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver"
+	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
 	"github.com/riverqueue/river/riverdriver/riversqlite"
 	"github.com/riverqueue/river/rivermigrate"
 
@@ -92,14 +94,22 @@ type Queue struct {
 // New migrates River's tables and makes a client.
 func New(ctx context.Context, st *store.Store, opts Options) (*Queue, error) {
 	opts.defaults()
-	driver := riversqlite.New(st.RiverDB)
+	// Both drivers take the store's *sql.Tx, so a run and its job are
+	// recorded in one transaction on either database. On Postgres River's
+	// database/sql driver LISTENs through the pgx driver (riverpgxv5) on
+	// the store's pgx pool: a job inserted by any process wakes a worker
+	// at once. SQLite has no LISTEN/NOTIFY: workers poll.
+	var driver riverdriver.Driver[*sql.Tx] = riversqlite.New(st.RiverDB)
+	if st.Listener != nil {
+		driver = riverdatabasesql.NewWithPgxListener(st.RiverDB, st.Listener)
+	}
 	mig, err := rivermigrate.New(driver, nil)
 	if err != nil {
 		return nil, fmt.Errorf("job queue migrations: %w", err)
 	}
-	// In one immediate transaction: processes starting together on a new
-	// database migrate it one after the other, not into each other.
-	err = st.RiverTx(ctx, func(tx *sql.Tx) error {
+	// Processes starting together on a new database migrate it one after
+	// the other, not into each other.
+	err = st.SchemaTx(ctx, func(tx *sql.Tx) error {
 		_, err := mig.MigrateTx(ctx, tx, rivermigrate.DirectionUp, nil)
 		return err
 	})
@@ -115,7 +125,7 @@ func New(ctx context.Context, st *store.Store, opts Options) (*Queue, error) {
 	river.AddWorker(workers, &trainWorker{q: q})
 	cfg := &river.Config{
 		Workers:           workers,
-		PollOnly:          true, // SQLite has no LISTEN/NOTIFY
+		PollOnly:          st.Listener == nil,
 		FetchPollInterval: opts.FetchPoll,
 		// Training runs for hours: no job timeout. River's own rescue of
 		// stuck jobs is a backstop; heartbeats (reap) act much sooner, and

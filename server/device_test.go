@@ -21,7 +21,7 @@ func (s *studio) heartbeat(id, device string, ago time.Duration) {
 	if err := s.st.Heartbeat(ctx, store.Worker{ID: id, Host: "gpu-box", Device: device}); err != nil {
 		s.t.Fatal(err)
 	}
-	if _, err := s.st.DB.ExecContext(ctx, `UPDATE workers SET seen_at = ? WHERE id = ?`, time.Now().Add(-ago).UnixMilli(), id); err != nil {
+	if _, err := s.st.DB.ExecContext(ctx, `UPDATE workers SET seen_at = $1 WHERE id = $2`, time.Now().Add(-ago).UnixMilli(), id); err != nil {
 		s.t.Fatal(err)
 	}
 }

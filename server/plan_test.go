@@ -185,7 +185,7 @@ func TestNewRunPlan(t *testing.T) {
 	if err := s.st.Finish(ctx, r.ID, "w-test", store.Done, ""); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.st.DB.ExecContext(ctx, `UPDATE runs SET finished_at = started_at + 40000 WHERE id = ?`, r.ID); err != nil {
+	if _, err := s.st.DB.ExecContext(ctx, `UPDATE runs SET finished_at = started_at + 40000 WHERE id = $1`, r.ID); err != nil {
 		t.Fatal(err)
 	}
 	p = plan("dataset_id=1&res=32&goal=quick&changed=goal&" + base)

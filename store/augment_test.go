@@ -53,12 +53,13 @@ func TestAugmentMigration(t *testing.T) {
 	d := &Dataset{Name: "d", Res: 64, Count: 1}
 	s.CreateDataset(ctx, d, nil)
 	r := newRun(t, s, d.ID)
-	for _, q := range []string{`ALTER TABLE metrics DROP COLUMN aug_p`, `ALTER TABLE metrics DROP COLUMN r_t`, `PRAGMA user_version = 5`} {
+	for _, q := range []string{`ALTER TABLE metrics DROP COLUMN aug_p`, `ALTER TABLE metrics DROP COLUMN r_t`} {
 		if _, err := s.DB.ExecContext(ctx, q); err != nil {
 			t.Fatalf("%s: %v", q, err)
 		}
 	}
-	if _, err := s.DB.ExecContext(ctx, `INSERT INTO metrics (run_id, step, loss_d, loss_g, d_real, d_fake) VALUES (?, 1, 1.5, 2, 0.8, 0.3)`, r.ID); err != nil {
+	setSchemaVersion(t, s, 5)
+	if _, err := s.DB.ExecContext(ctx, `INSERT INTO metrics (run_id, step, loss_d, loss_g, d_real, d_fake) VALUES ($1, 1, 1.5, 2, 0.8, 0.3)`, r.ID); err != nil {
 		t.Fatal(err)
 	}
 	s.Close()

@@ -5,16 +5,19 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
+	"sort"
+	"strings"
 
 	"github.com/ganstudio/ganstudio/internal/atomicfile"
 )
 
 // Blobs holds the studio's large objects by key. Keys are made by this
 // package's *Key functions from numeric ids only, never from user input.
-// A directory implements it today; S3-compatible storage can later.
+// A folder (DirBlobs) and an S3-compatible bucket (S3Blobs) implement it.
 type Blobs interface {
 	// Put stores what fill writes under key, atomically: readers see the
 	// old object or the new one, never a part.
@@ -22,6 +25,14 @@ type Blobs interface {
 	Open(ctx context.Context, key string) (io.ReadCloser, error)
 	// Delete removes key and, if key ends in "/", everything under it.
 	Delete(ctx context.Context, key string) error
+	// List returns the keys under prefix ("" for all) in key order.
+	List(ctx context.Context, prefix string) ([]BlobInfo, error)
+}
+
+// BlobInfo is one stored object.
+type BlobInfo struct {
+	Key  string
+	Size int64
 }
 
 // Keys of the objects the studio keeps.
@@ -104,4 +115,38 @@ func (b *DirBlobs) Delete(ctx context.Context, key string) error {
 		return err
 	}
 	return nil
+}
+
+// TempDir is where objects are written before they are renamed into place.
+func (b *DirBlobs) TempDir() string { return filepath.Join(b.root, blobTemp) }
+
+func (b *DirBlobs) List(ctx context.Context, prefix string) ([]BlobInfo, error) {
+	var out []BlobInfo
+	err := filepath.WalkDir(b.root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(b.root, p)
+		key := filepath.ToSlash(rel)
+		if d.IsDir() {
+			if key == blobTemp {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !strings.HasPrefix(key, prefix) || !keyRE.MatchString(key) {
+			return nil
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		out = append(out, BlobInfo{Key: key, Size: info.Size()})
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list blobs: %w", err)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
+	return out, nil
 }

@@ -88,13 +88,11 @@ func (s *Store) CreateDataset(ctx context.Context, d *Dataset, writeSheet func(i
 	}
 	// The row names its writer, so that if this process is killed before
 	// the sheet is whole, the next start knows at once the row is dead.
-	res, err := s.DB.ExecContext(ctx, `INSERT INTO datasets (name, builtin, res, count, bytes, report, ready, owner, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, d.Name, d.Builtin, d.Res, d.Count, d.Bytes, string(report), writeSheet == nil, proc.Self().String(), now())
+	err = s.DB.QueryRowContext(ctx, `INSERT INTO datasets (name, builtin, res, count, bytes, report, ready, owner, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id`, d.Name, d.Builtin, d.Res, d.Count, d.Bytes, string(report),
+		flag(writeSheet == nil), proc.Self().String(), now()).Scan(&d.ID)
 	if err != nil {
 		return fmt.Errorf("save dataset %q: %w", d.Name, err)
-	}
-	if d.ID, err = res.LastInsertId(); err != nil {
-		return err
 	}
 	d.Created = time.Now()
 	if writeSheet == nil {
@@ -102,12 +100,12 @@ func (s *Store) CreateDataset(ctx context.Context, d *Dataset, writeSheet func(i
 	}
 	err = s.Blobs.Put(ctx, DatasetKey(d.ID), writeSheet)
 	if err == nil {
-		_, err = s.DB.ExecContext(ctx, `UPDATE datasets SET ready = 1 WHERE id = ?`, d.ID)
+		_, err = s.DB.ExecContext(ctx, `UPDATE datasets SET ready = 1 WHERE id = $1`, d.ID)
 	}
 	if err != nil {
 		bg := context.WithoutCancel(ctx)
 		s.Blobs.Delete(bg, fmt.Sprintf("datasets/%d/", d.ID))
-		s.DB.ExecContext(bg, `DELETE FROM datasets WHERE id = ?`, d.ID)
+		s.DB.ExecContext(bg, `DELETE FROM datasets WHERE id = $1`, d.ID)
 		return fmt.Errorf("save dataset %q: %w", d.Name, err)
 	}
 	return nil
@@ -120,13 +118,13 @@ func (s *Store) CreateDataset(ctx context.Context, d *Dataset, writeSheet func(i
 // before datasets served 128 px).
 func (s *Store) EnsureBuiltin(ctx context.Context, name string, res, count int) (*Dataset, error) {
 	_, err := s.DB.ExecContext(ctx, `INSERT INTO datasets (name, builtin, res, count, created_at)
-		VALUES (?, ?, ?, ?, ?)
+		VALUES ($1, $2, $3, $4, $5)
 		ON CONFLICT (builtin) WHERE builtin != '' DO UPDATE SET res = excluded.res, count = excluded.count
-		WHERE res != excluded.res OR count != excluded.count`, name+" (built-in)", name, res, count, now())
+		WHERE datasets.res != excluded.res OR datasets.count != excluded.count`, name+" (built-in)", name, res, count, now())
 	if err != nil {
 		return nil, fmt.Errorf("built-in dataset %s: %w", name, err)
 	}
-	d, err := scanDataset(s.DB.QueryRowContext(ctx, `SELECT `+datasetCols+` FROM datasets WHERE builtin = ?`, name))
+	d, err := scanDataset(s.DB.QueryRowContext(ctx, `SELECT `+datasetCols+` FROM datasets WHERE builtin = $1`, name))
 	if err != nil {
 		return nil, fmt.Errorf("built-in dataset %s: %w", name, err)
 	}
@@ -135,7 +133,7 @@ func (s *Store) EnsureBuiltin(ctx context.Context, name string, res, count int) 
 
 // Dataset returns one dataset.
 func (s *Store) Dataset(ctx context.Context, id int64) (*Dataset, error) {
-	d, err := scanDataset(s.DB.QueryRowContext(ctx, `SELECT `+datasetCols+` FROM datasets WHERE id = ? AND ready = 1`, id))
+	d, err := scanDataset(s.DB.QueryRowContext(ctx, `SELECT `+datasetCols+` FROM datasets WHERE id = $1 AND ready = 1`, id))
 	if err != nil {
 		return nil, notFound("dataset", id, err)
 	}
@@ -199,7 +197,7 @@ func (s *Store) DeleteDataset(ctx context.Context, id int64) error {
 		return fmt.Errorf("dataset %q is built in: %w", d.Name, ErrInUse)
 	}
 	err = s.Tx(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, `SELECT id FROM runs WHERE dataset_id = ? ORDER BY id`, id)
+		rows, err := tx.QueryContext(ctx, `SELECT id FROM runs WHERE dataset_id = $1 ORDER BY id`, id)
 		if err != nil {
 			return err
 		}
@@ -213,7 +211,7 @@ func (s *Store) DeleteDataset(ctx context.Context, id int64) error {
 		if len(ids) > 0 {
 			return fmt.Errorf("dataset %q is used by run %s: %w", d.Name, strings.Join(ids, ", "), ErrInUse)
 		}
-		_, err = tx.ExecContext(ctx, `DELETE FROM datasets WHERE id = ?`, id)
+		_, err = tx.ExecContext(ctx, `DELETE FROM datasets WHERE id = $1`, id)
 		return err
 	})
 	if err != nil {

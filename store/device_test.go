@@ -72,7 +72,7 @@ func TestWorkerDevices(t *testing.T) {
 		}
 	}
 	// d went quiet long ago.
-	s.DB.ExecContext(ctx, `UPDATE workers SET seen_at = ? WHERE id = 'd'`, time.Now().Add(-time.Hour).UnixMilli())
+	s.DB.ExecContext(ctx, `UPDATE workers SET seen_at = $1 WHERE id = 'd'`, time.Now().Add(-time.Hour).UnixMilli())
 	got, err := s.WorkerDevices(ctx, time.Now().Add(-time.Minute))
 	if err != nil || !slices.Equal(got, []string{"cuda"}) {
 		t.Errorf("live devices %v, %v; want [cuda]", got, err)
@@ -88,14 +88,14 @@ func TestDeviceMigration(t *testing.T) {
 	d := &Dataset{Name: "d", Res: 64, Count: 1}
 	s.CreateDataset(ctx, d, nil)
 	r := newRun(t, s, d.ID)
-	s.DB.ExecContext(ctx, `UPDATE runs SET device = '', job_id = 3 WHERE id = ?`, r.ID)
+	s.DB.ExecContext(ctx, `UPDATE runs SET device = '', job_id = 3 WHERE id = $1`, r.ID)
 	// As the database stood at version 3 (later migrations undone).
 	for _, undo := range []string{`ALTER TABLE datasets DROP COLUMN owner`, `ALTER TABLE metrics DROP COLUMN aug_p`, `ALTER TABLE metrics DROP COLUMN r_t`} {
 		if _, err := s.DB.ExecContext(ctx, undo); err != nil {
 			t.Fatalf("%s: %v", undo, err)
 		}
 	}
-	s.DB.ExecContext(ctx, `PRAGMA user_version = 3`)
+	setSchemaVersion(t, s, 3)
 	s.Close()
 
 	s = open(t, dir)

@@ -30,15 +30,15 @@ type Event struct {
 
 // AddEvent records an event.
 func (s *Store) AddEvent(ctx context.Context, runID int64, step int, kind, msg string) error {
-	_, err := s.DB.ExecContext(ctx, `INSERT INTO events (run_id, step, kind, message, created_at) VALUES (?, ?, ?, ?, ?)`,
+	_, err := s.DB.ExecContext(ctx, `INSERT INTO events (run_id, step, kind, message, created_at) VALUES ($1, $2, $3, $4, $5)`,
 		runID, step, kind, msg, now())
 	return err
 }
 
 // Events lists a run's events, newest first.
 func (s *Store) Events(ctx context.Context, runID int64, limit int) ([]Event, error) {
-	rows, err := s.DB.QueryContext(ctx, `SELECT id, step, kind, message, created_at FROM events WHERE run_id = ?
-		ORDER BY id DESC LIMIT ?`, runID, limit)
+	rows, err := s.DB.QueryContext(ctx, `SELECT id, step, kind, message, created_at FROM events WHERE run_id = $1
+		ORDER BY id DESC LIMIT $2`, runID, limit)
 	if err != nil {
 		return nil, err
 	}
@@ -72,20 +72,20 @@ type Worker struct {
 // Heartbeat records that a worker is alive.
 func (s *Store) Heartbeat(ctx context.Context, w Worker) error {
 	t := now()
-	_, err := s.DB.ExecContext(ctx, `INSERT INTO workers (id, host, device, proc, pid, started_at, seen_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+	_, err := s.DB.ExecContext(ctx, `INSERT INTO workers (id, host, device, proc, pid, started_at, seen_at) VALUES ($1, $2, $3, $4, $5, $6, $7)
 		ON CONFLICT (id) DO UPDATE SET seen_at = excluded.seen_at`, w.ID, w.Host, w.Device, w.Proc, w.PID, t, t)
 	return err
 }
 
 // RemoveWorker forgets a worker that stopped cleanly.
 func (s *Store) RemoveWorker(ctx context.Context, id string) error {
-	_, err := s.DB.ExecContext(ctx, `DELETE FROM workers WHERE id = ?`, id)
+	_, err := s.DB.ExecContext(ctx, `DELETE FROM workers WHERE id = $1`, id)
 	return err
 }
 
 // Workers lists workers seen since.
 func (s *Store) Workers(ctx context.Context, since time.Time) ([]Worker, error) {
-	rows, err := s.DB.QueryContext(ctx, `SELECT id, host, device, proc, pid, started_at, seen_at FROM workers WHERE seen_at >= ? ORDER BY started_at`,
+	rows, err := s.DB.QueryContext(ctx, `SELECT id, host, device, proc, pid, started_at, seen_at FROM workers WHERE seen_at >= $1 ORDER BY started_at`,
 		since.UnixMilli())
 	if err != nil {
 		return nil, err
@@ -108,7 +108,7 @@ func (s *Store) Workers(ctx context.Context, since time.Time) ([]Worker, error) 
 // since (each once, sorted): the devices a new run may ask for besides the
 // CPU, which every studio can train on.
 func (s *Store) WorkerDevices(ctx context.Context, since time.Time) ([]string, error) {
-	rows, err := s.DB.QueryContext(ctx, `SELECT DISTINCT device FROM workers WHERE seen_at >= ? AND device != ? ORDER BY device`,
+	rows, err := s.DB.QueryContext(ctx, `SELECT DISTINCT device FROM workers WHERE seen_at >= $1 AND device != $2 ORDER BY device`,
 		since.UnixMilli(), spec.CPU)
 	if err != nil {
 		return nil, fmt.Errorf("worker devices: %w", err)

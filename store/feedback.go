@@ -35,7 +35,7 @@ func (f FeedbackStatus) Used() int { return f.Liked + f.Disliked }
 func (s *Store) RatingsVersion(ctx context.Context, runID int64) (int64, error) {
 	var v int64
 	err := s.DB.QueryRowContext(ctx, `SELECT COALESCE(MAX(r.id), 0) FROM ratings r JOIN samples s ON s.id = r.sample_id
-		WHERE s.run_id = ?`, runID).Scan(&v)
+		WHERE s.run_id = $1`, runID).Scan(&v)
 	if err != nil {
 		return 0, fmt.Errorf("ratings of run %d: %w", runID, err)
 	}
@@ -47,7 +47,7 @@ func (s *Store) RatingsVersion(ctx context.Context, runID int64) (int64, error) 
 // many times counts once, as its latest rating says; one cleared (rated 0)
 // is not returned.
 func (s *Store) RatedSamples(ctx context.Context, runID int64) ([]*Sample, error) {
-	rows, err := s.DB.QueryContext(ctx, `SELECT `+sampleCols+` FROM samples WHERE run_id = ? AND rating != 0
+	rows, err := s.DB.QueryContext(ctx, `SELECT `+sampleCols+` FROM samples WHERE run_id = $1 AND rating != 0
 		ORDER BY (SELECT MAX(r.id) FROM ratings r WHERE r.sample_id = samples.id), id`, runID)
 	if err != nil {
 		return nil, fmt.Errorf("rated samples of run %d: %w", runID, err)

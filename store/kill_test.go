@@ -24,7 +24,7 @@ func TestKillHelperImport(t *testing.T) {
 	if dir == "" {
 		t.Skip("only run as a helper process")
 	}
-	s, err := Open(context.Background(), dir)
+	s, err := OpenConfig(context.Background(), testConfig(t, dir))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,7 +40,9 @@ func TestKillHelperImport(t *testing.T) {
 // blob at once, not an hour later.
 func TestKilledImportSweptAtStart(t *testing.T) {
 	dir := t.TempDir()
-	open(t, dir).Close() // migrated before the helper starts
+	s := open(t, dir) // migrated before the helper starts
+	tmp := s.Blobs.(interface{ TempDir() string }).TempDir()
+	s.Close()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestKillHelperImport$")
 	cmd.Env = append(os.Environ(), killHelper+"="+dir)
 	if err := cmd.Start(); err != nil {
@@ -53,12 +55,11 @@ func TestKilledImportSweptAtStart(t *testing.T) {
 	})
 	cmd.Process.Signal(syscall.SIGKILL)
 	cmd.Wait()
-	tmp := filepath.Join(dir, "blobs", blobTemp)
 	if ents, _ := os.ReadDir(tmp); len(ents) != 1 {
 		t.Fatalf("%d partial blobs after the kill, want 1 (the test shows nothing)", len(ents))
 	}
 
-	s := open(t, dir)
+	s = open(t, dir)
 	var rows int
 	s.DB.QueryRow(`SELECT COUNT(*) FROM datasets`).Scan(&rows)
 	if rows != 0 || s.Swept.Datasets != 1 {

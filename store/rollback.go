@@ -34,14 +34,14 @@ func (s *Store) TrimAfter(ctx context.Context, runID int64, step int) error {
 // trim deletes what lies past step in tx and returns the blob keys that go
 // with it, to delete once the transaction has committed.
 func trim(ctx context.Context, tx *sql.Tx, runID int64, step int) ([]string, error) {
-	if _, err := tx.ExecContext(ctx, `DELETE FROM metrics WHERE run_id = ? AND step > ?`, runID, step); err != nil {
+	if _, err := tx.ExecContext(ctx, `DELETE FROM metrics WHERE run_id = $1 AND step > $2`, runID, step); err != nil {
 		return nil, err
 	}
 	var gone []string
 	// Checkpoints go whatever the flag says: one written just before a
 	// crash may not have been flagged yet, and deleting a missing file is
 	// no error.
-	err := collect(ctx, tx, `DELETE FROM snapshots WHERE run_id = ? AND step > ? RETURNING step`,
+	err := collect(ctx, tx, `DELETE FROM snapshots WHERE run_id = $1 AND step > $2 RETURNING step`,
 		[]any{runID, step}, func(sc func(...any) error) error {
 			var at int
 			if err := sc(&at); err != nil {
@@ -53,7 +53,7 @@ func trim(ctx context.Context, tx *sql.Tx, runID int64, step int) ([]string, err
 	if err != nil {
 		return nil, err
 	}
-	err = collect(ctx, tx, `DELETE FROM samples WHERE run_id = ? AND step > ? AND rating = 0
+	err = collect(ctx, tx, `DELETE FROM samples WHERE run_id = $1 AND step > $2 AND rating = 0
 		AND NOT EXISTS (SELECT 1 FROM ratings WHERE sample_id = samples.id) RETURNING id`,
 		[]any{runID, step}, func(sc func(...any) error) error {
 			var id int64
@@ -66,7 +66,7 @@ func trim(ctx context.Context, tx *sql.Tx, runID int64, step int) ([]string, err
 	if err != nil {
 		return nil, err
 	}
-	_, err = tx.ExecContext(ctx, `UPDATE runs SET step = ? WHERE id = ?`, step, runID)
+	_, err = tx.ExecContext(ctx, `UPDATE runs SET step = $1 WHERE id = $2`, step, runID)
 	return gone, err
 }
 
@@ -101,7 +101,7 @@ func (s *Store) SaveGuard(ctx context.Context, runID int64, g spec.Guard) error 
 // hasCheckpoint checks in tx that the snapshot at step kept its checkpoint.
 func hasCheckpoint(ctx context.Context, tx *sql.Tx, runID int64, step int) error {
 	var ok bool
-	err := tx.QueryRowContext(ctx, `SELECT checkpoint FROM snapshots WHERE run_id = ? AND step = ?`, runID, step).Scan(&ok)
+	err := tx.QueryRowContext(ctx, `SELECT checkpoint FROM snapshots WHERE run_id = $1 AND step = $2`, runID, step).Scan(&ok)
 	if errors.Is(err, sql.ErrNoRows) || (err == nil && !ok) {
 		return fmt.Errorf("run %d, step %d: %w", runID, step, ErrNoCheckpoint)
 	}
@@ -120,7 +120,7 @@ func (s *Store) RollbackTo(ctx context.Context, runID int64, workerID string, st
 	err = s.Tx(ctx, func(tx *sql.Tx) error {
 		var holder string
 		var ckpt int
-		err := tx.QueryRowContext(ctx, `SELECT worker_id, ckpt_step FROM runs WHERE id = ? AND state = ?`, runID, Running).Scan(&holder, &ckpt)
+		err := tx.QueryRowContext(ctx, `SELECT worker_id, ckpt_step FROM runs WHERE id = $1 AND state = $2`+s.forUpdate(), runID, Running).Scan(&holder, &ckpt)
 		switch {
 		case errors.Is(err, sql.ErrNoRows) || (err == nil && holder != workerID):
 			return ErrLost
@@ -136,7 +136,7 @@ func (s *Store) RollbackTo(ctx context.Context, runID int64, workerID string, st
 		if ckpt > step {
 			gone = append(gone, CheckpointKey(runID, ckpt))
 		}
-		_, err = tx.ExecContext(ctx, `UPDATE runs SET ckpt_step = ?, guard = ?, updated_at = ? WHERE id = ?`, step, string(b), now(), runID)
+		_, err = tx.ExecContext(ctx, `UPDATE runs SET ckpt_step = $1, guard = $2, updated_at = $3 WHERE id = $4`, step, string(b), now(), runID)
 		return err
 	})
 	if err != nil {
@@ -153,7 +153,7 @@ func (s *Store) RollbackTo(ctx context.Context, runID int64, workerID string, st
 func (s *Store) Rollback(ctx context.Context, runID int64, step int) error {
 	var gone []string
 	err := s.Tx(ctx, func(tx *sql.Tx) error {
-		r, err := scanRun(tx.QueryRowContext(ctx, `SELECT `+runCols+` FROM runs WHERE id = ?`, runID))
+		r, err := scanRun(tx.QueryRowContext(ctx, `SELECT `+runCols+` FROM runs WHERE id = $1`+s.forUpdate(), runID))
 		if err != nil {
 			return notFound("run", runID, err)
 		}
@@ -173,7 +173,7 @@ func (s *Store) Rollback(ctx context.Context, runID int64, step int) error {
 		// The guard's old way back is not needed any more, unless it is
 		// kept for sampling.
 		if old := g.LastHealthy; old < step && (r.Config.KeepEvery <= 0 || old%r.Config.KeepEvery != 0) {
-			if _, err := tx.ExecContext(ctx, `UPDATE snapshots SET checkpoint = 0 WHERE run_id = ? AND step = ?`, runID, old); err != nil {
+			if _, err := tx.ExecContext(ctx, `UPDATE snapshots SET checkpoint = 0 WHERE run_id = $1 AND step = $2`, runID, old); err != nil {
 				return err
 			}
 			gone = append(gone, CheckpointKey(runID, old))
@@ -183,12 +183,12 @@ func (s *Store) Rollback(ctx context.Context, runID int64, step int) error {
 		if err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `UPDATE runs SET state = ?, control = '', ckpt_step = ?, error = '', finished_at = 0,
-			guard = ?, updated_at = ? WHERE id = ?`, Paused, step, string(b), now(), runID)
+		_, err = tx.ExecContext(ctx, `UPDATE runs SET state = $1, control = '', ckpt_step = $2, error = '', finished_at = 0,
+			guard = $3, updated_at = $4 WHERE id = $5`, Paused, step, string(b), now(), runID)
 		if err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO events (run_id, step, kind, message, created_at) VALUES (?, ?, ?, ?, ?)`,
+		_, err = tx.ExecContext(ctx, `INSERT INTO events (run_id, step, kind, message, created_at) VALUES ($1, $2, $3, $4, $5)`,
 			runID, step, EventRepair, fmt.Sprintf("Rolled back by hand from step %d to step %d; press Resume to train on from there.", r.Step, step), now())
 		return err
 	})

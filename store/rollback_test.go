@@ -38,14 +38,14 @@ func TestRollbackByHand(t *testing.T) {
 		s.AddSnapshotCheckpoint(ctx, r.ID, step)
 	}
 	s.SetCheckpoint(ctx, r.ID, 10)
-	s.DB.Exec(`INSERT INTO metrics (run_id, step, loss_d, loss_g, d_real, d_fake) VALUES (?, 3, 1, 1, 1, 1), (?, 7, 1, 1, 1, 1)`, r.ID, r.ID)
+	s.DB.Exec(`INSERT INTO metrics (run_id, step, loss_d, loss_g, d_real, d_fake) VALUES ($1, 3, 1, 1, 1, 1), ($2, 7, 1, 1, 1, 1)`, r.ID, r.ID)
 	kept, _ := s.AddSamples(ctx, r.ID, 10, OriginSnapshot, [][]float32{{1}, {2}}, func(int, io.Writer) error { return nil })
 	s.Rate(ctx, kept[0].ID, 1)
 
 	if err := s.Rollback(ctx, r.ID, 0); !errors.Is(err, ErrState) {
 		t.Errorf("rolling back a queued run: %v", err)
 	}
-	s.DB.Exec(`UPDATE runs SET state = 'done', step = 10 WHERE id = ?`, r.ID)
+	s.DB.Exec(`UPDATE runs SET state = 'done', step = 10 WHERE id = $1`, r.ID)
 	for _, step := range []int{5, 7, 99} {
 		if err := s.Rollback(ctx, r.ID, step); !errors.Is(err, ErrNoCheckpoint) {
 			t.Errorf("rolling back to step %d, which has no checkpoint: %v", step, err)
@@ -89,7 +89,7 @@ func TestRollbackToByItsWorker(t *testing.T) {
 		s.Blobs.Put(ctx, CheckpointKey(r.ID, step), func(w io.Writer) error { return nil })
 		s.AddSnapshotCheckpoint(ctx, r.ID, step)
 	}
-	s.DB.Exec(`UPDATE runs SET state = 'running', worker_id = 'w1', step = 5, ckpt_step = 5 WHERE id = ?`, r.ID)
+	s.DB.Exec(`UPDATE runs SET state = 'running', worker_id = 'w1', step = 5, ckpt_step = 5 WHERE id = $1`, r.ID)
 	g := r.Guard
 	g.Tries = 1
 	if err := s.RollbackTo(ctx, r.ID, "w2", 0, g); !errors.Is(err, ErrLost) {

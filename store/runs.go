@@ -133,7 +133,7 @@ func (s *Store) saveRunJSON(ctx context.Context, runID int64, col string, v any)
 	if err != nil {
 		return err
 	}
-	_, err = s.DB.ExecContext(ctx, `UPDATE runs SET `+col+` = ? WHERE id = ?`, string(b), runID)
+	_, err = s.DB.ExecContext(ctx, `UPDATE runs SET `+col+` = $1 WHERE id = $2`, string(b), runID)
 	return err
 }
 
@@ -148,25 +148,24 @@ func (s *Store) InsertRun(ctx context.Context, tx *sql.Tx, r *Run) error {
 		r.Device = spec.CPU
 	}
 	t := now()
-	res, err := tx.ExecContext(ctx, `INSERT INTO runs (dataset_id, config, steps, state, device, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`, r.DatasetID, string(cfg), r.Steps, Queued, r.Device, t, t)
+	err = tx.QueryRowContext(ctx, `INSERT INTO runs (dataset_id, config, steps, state, device, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`, r.DatasetID, string(cfg), r.Steps, Queued, r.Device, t, t).Scan(&r.ID)
 	if err != nil {
 		return fmt.Errorf("save run: %w", err)
 	}
-	r.ID, err = res.LastInsertId()
 	r.State, r.CkptStep, r.Created, r.Updated = Queued, -1, Time(t), Time(t)
-	return err
+	return nil
 }
 
 // SetJob records the job that will train the run.
 func (s *Store) SetJob(ctx context.Context, tx *sql.Tx, runID, jobID int64) error {
-	_, err := tx.ExecContext(ctx, `UPDATE runs SET job_id = ? WHERE id = ?`, jobID, runID)
+	_, err := tx.ExecContext(ctx, `UPDATE runs SET job_id = $1 WHERE id = $2`, jobID, runID)
 	return err
 }
 
 // Run returns one run.
 func (s *Store) Run(ctx context.Context, id int64) (*Run, error) {
-	r, err := scanRun(s.DB.QueryRowContext(ctx, `SELECT `+runCols+` FROM runs WHERE id = ?`, id))
+	r, err := scanRun(s.DB.QueryRowContext(ctx, `SELECT `+runCols+` FROM runs WHERE id = $1`, id))
 	if err != nil {
 		return nil, notFound("run", id, err)
 	}
@@ -201,9 +200,9 @@ func (s *Store) queryRuns(ctx context.Context, q string, args ...any) ([]*Run, e
 // ok == false and should do nothing (see Reroute for the second).
 func (s *Store) Claim(ctx context.Context, runID, jobID int64, workerID, device string) (*Run, bool, error) {
 	t := now()
-	res, err := s.DB.ExecContext(ctx, `UPDATE runs SET state = ?, control = '', error = '', worker_id = ?,
-		started_at = CASE started_at WHEN 0 THEN ? ELSE started_at END, rate = 0, updated_at = ?
-		WHERE id = ? AND job_id = ? AND state = ? AND device = ?`, Running, workerID, t, t, runID, jobID, Queued, device)
+	res, err := s.DB.ExecContext(ctx, `UPDATE runs SET state = $1, control = '', error = '', worker_id = $2,
+		started_at = CASE started_at WHEN 0 THEN $3 ELSE started_at END, rate = 0, updated_at = $4
+		WHERE id = $5 AND job_id = $6 AND state = $7 AND device = $8`, Running, workerID, t, t, runID, jobID, Queued, device)
 	if err != nil {
 		return nil, false, fmt.Errorf("claim run %d: %w", runID, err)
 	}
@@ -222,7 +221,7 @@ func (s *Store) Claim(ctx context.Context, runID, jobID int64, workerID, device 
 func (s *Store) Reroute(ctx context.Context, runID, jobID int64, device string, enqueue func(tx *sql.Tx, device string) (int64, error)) (string, error) {
 	var want string
 	err := s.Tx(ctx, func(tx *sql.Tx) error {
-		err := tx.QueryRowContext(ctx, `SELECT device FROM runs WHERE id = ? AND job_id = ? AND state = ? AND device != ?`,
+		err := tx.QueryRowContext(ctx, `SELECT device FROM runs WHERE id = $1 AND job_id = $2 AND state = $3 AND device != $4`+s.forUpdate(),
 			runID, jobID, Queued, device).Scan(&want)
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil
@@ -252,22 +251,23 @@ func (s *Store) Progress(ctx context.Context, runID int64, workerID string, stat
 	err := s.Tx(ctx, func(tx *sql.Tx) error {
 		step := 0
 		for _, st := range stats {
-			if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO metrics (run_id, step, loss_d, loss_g, d_real, d_fake, aug_p, r_t)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, runID, st.Step, finite(st.LossD), finite(st.LossG), finite(st.DReal), finite(st.DFake),
+			if _, err := tx.ExecContext(ctx, `INSERT INTO metrics (run_id, step, loss_d, loss_g, d_real, d_fake, aug_p, r_t)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (run_id, step) DO UPDATE SET loss_d = excluded.loss_d,
+				loss_g = excluded.loss_g, d_real = excluded.d_real, d_fake = excluded.d_fake, aug_p = excluded.aug_p, r_t = excluded.r_t`, runID, st.Step, finite(st.LossD), finite(st.LossG), finite(st.DReal), finite(st.DFake),
 				finite(st.AugP), finite(st.RT)); err != nil {
 				return err
 			}
 			step = st.Step
 		}
-		res, err := tx.ExecContext(ctx, `UPDATE runs SET step = MAX(step, ?), rate = ?, updated_at = ?
-			WHERE id = ? AND worker_id = ? AND state = ?`, step, rate, now(), runID, workerID, Running)
+		res, err := tx.ExecContext(ctx, `UPDATE runs SET step = CASE WHEN step > $1 THEN step ELSE $1 END, rate = $2, updated_at = $3
+			WHERE id = $4 AND worker_id = $5 AND state = $6`, step, rate, now(), runID, workerID, Running)
 		if err != nil {
 			return err
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
 			return ErrLost
 		}
-		return tx.QueryRowContext(ctx, `SELECT control FROM runs WHERE id = ?`, runID).Scan(&control)
+		return tx.QueryRowContext(ctx, `SELECT control FROM runs WHERE id = $1`, runID).Scan(&control)
 	})
 	if err != nil && !errors.Is(err, ErrLost) {
 		err = fmt.Errorf("run %d progress: %w", runID, err)
@@ -286,7 +286,7 @@ func finite(v float64) float64 {
 
 // SetCheckpoint records the step of the run's newest checkpoint.
 func (s *Store) SetCheckpoint(ctx context.Context, runID int64, step int) error {
-	_, err := s.DB.ExecContext(ctx, `UPDATE runs SET ckpt_step = ?, updated_at = ? WHERE id = ?`, step, now(), runID)
+	_, err := s.DB.ExecContext(ctx, `UPDATE runs SET ckpt_step = $1, updated_at = $2 WHERE id = $3`, step, now(), runID)
 	return err
 }
 
@@ -298,8 +298,8 @@ func (s *Store) Finish(ctx context.Context, runID int64, workerID, state, msg st
 	if state == Done || state == Failed || state == Cancelled {
 		fin = t
 	}
-	_, err := s.DB.ExecContext(ctx, `UPDATE runs SET state = ?, control = '', error = ?, rate = 0, finished_at = ?,
-		updated_at = ? WHERE id = ? AND worker_id = ? AND state = ?`, state, msg, fin, t, runID, workerID, Running)
+	_, err := s.DB.ExecContext(ctx, `UPDATE runs SET state = $1, control = '', error = $2, rate = 0, finished_at = $3,
+		updated_at = $4 WHERE id = $5 AND worker_id = $6 AND state = $7`, state, msg, fin, t, runID, workerID, Running)
 	return err
 }
 
@@ -309,26 +309,28 @@ func (s *Store) Finish(ctx context.Context, runID int64, workerID, state, msg st
 func (s *Store) Control(ctx context.Context, runID int64, action string) (string, error) {
 	var state string
 	err := s.Tx(ctx, func(tx *sql.Tx) error {
-		if err := tx.QueryRowContext(ctx, `SELECT state FROM runs WHERE id = ?`, runID).Scan(&state); err != nil {
+		if err := tx.QueryRowContext(ctx, `SELECT state FROM runs WHERE id = $1`+s.forUpdate(), runID).Scan(&state); err != nil {
 			return notFound("run", runID, err)
 		}
 		var q string
+		args := []any{runID, now()}
 		switch {
 		case state == Running:
 			// A cancel already asked for outranks a later pause.
-			q = `UPDATE runs SET control = ?2, updated_at = ?3 WHERE id = ?1 AND NOT (control = 'cancel' AND ?2 = 'pause')`
+			q = `UPDATE runs SET control = $3, updated_at = $2 WHERE id = $1 AND NOT (control = 'cancel' AND $3 = 'pause')`
+			args = append(args, action)
 		case action == ControlCancel && (state == Queued || state == Paused):
 			state = Cancelled
-			q = `UPDATE runs SET state = 'cancelled', control = '', finished_at = ?3, updated_at = ?3 WHERE id = ?1`
+			q = `UPDATE runs SET state = 'cancelled', control = '', finished_at = $2, updated_at = $2 WHERE id = $1`
 		case action == ControlPause && state == Queued:
 			state = Paused
-			q = `UPDATE runs SET state = 'paused', updated_at = ?3 WHERE id = ?1`
+			q = `UPDATE runs SET state = 'paused', updated_at = $2 WHERE id = $1`
 		case action == ControlPause && state == Paused:
 			return nil // a double click
 		default:
 			return fmt.Errorf("cannot %s a %s run: %w", action, state, ErrState)
 		}
-		_, err := tx.ExecContext(ctx, q, runID, action, now())
+		_, err := tx.ExecContext(ctx, q, args...)
 		return err
 	})
 	return state, err
@@ -342,7 +344,7 @@ func (s *Store) Requeue(ctx context.Context, runID int64, from string, enqueue f
 	state := Queued
 	err := s.Tx(ctx, func(tx *sql.Tx) error {
 		var have, control string
-		if err := tx.QueryRowContext(ctx, `SELECT state, control FROM runs WHERE id = ?`, runID).Scan(&have, &control); err != nil {
+		if err := tx.QueryRowContext(ctx, `SELECT state, control FROM runs WHERE id = $1`+s.forUpdate(), runID).Scan(&have, &control); err != nil {
 			return notFound("run", runID, err)
 		}
 		if have != from {
@@ -355,8 +357,8 @@ func (s *Store) Requeue(ctx context.Context, runID int64, from string, enqueue f
 		if state == Cancelled {
 			fin = now()
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE runs SET state = ?, control = '', worker_id = '', rate = 0, finished_at = ?,
-			updated_at = ? WHERE id = ?`, state, fin, now(), runID); err != nil {
+		if _, err := tx.ExecContext(ctx, `UPDATE runs SET state = $1, control = '', worker_id = '', rate = 0, finished_at = $2,
+			updated_at = $3 WHERE id = $4`, state, fin, now(), runID); err != nil {
 			return err
 		}
 		if state != Queued {
@@ -390,7 +392,7 @@ func (s *Store) Handback(ctx context.Context, runID int64, workerID string) (str
 	var state string
 	err := s.Tx(ctx, func(tx *sql.Tx) error {
 		var control string
-		err := tx.QueryRowContext(ctx, `SELECT control FROM runs WHERE id = ? AND worker_id = ? AND state = ?`,
+		err := tx.QueryRowContext(ctx, `SELECT control FROM runs WHERE id = $1 AND worker_id = $2 AND state = $3`+s.forUpdate(),
 			runID, workerID, Running).Scan(&control)
 		if err != nil {
 			return notFound("running run", runID, err)
@@ -400,8 +402,8 @@ func (s *Store) Handback(ctx context.Context, runID int64, workerID string) (str
 		if state == Cancelled {
 			fin = now()
 		}
-		_, err = tx.ExecContext(ctx, `UPDATE runs SET state = ?, control = '', rate = 0, finished_at = ?, updated_at = ?
-			WHERE id = ?`, state, fin, now(), runID)
+		_, err = tx.ExecContext(ctx, `UPDATE runs SET state = $1, control = '', rate = 0, finished_at = $2, updated_at = $3
+			WHERE id = $4`, state, fin, now(), runID)
 		return err
 	})
 	return state, err
@@ -410,8 +412,8 @@ func (s *Store) Handback(ctx context.Context, runID int64, workerID string) (str
 // PauseIfAsked pauses a run its worker holds if the pause is still asked
 // for (the user may have pressed Resume meanwhile).
 func (s *Store) PauseIfAsked(ctx context.Context, runID int64, workerID string) (bool, error) {
-	res, err := s.DB.ExecContext(ctx, `UPDATE runs SET state = ?, control = '', rate = 0, updated_at = ?
-		WHERE id = ? AND worker_id = ? AND state = ? AND control = ?`, Paused, now(), runID, workerID, Running, ControlPause)
+	res, err := s.DB.ExecContext(ctx, `UPDATE runs SET state = $1, control = '', rate = 0, updated_at = $2
+		WHERE id = $3 AND worker_id = $4 AND state = $5 AND control = $6`, Paused, now(), runID, workerID, Running, ControlPause)
 	if err != nil {
 		return false, err
 	}
@@ -422,7 +424,7 @@ func (s *Store) PauseIfAsked(ctx context.Context, runID int64, workerID string) 
 // ClearPause withdraws a pause not yet acted on (the user pressed Resume
 // before the worker got to it).
 func (s *Store) ClearPause(ctx context.Context, runID int64) error {
-	_, err := s.DB.ExecContext(ctx, `UPDATE runs SET control = '' WHERE id = ? AND state = ? AND control = ?`,
+	_, err := s.DB.ExecContext(ctx, `UPDATE runs SET control = '' WHERE id = $1 AND state = $2 AND control = $3`,
 		runID, Running, ControlPause)
 	return err
 }
@@ -433,13 +435,13 @@ func (s *Store) ClearPause(ctx context.Context, runID int64) error {
 func (s *Store) DeleteRun(ctx context.Context, runID int64) error {
 	err := s.Tx(ctx, func(tx *sql.Tx) error {
 		var state string
-		if err := tx.QueryRowContext(ctx, `SELECT state FROM runs WHERE id = ?`, runID).Scan(&state); err != nil {
+		if err := tx.QueryRowContext(ctx, `SELECT state FROM runs WHERE id = $1`+s.forUpdate(), runID).Scan(&state); err != nil {
 			return notFound("run", runID, err)
 		}
 		if state == Running || state == Queued {
 			return fmt.Errorf("run %d is %s: pause or cancel it first: %w", runID, state, ErrState)
 		}
-		_, err := tx.ExecContext(ctx, `DELETE FROM runs WHERE id = ?`, runID) // the rest cascades
+		_, err := tx.ExecContext(ctx, `DELETE FROM runs WHERE id = $1`, runID) // the rest cascades
 		return err
 	})
 	if err != nil {
@@ -450,25 +452,24 @@ func (s *Store) DeleteRun(ctx context.Context, runID int64) error {
 
 // RunningOn lists the runs a worker holds as running.
 func (s *Store) RunningOn(ctx context.Context, workerID string) ([]*Run, error) {
-	return s.queryRuns(ctx, `SELECT `+runCols+` FROM runs WHERE state = ? AND worker_id = ?`, Running, workerID)
+	return s.queryRuns(ctx, `SELECT `+runCols+` FROM runs WHERE state = $1 AND worker_id = $2`, Running, workerID)
 }
 
 // Orphans lists running runs whose worker has not been seen since before,
 // or is one of dead (workers known to be gone).
 func (s *Store) Orphans(ctx context.Context, before time.Time, dead []string) ([]*Run, error) {
-	q := `SELECT ` + runCols + ` FROM runs WHERE state = ? AND (NOT EXISTS
-		(SELECT 1 FROM workers w WHERE w.id = runs.worker_id AND w.seen_at >= ?)`
-	args := []any{Running, before.UnixMilli()}
+	var p params
+	q := `SELECT ` + runCols + ` FROM runs WHERE state = ` + p.add(Running) + ` AND (NOT EXISTS
+		(SELECT 1 FROM workers w WHERE w.id = runs.worker_id AND w.seen_at >= ` + p.add(before.UnixMilli()) + `)`
 	for _, d := range dead {
-		q += ` OR worker_id = ?`
-		args = append(args, d)
+		q += ` OR worker_id = ` + p.add(d)
 	}
-	return s.queryRuns(ctx, q+`)`, args...)
+	return s.queryRuns(ctx, q+`)`, p...)
 }
 
 // Metrics returns a run's per-step figures in step order.
 func (s *Store) Metrics(ctx context.Context, runID int64) ([]spec.Stats, error) {
-	return s.metrics(ctx, `SELECT step, loss_d, loss_g, d_real, d_fake, aug_p, r_t FROM metrics WHERE run_id = ? ORDER BY step`, runID)
+	return s.metrics(ctx, `SELECT step, loss_d, loss_g, d_real, d_fake, aug_p, r_t FROM metrics WHERE run_id = $1 ORDER BY step`, runID)
 }
 
 func (s *Store) metrics(ctx context.Context, q string, args ...any) ([]spec.Stats, error) {

@@ -55,12 +55,9 @@ func (s *Store) AddSamples(ctx context.Context, runID int64, step int, origin st
 	err := s.Tx(ctx, func(tx *sql.Tx) error {
 		t := now()
 		for i, z := range latents {
-			res, err := tx.ExecContext(ctx, `INSERT INTO samples (run_id, step, origin, latent, created_at) VALUES (?, ?, ?, ?, ?)`,
-				runID, step, origin, encodeLatent(z), t)
-			if err != nil {
-				return err
-			}
-			id, err := res.LastInsertId()
+			var id int64
+			err := tx.QueryRowContext(ctx, `INSERT INTO samples (run_id, step, origin, latent, created_at) VALUES ($1, $2, $3, $4, $5)
+				RETURNING id`, runID, step, origin, encodeLatent(z), t).Scan(&id)
 			if err != nil {
 				return err
 			}
@@ -97,7 +94,7 @@ func scanSample(sc interface{ Scan(...any) error }) (*Sample, error) {
 
 // Sample returns one sample.
 func (s *Store) Sample(ctx context.Context, id int64) (*Sample, error) {
-	sm, err := scanSample(s.DB.QueryRowContext(ctx, `SELECT `+sampleCols+` FROM samples WHERE id = ?`, id))
+	sm, err := scanSample(s.DB.QueryRowContext(ctx, `SELECT `+sampleCols+` FROM samples WHERE id = $1`, id))
 	if err != nil {
 		return nil, notFound("sample", id, err)
 	}
@@ -119,34 +116,35 @@ type SampleQuery struct {
 // Samples returns the samples q selects, newest step first, and how many
 // there are in all.
 func (s *Store) Samples(ctx context.Context, q SampleQuery) ([]*Sample, int, error) {
-	where := []string{"run_id = ?"}
-	args := []any{q.RunID}
+	var p params
+	where := []string{"run_id = " + p.add(q.RunID)}
 	if q.Step >= 0 {
-		where, args = append(where, "step = ?"), append(args, q.Step)
+		where = append(where, "step = "+p.add(q.Step))
 	}
 	if q.Rating != nil {
-		where, args = append(where, "rating = ?"), append(args, *q.Rating)
+		where = append(where, "rating = "+p.add(*q.Rating))
 	}
 	if q.Origin != "" {
-		where, args = append(where, "origin = ?"), append(args, q.Origin)
+		where = append(where, "origin = "+p.add(q.Origin))
 	}
 	if len(q.IDs) > 0 {
-		where = append(where, "id IN (?"+strings.Repeat(",?", len(q.IDs)-1)+")")
-		for _, id := range q.IDs {
-			args = append(args, id)
+		ids := make([]string, len(q.IDs))
+		for i, id := range q.IDs {
+			ids[i] = p.add(id)
 		}
+		where = append(where, "id IN ("+strings.Join(ids, ",")+")")
 	}
 	w := strings.Join(where, " AND ")
 	var total int
-	if err := s.DB.QueryRowContext(ctx, `SELECT COUNT(*) FROM samples WHERE `+w, args...).Scan(&total); err != nil {
+	if err := s.DB.QueryRowContext(ctx, `SELECT COUNT(*) FROM samples WHERE `+w, p...).Scan(&total); err != nil {
 		return nil, 0, err
 	}
-	lim := q.Limit
+	lim := int64(q.Limit)
 	if lim <= 0 {
-		lim = -1
+		lim = math.MaxInt64 // neither database has one word for "all" that the other takes
 	}
-	rows, err := s.DB.QueryContext(ctx, `SELECT `+sampleCols+` FROM samples WHERE `+w+` ORDER BY step DESC, id LIMIT ? OFFSET ?`,
-		append(args, lim, q.Offset)...)
+	rows, err := s.DB.QueryContext(ctx, `SELECT `+sampleCols+` FROM samples WHERE `+w+` ORDER BY step DESC, id LIMIT `+
+		p.add(lim)+` OFFSET `+p.add(q.Offset), p...)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -164,7 +162,7 @@ func (s *Store) Samples(ctx context.Context, q SampleQuery) ([]*Sample, int, err
 
 // SampleSteps lists the steps a run has samples at, newest first.
 func (s *Store) SampleSteps(ctx context.Context, runID int64) ([]int, error) {
-	rows, err := s.DB.QueryContext(ctx, `SELECT DISTINCT step FROM samples WHERE run_id = ? ORDER BY step DESC`, runID)
+	rows, err := s.DB.QueryContext(ctx, `SELECT DISTINCT step FROM samples WHERE run_id = $1 ORDER BY step DESC`, runID)
 	if err != nil {
 		return nil, err
 	}
@@ -185,14 +183,14 @@ func (s *Store) Rate(ctx context.Context, sampleID int64, value int) (*Sample, e
 		return nil, fmt.Errorf("rating must be 1, -1 or 0, got %d", value)
 	}
 	err := s.Tx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE samples SET rating = ? WHERE id = ?`, value, sampleID)
+		res, err := tx.ExecContext(ctx, `UPDATE samples SET rating = $1 WHERE id = $2`, value, sampleID)
 		if err != nil {
 			return err
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
 			return notFound("sample", sampleID, sql.ErrNoRows)
 		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO ratings (sample_id, value, created_at) VALUES (?, ?, ?)`, sampleID, value, now())
+		_, err = tx.ExecContext(ctx, `INSERT INTO ratings (sample_id, value, created_at) VALUES ($1, $2, $3)`, sampleID, value, now())
 		return err
 	})
 	if err != nil {
@@ -203,7 +201,7 @@ func (s *Store) Rate(ctx context.Context, sampleID int64, value int) (*Sample, e
 
 // RatingCounts returns how many of a run's samples are liked and disliked.
 func (s *Store) RatingCounts(ctx context.Context, runID int64) (liked, disliked int, err error) {
-	err = s.DB.QueryRowContext(ctx, `SELECT COALESCE(SUM(rating = 1), 0), COALESCE(SUM(rating = -1), 0) FROM samples WHERE run_id = ?`,
+	err = s.DB.QueryRowContext(ctx, `SELECT COUNT(CASE WHEN rating = 1 THEN 1 END), COUNT(CASE WHEN rating = -1 THEN 1 END) FROM samples WHERE run_id = $1`,
 		runID).Scan(&liked, &disliked)
 	return
 }

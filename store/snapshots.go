@@ -41,16 +41,20 @@ func (s *Store) AddSnapshot(ctx context.Context, sn Snapshot) error {
 			*f = -1
 		}
 	}
-	_, err := s.DB.ExecContext(ctx, `INSERT OR REPLACE INTO snapshots (run_id, step, swd, swd_floor, checkpoint, created_at,
-		health, health_reason, diversity, duplicates, ndb, precision, d_fake_spread, liked_share) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		sn.RunID, sn.Step, sn.SWD, sn.SWDFloor, sn.Checkpoint, now(), h.Level, h.Reason, h.Diversity, h.Duplicates, h.NDB, h.Precision, h.DFakeSpread, sn.LikedShare)
+	_, err := s.DB.ExecContext(ctx, `INSERT INTO snapshots (run_id, step, swd, swd_floor, checkpoint, created_at,
+		health, health_reason, diversity, duplicates, ndb, precision, d_fake_spread, liked_share) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+		ON CONFLICT (run_id, step) DO UPDATE SET swd = excluded.swd, swd_floor = excluded.swd_floor, checkpoint = excluded.checkpoint,
+		created_at = excluded.created_at, health = excluded.health, health_reason = excluded.health_reason, diversity = excluded.diversity,
+		duplicates = excluded.duplicates, ndb = excluded.ndb, precision = excluded.precision, d_fake_spread = excluded.d_fake_spread,
+		liked_share = excluded.liked_share`,
+		sn.RunID, sn.Step, sn.SWD, sn.SWDFloor, flag(sn.Checkpoint), now(), h.Level, h.Reason, h.Diversity, h.Duplicates, h.NDB, h.Precision, h.DFakeSpread, sn.LikedShare)
 	return err
 }
 
 // Snapshots lists a run's snapshots in step order.
 func (s *Store) Snapshots(ctx context.Context, runID int64) ([]Snapshot, error) {
 	rows, err := s.DB.QueryContext(ctx, `SELECT step, swd, swd_floor, checkpoint, created_at,
-		health, health_reason, diversity, duplicates, ndb, precision, d_fake_spread, liked_share FROM snapshots WHERE run_id = ? ORDER BY step`, runID)
+		health, health_reason, diversity, duplicates, ndb, precision, d_fake_spread, liked_share FROM snapshots WHERE run_id = $1 ORDER BY step`, runID)
 	if err != nil {
 		return nil, err
 	}
@@ -72,14 +76,14 @@ func (s *Store) Snapshots(ctx context.Context, runID int64) ([]Snapshot, error) 
 
 // DropCheckpointFlag records that the checkpoint of a snapshot was deleted.
 func (s *Store) DropCheckpointFlag(ctx context.Context, runID int64, step int) error {
-	_, err := s.DB.ExecContext(ctx, `UPDATE snapshots SET checkpoint = 0 WHERE run_id = ? AND step = ?`, runID, step)
+	_, err := s.DB.ExecContext(ctx, `UPDATE snapshots SET checkpoint = 0 WHERE run_id = $1 AND step = $2`, runID, step)
 	return err
 }
 
 // AddSnapshotCheckpoint marks the snapshot at step (if any) as having a
 // checkpoint.
 func (s *Store) AddSnapshotCheckpoint(ctx context.Context, runID int64, step int) error {
-	_, err := s.DB.ExecContext(ctx, `UPDATE snapshots SET checkpoint = 1 WHERE run_id = ? AND step = ?`, runID, step)
+	_, err := s.DB.ExecContext(ctx, `UPDATE snapshots SET checkpoint = 1 WHERE run_id = $1 AND step = $2`, runID, step)
 	return err
 }
 
@@ -88,7 +92,7 @@ func (s *Store) AddSnapshotCheckpoint(ctx context.Context, runID int64, step int
 // measured. Training keeps that checkpoint (jobs), so "generate" and
 // downloads can default to it.
 func (s *Store) BestStep(ctx context.Context, runID int64) (step int, swd float64, ok bool, err error) {
-	err = s.DB.QueryRowContext(ctx, `SELECT step, swd FROM snapshots WHERE run_id = ? AND swd >= 0 AND checkpoint = 1
+	err = s.DB.QueryRowContext(ctx, `SELECT step, swd FROM snapshots WHERE run_id = $1 AND swd >= 0 AND checkpoint = 1
 		ORDER BY swd, step LIMIT 1`, runID).Scan(&step, &swd)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, 0, false, nil

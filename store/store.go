@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"modernc.org/sqlite" // the pure-Go SQLite driver, registered as "sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
@@ -22,7 +24,7 @@ import (
 	"github.com/ganstudio/ganstudio/internal/proc"
 )
 
-//go:embed migrations/*.sql
+//go:embed migrations/sqlite/*.sql migrations/postgres/*.sql
 var migrations embed.FS
 
 // ErrNotFound is returned for an id that names nothing.
@@ -30,15 +32,41 @@ var ErrNotFound = errors.New("not found")
 
 // Store is the studio's database and blob storage.
 type Store struct {
-	DB *sql.DB // the app's pool: several readers, one writer at a time (WAL)
-	// RiverDB is a one-connection pool on the same file for River, whose
-	// SQLite driver asks for exactly one connection.
+	DB *sql.DB // the app's pool: on SQLite several readers, one writer at a time (WAL)
+	// RiverDB is River's pool: on SQLite a one-connection pool on the same
+	// file (River's SQLite driver asks for exactly one connection), on
+	// Postgres the app's own pool.
 	RiverDB *sql.DB
-	Blobs   Blobs
+	// Listener is a pgx pool on the same Postgres database, from which
+	// River takes the connections it LISTENs on; nil on SQLite.
+	Listener *pgxpool.Pool
+	Blobs    Blobs
 	// Swept is what Open cleared away of what killed processes left.
 	Swept Swept
 	dir   string
+	pg    bool
+	where string
 }
+
+// Config says where a studio keeps its things.
+type Config struct {
+	// Dir is this machine's own folder: temporary files and the cache of
+	// blobs kept elsewhere always, and by default the database and blobs.
+	Dir string
+	// Database is "sqlite:PATH" or a "postgres://…" URL; "" is
+	// sqlite:Dir/ganstudio.db.
+	Database string
+	// Blobs is "dir:PATH" or "s3://BUCKET/PREFIX?endpoint=…" (see
+	// ParseS3); "" is dir:Dir/blobs.
+	Blobs string
+}
+
+// Postgres reports whether the database is Postgres (else SQLite).
+func (s *Store) Postgres() bool { return s.pg }
+
+// Where says where the studio's database and blobs are, for logs (no
+// passwords).
+func (s *Store) Where() string { return s.where }
 
 // Swept counts what a killed process left behind that Open removed.
 type Swept struct {
@@ -50,36 +78,45 @@ type Swept struct {
 	TempError string
 }
 
-// Open opens (creating if needed) the studio's data folder: dir/ganstudio.db,
-// dir/blobs/ and dir/tmp/. It applies any schema migrations not yet
-// applied, and removes what killed processes left unfinished (see sweep).
+// Open opens (creating if needed) the studio in a data folder:
+// dir/ganstudio.db, dir/blobs/ and dir/tmp/.
 func Open(ctx context.Context, dir string) (*Store, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	return OpenConfig(ctx, Config{Dir: dir})
+}
+
+// OpenConfig opens (creating if needed) the studio c names. It applies any
+// schema migrations not yet applied, and removes what killed processes
+// left unfinished (see sweep).
+func OpenConfig(ctx context.Context, c Config) (*Store, error) {
+	if c.Dir == "" {
+		c.Dir = "data"
+	}
+	if err := os.MkdirAll(c.Dir, 0o755); err != nil {
 		return nil, fmt.Errorf("data folder: %w", err)
 	}
-	// busy_timeout makes writers wait for each other instead of failing;
-	// _txlock=immediate takes the write lock at BEGIN, so two transactions
-	// never deadlock upgrading read locks.
-	dsn := "file:" + filepath.Join(dir, "ganstudio.db") +
-		"?_pragma=busy_timeout(20000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_txlock=immediate"
-	db, err := sql.Open("sqlite", dsn)
-	if err != nil {
-		return nil, fmt.Errorf("open database: %w", err)
+	s := &Store{dir: c.Dir}
+	var err error
+	switch db := c.Database; {
+	case db == "" || strings.HasPrefix(db, "sqlite:"):
+		path := strings.TrimPrefix(db, "sqlite:")
+		if path == "" {
+			path = filepath.Join(c.Dir, "ganstudio.db")
+		}
+		err = s.openSQLite(path)
+	case strings.HasPrefix(db, "postgres://") || strings.HasPrefix(db, "postgresql://"):
+		err = s.openPostgres(ctx, db)
+	default:
+		return nil, fmt.Errorf("--database %q: want sqlite:PATH or a postgres://… URL", redact(db))
 	}
-	db.SetMaxOpenConns(4)
-	rdb, err := sql.Open("sqlite", dsn)
 	if err != nil {
-		db.Close()
-		return nil, fmt.Errorf("open database: %w", err)
-	}
-	rdb.SetMaxOpenConns(1)
-	blobs, err := NewDirBlobs(filepath.Join(dir, "blobs"))
-	if err != nil {
-		db.Close()
-		rdb.Close()
 		return nil, err
 	}
-	s := &Store{DB: db, RiverDB: rdb, Blobs: blobs, dir: dir}
+	where, err := s.openBlobs(c)
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	s.where += ", blobs " + where
 	if err := s.connect(ctx); err != nil {
 		s.Close()
 		return nil, err
@@ -95,6 +132,63 @@ func Open(ctx context.Context, dir string) (*Store, error) {
 	return s, nil
 }
 
+func (s *Store) openSQLite(path string) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return fmt.Errorf("database folder: %w", err)
+	}
+	// busy_timeout makes writers wait for each other instead of failing;
+	// _txlock=immediate takes the write lock at BEGIN, so two transactions
+	// never deadlock upgrading read locks.
+	dsn := "file:" + path +
+		"?_pragma=busy_timeout(20000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_txlock=immediate"
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return fmt.Errorf("open database: %w", err)
+	}
+	db.SetMaxOpenConns(4)
+	rdb, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		db.Close()
+		return fmt.Errorf("open database: %w", err)
+	}
+	rdb.SetMaxOpenConns(1)
+	s.DB, s.RiverDB, s.where = db, rdb, "database sqlite:"+path
+	return nil
+}
+
+func (s *Store) openBlobs(c Config) (string, error) {
+	switch b := c.Blobs; {
+	case b == "" || strings.HasPrefix(b, "dir:"):
+		root := strings.TrimPrefix(b, "dir:")
+		if root == "" {
+			root = filepath.Join(c.Dir, "blobs")
+		}
+		blobs, err := NewDirBlobs(root)
+		if err != nil {
+			return "", err
+		}
+		s.Blobs = blobs
+		return "dir:" + root, nil
+	case strings.HasPrefix(b, "s3://"):
+		opts, err := ParseS3(b)
+		if err != nil {
+			return "", err
+		}
+		opts.Cache = filepath.Join(c.Dir, "cache", "blobs")
+		blobs, err := NewS3Blobs(opts)
+		if err != nil {
+			return "", err
+		}
+		if err := blobs.Check(context.Background()); err != nil {
+			return "", err
+		}
+		s.Blobs = blobs
+		return opts.String(), nil
+	default:
+		return "", fmt.Errorf("--blobs %q: want dir:PATH or s3://BUCKET/PREFIX?endpoint=…", b)
+	}
+}
+
 // TempFile makes a temporary file in the data folder (dir/tmp), named for
 // this process so that a later start removes it if this process is killed
 // before it does. The caller closes and removes it.
@@ -106,9 +200,19 @@ func (s *Store) TempFile(pattern string) (*os.File, error) {
 	return f, nil
 }
 
-// Close closes both pools.
+// Close closes the pools.
 func (s *Store) Close() error {
-	return errors.Join(s.DB.Close(), s.RiverDB.Close())
+	var errs []error
+	if s.Listener != nil {
+		s.Listener.Close()
+	}
+	if s.DB != nil {
+		errs = append(errs, s.DB.Close())
+	}
+	if s.RiverDB != nil && s.RiverDB != s.DB {
+		errs = append(errs, s.RiverDB.Close())
+	}
+	return errors.Join(errs...)
 }
 
 // foreignAge is how old unfinished work must be before Open removes it
@@ -149,12 +253,16 @@ func (s *Store) sweep(ctx context.Context) error {
 		if err := s.Blobs.Delete(ctx, fmt.Sprintf("datasets/%d/", id)); err != nil {
 			return err
 		}
-		if _, err := s.DB.ExecContext(ctx, `DELETE FROM datasets WHERE id = ? AND ready = 0`, id); err != nil {
+		if _, err := s.DB.ExecContext(ctx, `DELETE FROM datasets WHERE id = $1 AND ready = 0`, id); err != nil {
 			return err
 		}
 	}
 	s.Swept.Datasets = len(ids)
-	for _, dir := range []string{filepath.Join(s.dir, "tmp"), filepath.Join(s.dir, "blobs", blobTemp)} {
+	dirs := []string{filepath.Join(s.dir, "tmp")}
+	if b, ok := s.Blobs.(interface{ TempDir() string }); ok {
+		dirs = append(dirs, b.TempDir())
+	}
+	for _, dir := range dirs {
 		n, size, err := atomicfile.Sweep(dir, foreignTempAge)
 		s.Swept.TempFiles += n
 		s.Swept.TempBytes += size
@@ -187,6 +295,9 @@ func (s *Store) connect(ctx context.Context) error {
 }
 
 func isBusy(err error) bool {
+	if errors.Is(err, syscall.ECONNREFUSED) {
+		return true // Postgres starting, or restarting
+	}
 	var se *sqlite.Error
 	return errors.As(err, &se) && (se.Code()&0xff == sqlite3.SQLITE_BUSY || se.Code()&0xff == sqlite3.SQLITE_LOCKED)
 }
@@ -194,29 +305,23 @@ func isBusy(err error) bool {
 // migrate applies migrations/NNNN_*.sql in order, each in a transaction,
 // recording the last applied number in PRAGMA user_version.
 func (s *Store) migrate(ctx context.Context) error {
-	names, err := fs.Glob(migrations, "migrations/*.sql")
+	if s.pg {
+		return s.migratePostgres(ctx)
+	}
+	steps, err := migrationSteps("sqlite")
 	if err != nil {
 		return err
 	}
-	sort.Strings(names)
 	var have int
 	if err := s.DB.QueryRowContext(ctx, "PRAGMA user_version").Scan(&have); err != nil {
 		return fmt.Errorf("schema version: %w", err)
 	}
-	if newest := len(names); have > newest {
-		return fmt.Errorf("this data folder's database is at schema version %d, newer than this build of GAN Studio knows (%d): use a newer ganstudio", have, newest)
+	if err := newerSchema(have, steps); err != nil {
+		return err
 	}
-	for _, name := range names {
-		n, err := strconv.Atoi(strings.SplitN(filepath.Base(name), "_", 2)[0])
-		if err != nil {
-			return fmt.Errorf("migration %s: bad number", name)
-		}
-		if n <= have {
+	for _, m := range steps {
+		if m.n <= have {
 			continue
-		}
-		body, err := migrations.ReadFile(name)
-		if err != nil {
-			return err
 		}
 		err = s.Tx(ctx, func(tx *sql.Tx) error {
 			// Another process may have migrated since we looked; the
@@ -225,18 +330,54 @@ func (s *Store) migrate(ctx context.Context) error {
 			if err := tx.QueryRowContext(ctx, "PRAGMA user_version").Scan(&now); err != nil {
 				return err
 			}
-			if n <= now {
+			if m.n <= now {
 				return nil
 			}
-			if _, err := tx.ExecContext(ctx, string(body)); err != nil {
+			if _, err := tx.ExecContext(ctx, m.body); err != nil {
 				return err
 			}
-			_, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", n))
+			_, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", m.n))
 			return err
 		})
 		if err != nil {
-			return fmt.Errorf("migration %s: %w", name, err)
+			return fmt.Errorf("migration %s: %w", m.name, err)
 		}
+	}
+	return nil
+}
+
+// migration is one file of migrations/DATABASE/NNNN_*.sql.
+type migration struct {
+	n          int
+	name, body string
+}
+
+// migrationSteps reads one database's migrations in order.
+func migrationSteps(database string) ([]migration, error) {
+	names, err := fs.Glob(migrations, "migrations/"+database+"/*.sql")
+	if err != nil {
+		return nil, err
+	}
+	sort.Strings(names)
+	out := make([]migration, len(names))
+	for i, name := range names {
+		n, err := strconv.Atoi(strings.SplitN(filepath.Base(name), "_", 2)[0])
+		if err != nil || n != i+1 {
+			return nil, fmt.Errorf("migration %s: not number %d", name, i+1)
+		}
+		body, err := migrations.ReadFile(name)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = migration{n, name, string(body)}
+	}
+	return out, nil
+}
+
+// newerSchema refuses a database a newer build has migrated.
+func newerSchema(have int, steps []migration) error {
+	if have > len(steps) {
+		return fmt.Errorf("this studio's database is at schema version %d, newer than this build of GAN Studio knows (%d): use a newer ganstudio", have, len(steps))
 	}
 	return nil
 }
@@ -289,5 +430,27 @@ func IsDiskFull(err error) bool {
 	if errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_FULL {
 		return true
 	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && pe.Code == "53100" { // disk_full
+		return true
+	}
 	return errors.Is(err, syscall.ENOSPC)
+}
+
+// params collects a query's arguments as it is built, naming each by its
+// number ($1, $2, …): the one placeholder style both databases take.
+type params []any
+
+func (p *params) add(v any) string {
+	*p = append(*p, v)
+	return "$" + strconv.Itoa(len(*p))
+}
+
+// flag is a boolean as the INTEGER columns keep it: Postgres, unlike
+// SQLite, takes no Go bool for an integer.
+func flag(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

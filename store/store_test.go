@@ -15,11 +15,33 @@ import (
 
 	"github.com/ganstudio/ganstudio/gan/spec"
 	"github.com/ganstudio/ganstudio/internal/proc"
+	"github.com/ganstudio/ganstudio/internal/storetest"
 )
+
+// testConfig is the studio in dir on the backend the tests run against
+// (see storetest).
+func testConfig(t testing.TB, dir string) Config {
+	t.Helper()
+	db, blobs := storetest.Config(t, dir)
+	return Config{Dir: dir, Database: db, Blobs: blobs}
+}
+
+// setSchemaVersion makes the database say it is at schema version n, as
+// one made by an older (or newer) build would.
+func setSchemaVersion(t *testing.T, s *Store, n int) {
+	t.Helper()
+	q := fmt.Sprintf(`PRAGMA user_version = %d`, n)
+	if s.Postgres() {
+		q = fmt.Sprintf(`UPDATE ganstudio_schema SET version = %d`, n)
+	}
+	if _, err := s.DB.Exec(q); err != nil {
+		t.Fatal(err)
+	}
+}
 
 func open(t *testing.T, dir string) *Store {
 	t.Helper()
-	s, err := Open(context.Background(), dir)
+	s, err := OpenConfig(context.Background(), testConfig(t, dir))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +100,7 @@ func TestFailedDatasetLeavesNothing(t *testing.T) {
 	if list, _ := s.Datasets(ctx); len(list) != 0 {
 		t.Errorf("%d datasets recorded after a failed save", len(list))
 	}
-	files, _ := filepath.Glob(filepath.Join(dir, "blobs", "datasets", "*", "*"))
+	files, _ := s.Blobs.List(context.Background(), "datasets/")
 	if len(files) != 0 {
 		t.Errorf("files left behind: %v", files)
 	}
@@ -125,7 +147,7 @@ func TestControlTransitions(t *testing.T) {
 	}
 	for _, c := range cases {
 		r := newRun(t, s, d.ID)
-		s.DB.Exec(`UPDATE runs SET state = ? WHERE id = ?`, c.from, r.ID)
+		s.DB.Exec(`UPDATE runs SET state = $1 WHERE id = $2`, c.from, r.ID)
 		got, err := s.Control(ctx, r.ID, c.action)
 		if (err == nil) != c.ok || (c.ok && got != c.want) {
 			t.Errorf("%s a %s run: %q, %v; want %q (ok %v)", c.action, c.from, got, err, c.want, c.ok)
@@ -252,24 +274,10 @@ func TestSamplesAndRatings(t *testing.T) {
 	if _, total, _ := s.Samples(ctx, SampleQuery{RunID: r.ID, Step: 6}); total != 0 {
 		t.Errorf("%d samples saved from a failed batch", total)
 	}
-	files, _ := filepath.Glob(filepath.Join(s.dir, "blobs", "runs", "*", "samples", "*"))
+	files, _ := s.Blobs.List(ctx, RunKey(r.ID)+"samples/")
 	if len(files) != 3 {
 		t.Errorf("%d sample files, want the first batch's 3", len(files))
 	}
-}
-
-func TestBlobKeysRefuseEscapes(t *testing.T) {
-	b, _ := NewDirBlobs(t.TempDir())
-	ctx := context.Background()
-	for _, k := range []string{"../etc/passwd", "runs/../../x", "/abs", "runs/1/../2", "Runs/1"} {
-		if err := b.Put(ctx, k, func(io.Writer) error { return nil }); err == nil {
-			t.Errorf("key %q accepted", k)
-		}
-	}
-	if _, err := b.Open(ctx, "runs/1/missing.png"); !errors.Is(err, ErrNotFound) {
-		t.Errorf("missing blob: %v", err)
-	}
-	_ = os.Remove
 }
 
 func TestConcurrentOpen(t *testing.T) {
@@ -277,9 +285,10 @@ func TestConcurrentOpen(t *testing.T) {
 	ctx := context.Background()
 	errs := make(chan error, 4)
 	stores := make(chan *Store, 4)
+	cfg := testConfig(t, dir)
 	for i := 0; i < 4; i++ { // serve and workers starting together on a new folder
 		go func() {
-			s, err := Open(ctx, dir)
+			s, err := OpenConfig(ctx, cfg)
 			if err == nil {
 				_, err = s.EnsureBuiltin(ctx, "emoji", 64, 110)
 				stores <- s
@@ -343,7 +352,7 @@ func TestPendingControlSurvivesHandbackAndReap(t *testing.T) {
 	for _, c := range cases {
 		for _, via := range []string{"handback", "reap"} {
 			r := newRun(t, s, d.ID)
-			s.DB.Exec(`UPDATE runs SET state = 'running', worker_id = 'w1' WHERE id = ?`, r.ID)
+			s.DB.Exec(`UPDATE runs SET state = 'running', worker_id = 'w1' WHERE id = $1`, r.ID)
 			for _, a := range c.asks {
 				s.Control(ctx, r.ID, a)
 			}
@@ -389,11 +398,11 @@ func TestUnfinishedImportsSweptAndNewerSchemaRefused(t *testing.T) {
 	}
 	ids := make([]int64, len(cases))
 	for i, c := range cases {
-		res, err := s.DB.Exec(`INSERT INTO datasets (name, res, count, ready, owner, created_at) VALUES (?, 64, 1, 0, ?, ?)`, c.name, c.owner, c.created)
+		err := s.DB.QueryRow(`INSERT INTO datasets (name, res, count, ready, owner, created_at) VALUES ($1, 64, 1, 0, $2, $3) RETURNING id`,
+			c.name, c.owner, c.created).Scan(&ids[i])
 		if err != nil {
 			t.Fatal(err)
 		}
-		ids[i], _ = res.LastInsertId()
 		s.Blobs.Put(ctx, DatasetKey(ids[i]), func(w io.Writer) error { _, err := w.Write([]byte("half")); return err })
 	}
 	s.Close()
@@ -404,15 +413,15 @@ func TestUnfinishedImportsSweptAndNewerSchemaRefused(t *testing.T) {
 	}
 	for i, c := range cases {
 		var n int
-		s.DB.QueryRow(`SELECT COUNT(*) FROM datasets WHERE id = ?`, ids[i]).Scan(&n)
+		s.DB.QueryRow(`SELECT COUNT(*) FROM datasets WHERE id = $1`, ids[i]).Scan(&n)
 		_, err := s.Blobs.Open(ctx, DatasetKey(ids[i]))
 		if swept := n == 0; swept != c.swept || swept != errors.Is(err, ErrNotFound) {
 			t.Errorf("%s: row kept %v, file %v; want swept %v", c.name, n == 1, err, c.swept)
 		}
 	}
-	s.DB.Exec(`PRAGMA user_version = 99`)
+	setSchemaVersion(t, s, 99)
 	s.Close()
-	if _, err := Open(ctx, dir); err == nil || !strings.Contains(err.Error(), "newer") {
+	if _, err := OpenConfig(ctx, testConfig(t, dir)); err == nil || !strings.Contains(err.Error(), "newer") {
 		t.Errorf("opening a newer schema: %v", err)
 	}
 }
@@ -423,7 +432,7 @@ func TestPauseWithdrawn(t *testing.T) {
 	d := &Dataset{Name: "d", Res: 64, Count: 1}
 	s.CreateDataset(ctx, d, nil)
 	r := newRun(t, s, d.ID)
-	s.DB.Exec(`UPDATE runs SET state = 'running', worker_id = 'w1' WHERE id = ?`, r.ID)
+	s.DB.Exec(`UPDATE runs SET state = 'running', worker_id = 'w1' WHERE id = $1`, r.ID)
 	s.Control(ctx, r.ID, ControlPause)
 	s.ClearPause(ctx, r.ID) // Resume pressed before the worker acted
 	if paused, err := s.PauseIfAsked(ctx, r.ID, "w1"); paused || err != nil {
@@ -444,9 +453,9 @@ func TestDeleteRun(t *testing.T) {
 	if err := s.DeleteRun(ctx, r.ID); !errors.Is(err, ErrState) {
 		t.Errorf("deleting a queued run: %v", err)
 	}
-	s.DB.Exec(`UPDATE runs SET state = 'done' WHERE id = ?`, r.ID)
+	s.DB.Exec(`UPDATE runs SET state = 'done' WHERE id = $1`, r.ID)
 	s.Progress(ctx, r.ID, "", nil, 0)
-	s.DB.Exec(`INSERT INTO metrics (run_id, step, loss_d, loss_g, d_real, d_fake) VALUES (?, 1, 1, 1, 1, 1)`, r.ID)
+	s.DB.Exec(`INSERT INTO metrics (run_id, step, loss_d, loss_g, d_real, d_fake) VALUES ($1, 1, 1, 1, 1, 1)`, r.ID)
 	s.AddEvent(ctx, r.ID, 1, EventInfo, "x")
 	got, _ := s.AddSamples(ctx, r.ID, 1, OriginFinal, [][]float32{{1}}, func(int, io.Writer) error { return nil })
 	s.Rate(ctx, got[0].ID, 1)

@@ -45,11 +45,7 @@ func finish(f *os.File, path string, fill func(io.Writer) error) (err error) {
 			os.Remove(f.Name())
 		}
 	}()
-	bw := bufio.NewWriterSize(f, 1<<20)
-	if err = fill(bw); err != nil {
-		return err
-	}
-	if err = bw.Flush(); err != nil {
+	if err = Fill(f, fill); err != nil {
 		return err
 	}
 	if err = f.Sync(); err != nil {
@@ -59,6 +55,16 @@ func finish(f *os.File, path string, fill func(io.Writer) error) (err error) {
 		return err
 	}
 	return os.Rename(f.Name(), path)
+}
+
+// Fill calls fill with a buffered writer on f and flushes it, leaving f
+// open: for a temporary file that goes on elsewhere whole.
+func Fill(f *os.File, fill func(io.Writer) error) error {
+	bw := bufio.NewWriterSize(f, 1<<20)
+	if err := fill(bw); err != nil {
+		return err
+	}
+	return bw.Flush()
 }
 
 // CreateTemp makes a temporary file in dir (made if needed) whose name
