@@ -14,13 +14,16 @@ import (
 
 	"github.com/ganstudio/ganstudio/gan"
 	"github.com/ganstudio/ganstudio/gan/spec"
+	"github.com/ganstudio/ganstudio/internal/storetest"
 	"github.com/ganstudio/ganstudio/internal/wait"
 	"github.com/ganstudio/ganstudio/store"
 )
 
 func openStore(t *testing.T) *store.Store {
 	t.Helper()
-	st, err := store.Open(context.Background(), t.TempDir())
+	dir := t.TempDir()
+	db, blobs := storetest.Config(t, dir)
+	st, err := store.OpenConfig(context.Background(), store.Config{Dir: dir, Database: db, Blobs: blobs})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -109,10 +109,17 @@ func New(ctx context.Context, st *store.Store, opts Options) (*Queue, error) {
 	}
 	// Processes starting together on a new database migrate it one after
 	// the other, not into each other.
-	err = st.SchemaTx(ctx, func(tx *sql.Tx) error {
-		_, err := mig.MigrateTx(ctx, tx, rivermigrate.DirectionUp, nil)
-		return err
-	})
+	if st.Postgres() {
+		err = st.SchemaLocked(ctx, func() error {
+			_, err := mig.Migrate(ctx, rivermigrate.DirectionUp, nil)
+			return err
+		})
+	} else {
+		err = st.SchemaTx(ctx, func(tx *sql.Tx) error {
+			_, err := mig.MigrateTx(ctx, tx, rivermigrate.DirectionUp, nil)
+			return err
+		})
+	}
 	if err != nil {
 		return nil, fmt.Errorf("job queue migrations: %w", err)
 	}

@@ -36,7 +36,7 @@ func TestKillHelperServe(t *testing.T) {
 		t.Skip("only run as a helper process")
 	}
 	ctx := context.Background()
-	st, err := store.Open(ctx, dir)
+	st, err := store.OpenConfig(ctx, testConfig(t, dir))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +98,7 @@ func TestKilledUploadSweptAtStart(t *testing.T) {
 		t.Errorf("the killed studio left %s in the system's temp folder", ents[0].Name())
 	}
 
-	st, err := store.Open(context.Background(), dir)
+	st, err := store.OpenConfig(context.Background(), testConfig(t, dir))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/ganstudio/ganstudio/datasets"
+	"github.com/ganstudio/ganstudio/internal/storetest"
 	"github.com/ganstudio/ganstudio/internal/wait"
 	"github.com/ganstudio/ganstudio/jobs"
 	"github.com/ganstudio/ganstudio/store"
@@ -37,11 +38,19 @@ type studio struct {
 	srv *httptest.Server
 }
 
+// testConfig is the studio in dir on the backend the tests run against
+// (see storetest).
+func testConfig(t testing.TB, dir string) store.Config {
+	t.Helper()
+	db, blobs := storetest.Config(t, dir)
+	return store.Config{Dir: dir, Database: db, Blobs: blobs}
+}
+
 func newStudio(t *testing.T, work bool, opts Options) *studio {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
-	st, err := store.Open(ctx, dir)
+	st, err := store.OpenConfig(ctx, testConfig(t, dir))
 	if err != nil {
 		t.Fatal(err)
 	}

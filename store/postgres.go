@@ -59,6 +59,27 @@ func (s *Store) SchemaTx(ctx context.Context, fn func(*sql.Tx) error) error {
 	})
 }
 
+// SchemaLocked runs fn while no other process runs a SchemaTx or a
+// SchemaLocked: for migrations that must commit step by step (River's
+// Postgres migrations add an enum value and then use it, which Postgres
+// allows only in a later transaction). On SQLite it runs fn in an
+// immediate transaction that fn does not use, holding the write lock.
+func (s *Store) SchemaLocked(ctx context.Context, fn func() error) error {
+	if !s.pg {
+		return s.RiverTx(ctx, func(*sql.Tx) error { return fn() })
+	}
+	conn, err := s.DB.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock($1)`, migrationLock); err != nil {
+		return err
+	}
+	defer conn.ExecContext(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, migrationLock)
+	return fn()
+}
+
 // migratePostgres applies migrations/postgres/NNNN_*.sql not yet applied,
 // all in one transaction under migrationLock (Postgres's DDL is
 // transactional), recording the last in ganstudio_schema. The files carry
