@@ -120,6 +120,26 @@ func (w *trainWorker) Work(ctx context.Context, job *river.Job[TrainArgs]) error
 			t.step(), err, t.run.CkptStep)
 		q.st.AddEvent(bg, run.ID, t.step(), store.EventError, msg)
 		return q.finish(bg, run.ID, store.Paused, "the disk was full; free some space and resume")
+	case store.IsUnavailable(err):
+		// The database or the object storage went away (a restart, the
+		// network): not the run's fault. Wait until they answer, then put
+		// the run back in the queue, to go on from its last checkpoint.
+		t.log.Error("studio storage unreachable; the run goes back to the queue once it answers", "err", err)
+		if werr := q.st.WaitAvailable(ctx); werr != nil {
+			return werr // shutting down: the reaper of the next start resumes it
+		}
+		bg := context.WithoutCancel(ctx)
+		state, herr := q.st.Handback(bg, run.ID, q.workerID)
+		if herr != nil {
+			return nil // another worker's reaper took it meanwhile
+		}
+		q.st.AddEvent(bg, run.ID, t.step(), store.EventResumed, fmt.Sprintf(
+			"Worker %s could not reach the studio's storage at step %d (%v); the run is %s and goes on from the checkpoint at step %d.",
+			q.workerID, t.step(), err, state, t.run.CkptStep))
+		if state != store.Queued {
+			return nil
+		}
+		return river.JobSnooze(time.Second)
 	default:
 		bg := context.WithoutCancel(ctx)
 		t.log.Error("run failed", "err", err)

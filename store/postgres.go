@@ -3,10 +3,15 @@ package store
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
+	"errors"
 	"fmt"
 	"net/url"
+	"strings"
+	"syscall"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib" // registers database/sql's "pgx" driver
 )
@@ -131,6 +136,47 @@ func (s *Store) forUpdate() string {
 		return " FOR UPDATE"
 	}
 	return ""
+}
+
+// IsUnavailable reports whether err says the database or the object
+// storage could not be reached or went away mid-request (a restart, the
+// network), rather than refusing what was asked: worth waiting for.
+func IsUnavailable(err error) bool {
+	if err == nil {
+		return false
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		// 08: connection exceptions; 57P01-03: the server shutting down,
+		// crashed, or not yet accepting connections.
+		return strings.HasPrefix(pe.Code, "08") || pe.Code == "57P01" || pe.Code == "57P02" || pe.Code == "57P03"
+	}
+	var ce *pgconn.ConnectError
+	return errors.As(err, &ce) || errors.Is(err, driver.ErrBadConn) || pgconn.SafeToRetry(err) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || unreachable(err)
+}
+
+// WaitAvailable waits until the database and the blobs answer again (or
+// ctx ends), checking every few seconds.
+func (s *Store) WaitAvailable(ctx context.Context) error {
+	wait := 250 * time.Millisecond
+	for {
+		err := s.DB.PingContext(ctx)
+		if err == nil {
+			if b, ok := s.Blobs.(*S3Blobs); ok {
+				err = b.Check(ctx)
+			}
+		}
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 5*time.Second)
+	}
 }
 
 // redact is a database URL without its password, for messages and logs.

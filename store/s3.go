@@ -330,8 +330,16 @@ func (b *S3Blobs) retry(ctx context.Context, what string, op func() error) error
 // transient tells a storage server that is down or overloaded (worth
 // waiting for) from an answer that will not change (no such key, denied).
 func transient(err error) bool {
+	// A connection cut mid-answer; only S3 calls are retried on it (a
+	// local file cut short says the same, and is not worth waiting for).
+	return unreachable(err) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF)
+}
+
+// unreachable tells a server that cannot be reached, or answers that it
+// is down or overloaded.
+func unreachable(err error) bool {
 	var ne net.Error
-	if errors.As(err, &ne) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+	if errors.As(err, &ne) {
 		return true
 	}
 	var oe *net.OpError

@@ -38,7 +38,7 @@ func TestEmuBenchStacked(t *testing.T) {
 func TestEmuWorkerTrainsDeviceRun(t *testing.T) {
 	ctx := context.Background()
 	data := t.TempDir()
-	st, q, err := openStudio(ctx, data, false, time.Second, spec.CPU)
+	st, q, err := openStudio(ctx, store.Config{Dir: data}, false, time.Second, spec.CPU)
 	if err != nil {
 		t.Fatal(err)
 	}

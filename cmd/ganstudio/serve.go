@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/ganstudio/ganstudio/datasets"
@@ -18,10 +19,36 @@ import (
 	"github.com/ganstudio/ganstudio/store"
 )
 
-// openStudio opens the data folder, lists the built-in datasets in it and
-// makes the job queue, working the runs of device if work.
-func openStudio(ctx context.Context, data string, work bool, staleAfter time.Duration, device string) (*store.Store, *jobs.Queue, error) {
-	st, err := store.Open(ctx, data)
+// studioFlags are where a studio keeps its things: --data (this machine's
+// folder), --database and --blobs, each defaulting to its environment
+// variable (for service managers) and then to the embedded studio in the
+// data folder.
+type studioFlags struct{ data, database, blobs *string }
+
+func addStudioFlags(fs *flag.FlagSet, dataUsage string) studioFlags {
+	env := func(name, def string) string {
+		if v := os.Getenv(name); v != "" {
+			return v
+		}
+		return def
+	}
+	return studioFlags{
+		data: fs.String("data", env("GANSTUDIO_DATA", "data"), dataUsage+" ($GANSTUDIO_DATA)"),
+		database: fs.String("database", env("GANSTUDIO_DATABASE", ""),
+			"the database: sqlite:PATH or postgres://USER:PASSWORD@HOST:PORT/DB (default: sqlite in the data folder; $GANSTUDIO_DATABASE)"),
+		blobs: fs.String("blobs", env("GANSTUDIO_BLOBS", ""),
+			"images, samples and checkpoints: dir:PATH or s3://BUCKET/PREFIX?endpoint=https://HOST (keys from $AWS_ACCESS_KEY_ID and $AWS_SECRET_ACCESS_KEY; default: the data folder's blobs/; $GANSTUDIO_BLOBS)"),
+	}
+}
+
+func (f studioFlags) config() store.Config {
+	return store.Config{Dir: *f.data, Database: *f.database, Blobs: *f.blobs}
+}
+
+// openStudio opens the studio, lists the built-in datasets in it and makes
+// the job queue, working the runs of device if work.
+func openStudio(ctx context.Context, cfg store.Config, work bool, staleAfter time.Duration, device string) (*store.Store, *jobs.Queue, error) {
+	st, err := store.OpenConfig(ctx, cfg)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -61,7 +88,7 @@ func openStudio(ctx context.Context, data string, work bool, staleAfter time.Dur
 func serveCmd(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	addr := fs.String("addr", "127.0.0.1:8080", "listen on HOST:PORT (0.0.0.0:8080 to let other machines in)")
-	data := fs.String("data", "data", "data folder: the database and every image, sample and checkpoint")
+	studio := addStudioFlags(fs, "data folder: by default the database and every image, sample and checkpoint; always temporary files")
 	noWorker := fs.Bool("no-worker", false, "serve only; leave training to 'ganstudio worker' processes")
 	maxUpload := fs.Int64("max-upload-mb", 1024, "largest upload accepted, in MB")
 	decodeMB := fs.Int64("decode-memory-mb", datasets.DefaultDecodeMemory>>20, "memory that decoding uploaded images may take at once, in MB (an image that needs more decodes alone)")
@@ -74,7 +101,7 @@ func serveCmd(ctx context.Context, args []string) error {
 		return fmt.Errorf("--decode-memory-mb must be at least 64 and --max-imports at least 1")
 	}
 	// The studio's own worker trains on the CPU; GPUs get workers of their own.
-	st, q, err := openStudio(ctx, *data, !*noWorker, *stale, spec.CPU)
+	st, q, err := openStudio(ctx, studio.config(), !*noWorker, *stale, spec.CPU)
 	if err != nil {
 		return err
 	}
@@ -101,7 +128,7 @@ func serveCmd(ctx context.Context, args []string) error {
 		q.Stop(context.Background())
 		return fmt.Errorf("listen on %s: %w", *addr, err)
 	}
-	slog.Info("GAN Studio is ready", "url", "http://"+ln.Addr().String(), "data", *data, "worker", !*noWorker, "blas", gan.BLASName)
+	slog.Info("GAN Studio is ready", "url", "http://"+ln.Addr().String(), "studio", st.Where(), "worker", !*noWorker, "blas", gan.BLASName)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -124,7 +151,7 @@ func serveCmd(ctx context.Context, args []string) error {
 // workerCmd trains queued runs from the same data folder as a studio.
 func workerCmd(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
-	data := fs.String("data", "data", "the studio's data folder (shared with 'ganstudio serve')")
+	studio := addStudioFlags(fs, "the studio's data folder (shared with 'ganstudio serve'), or with --database and --blobs this machine's own: temporary files and a cache")
 	stale := fs.Duration("stale-after", jobs.DefaultStaleAfter, "resume a run elsewhere once its worker has been silent this long")
 	device := fs.String("device", defaultWorkerDevice(), deviceUsage("train the runs made for this device, on it"))
 	if err := fs.Parse(args); err != nil {
@@ -135,7 +162,7 @@ func workerCmd(ctx context.Context, args []string) error {
 	if err := useDevice(*device); err != nil {
 		return err
 	}
-	st, q, err := openStudio(ctx, *data, true, *stale, *device)
+	st, q, err := openStudio(ctx, studio.config(), true, *stale, *device)
 	if err != nil {
 		return err
 	}
@@ -144,9 +171,9 @@ func workerCmd(ctx context.Context, args []string) error {
 		return err
 	}
 	if info := gan.DeviceInfo(); info != "" {
-		slog.Info("worker ready", "id", q.WorkerID(), "device", gan.DeviceName(), "gpu", info, "data", *data)
+		slog.Info("worker ready", "id", q.WorkerID(), "device", gan.DeviceName(), "gpu", info, "studio", st.Where())
 	} else {
-		slog.Info("worker ready", "id", q.WorkerID(), "device", gan.DeviceName(), "data", *data, "blas", gan.BLASName)
+		slog.Info("worker ready", "id", q.WorkerID(), "device", gan.DeviceName(), "studio", st.Where(), "blas", gan.BLASName)
 	}
 	select {
 	case <-ctx.Done():

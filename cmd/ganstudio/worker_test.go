@@ -73,7 +73,7 @@ func waitFor(t *testing.T, what string, ok func() bool) {
 func TestKilledWorkerProcessResumes(t *testing.T) {
 	ctx := context.Background()
 	data := t.TempDir()
-	st, q, err := openStudio(ctx, data, false, time.Second, spec.CPU)
+	st, q, err := openStudio(ctx, store.Config{Dir: data}, false, time.Second, spec.CPU)
 	if err != nil {
 		t.Fatal(err)
 	}
