@@ -6,7 +6,7 @@ BIN     := bin/ganstudio
 OPENBLAS := $(shell ldconfig -p 2>/dev/null | grep -q 'libopenblas\.so ' && echo yes)
 TAGS    := $(if $(OPENBLAS),-tags openblas,)
 
-.PHONY: all build run test test-emu test-purego check-generate generate assets bench bench-peer emoji openmoji clean cuda ptx check-cuda gpu-check gpu-bundle
+.PHONY: all build run test test-scale test-emu test-purego check-generate generate assets bench bench-peer emoji openmoji clean cuda ptx check-cuda gpu-check gpu-bundle
 
 all: build
 
@@ -21,6 +21,16 @@ test: check-generate
 	$(GO) test $(TAGS) -count=1 -timeout 20m ./...
 	$(MAKE) test-emu
 	$(MAKE) test-purego
+
+# The scale-out mode on real servers: scripts/scale-env.sh starts a throwaway
+# Postgres (Debian's postgresql) and versitygw (an S3 server, installed once
+# into ~/.cache/ganstudio-scale), runs the store's, the queue's and the
+# server's tests on them (GANSTUDIO_TEST_STORE=scale), then the blob suite
+# on both backends, the migration and the failure drills; then stops both.
+test-scale:
+	./scripts/scale-env.sh run sh -c '\
+	  GANSTUDIO_TEST_STORE=scale $(GO) test $(TAGS) -count=1 -timeout 15m ./store ./jobs ./server && \
+	  $(GO) test $(TAGS) -count=1 -timeout 10m -run "Blobs|S3|Migrate|ScaleOut" ./store ./cmd/ganstudio'
 
 # The GPU worker's path with the kernels' host emulator as its device
 # (build tag emu): the side-by-side check and a worker that trains a run.

@@ -294,6 +294,22 @@ func (q *Queue) Resume(ctx context.Context, runID int64) error {
 	return q.st.AddEvent(ctx, runID, r.Step, store.EventInfo, "Resumed by the user; back in the queue.")
 }
 
+// EnqueueJobless gives each queued run without a job (one copied in from
+// another studio by ganstudio migrate) a job on its device's queue, and
+// says how many it gave.
+func (q *Queue) EnqueueJobless(ctx context.Context) (int, error) {
+	runs, err := q.st.Jobless(ctx)
+	if err != nil {
+		return 0, err
+	}
+	for i, r := range runs {
+		if _, err := q.st.Requeue(ctx, r.ID, store.Queued, q.enqueue(ctx, r.ID, r.Device)); err != nil {
+			return i, err
+		}
+	}
+	return len(runs), nil
+}
+
 // Reap puts back in the queue every running run whose worker has stopped
 // answering (killed, crashed, lost its machine), to resume from its last
 // checkpoint.

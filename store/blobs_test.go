@@ -41,7 +41,7 @@ func newTestS3(t *testing.T, dir, cache string) *S3Blobs {
 	if err != nil {
 		t.Fatal(err)
 	}
-	o.Cache = cache
+	o.Cache, o.Temp = cache, filepath.Join(cache, "tmp")
 	b, err := NewS3Blobs(o)
 	if err != nil {
 		t.Fatal(err)

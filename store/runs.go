@@ -450,6 +450,11 @@ func (s *Store) DeleteRun(ctx context.Context, runID int64) error {
 	return s.Blobs.Delete(ctx, RunKey(runID))
 }
 
+// Jobless lists the queued runs that have no job (copied in by CopyTo).
+func (s *Store) Jobless(ctx context.Context) ([]*Run, error) {
+	return s.queryRuns(ctx, `SELECT `+runCols+` FROM runs WHERE state = $1 AND job_id = 0 ORDER BY id`, Queued)
+}
+
 // RunningOn lists the runs a worker holds as running.
 func (s *Store) RunningOn(ctx context.Context, workerID string) ([]*Run, error) {
 	return s.queryRuns(ctx, `SELECT `+runCols+` FROM runs WHERE state = $1 AND worker_id = $2`, Running, workerID)

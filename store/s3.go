@@ -27,9 +27,11 @@ type S3Options struct {
 	Region   string
 	Bucket   string
 	Prefix   string // "" or ending in "/": prepended to every key
+	// Temp is a local folder for objects on their way up.
+	Temp string
 	// Cache is a local folder for copies of the objects a worker reads
-	// again and again (datasets, checkpoints). It may vanish at any time:
-	// a missing or stale copy is fetched again.
+	// again and again (datasets, checkpoints); "" keeps none. It may
+	// vanish at any time: a missing or stale copy is fetched again.
 	Cache string
 	// Patience is how long an operation keeps retrying while the server
 	// cannot be reached or answers 5xx, before it fails: long enough to
@@ -101,8 +103,8 @@ func NewS3Blobs(o S3Options) (*S3Blobs, error) {
 	if err != nil {
 		return nil, fmt.Errorf("blobs %s: %w", o, err)
 	}
-	if o.Cache == "" {
-		return nil, fmt.Errorf("blobs %s: no local cache folder", o)
+	if o.Temp == "" {
+		return nil, fmt.Errorf("blobs %s: no local folder for uploads", o)
 	}
 	return &S3Blobs{c: c, o: o}, nil
 }
@@ -124,13 +126,13 @@ func (b *S3Blobs) Check(ctx context.Context) error {
 }
 
 // TempDir is where uploads are written before they go (swept at start).
-func (b *S3Blobs) TempDir() string { return filepath.Join(b.o.Cache, blobTemp) }
+func (b *S3Blobs) TempDir() string { return b.o.Temp }
 
-// cached names the objects kept in the cache: datasets and checkpoints,
+// cached says whether key is kept in the cache: datasets and checkpoints,
 // which workers read whole, often, and which are large. Grids and samples
 // are read once by a browser and go straight through.
-func cached(key string) bool {
-	return strings.HasPrefix(key, "datasets/") || strings.Contains(key, "/checkpoints/")
+func (b *S3Blobs) cached(key string) bool {
+	return b.o.Cache != "" && (strings.HasPrefix(key, "datasets/") || strings.Contains(key, "/checkpoints/"))
 }
 
 var etagRE = regexp.MustCompile(`[^A-Za-z0-9-]`)
@@ -172,7 +174,7 @@ func (b *S3Blobs) Put(ctx context.Context, key string, fill func(io.Writer) erro
 	if err != nil {
 		return fmt.Errorf("put %s: %w", key, err)
 	}
-	if cached(key) && info.ETag != "" {
+	if b.cached(key) && info.ETag != "" {
 		// What this process wrote it will likely read (a checkpoint to
 		// resume from): keep the file as the cached copy of that version.
 		b.dropCache(key)
@@ -200,7 +202,7 @@ func (b *S3Blobs) Open(ctx context.Context, key string) (io.ReadCloser, error) {
 	if err != nil {
 		return nil, fmt.Errorf("blob %s: %w", key, err)
 	}
-	if !cached(key) {
+	if !b.cached(key) {
 		return b.get(ctx, key, st)
 	}
 	p := b.cachePath(key, st.ETag)
@@ -249,6 +251,9 @@ func (b *S3Blobs) get(ctx context.Context, key string, st minio.ObjectInfo) (io.
 }
 
 func (b *S3Blobs) dropCache(key string) {
+	if b.o.Cache == "" {
+		return
+	}
 	os.RemoveAll(filepath.Join(b.o.Cache, filepath.FromSlash(strings.TrimSuffix(key, "/"))+".v"))
 }
 
@@ -262,7 +267,9 @@ func (b *S3Blobs) Delete(ctx context.Context, key string) error {
 			return b.c.RemoveObject(ctx, b.o.Bucket, b.o.Prefix+key, minio.RemoveObjectOptions{})
 		})
 	}
-	os.RemoveAll(filepath.Join(b.o.Cache, filepath.FromSlash(key)))
+	if b.o.Cache != "" {
+		os.RemoveAll(filepath.Join(b.o.Cache, filepath.FromSlash(key)))
+	}
 	return b.retry(ctx, "delete "+key, func() error {
 		objs := make(chan minio.ObjectInfo)
 		var listErr error

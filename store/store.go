@@ -59,6 +59,13 @@ type Config struct {
 	// Blobs is "dir:PATH" or "s3://BUCKET/PREFIX?endpoint=…" (see
 	// ParseS3); "" is dir:Dir/blobs.
 	Blobs string
+	// ReadOnly opens an existing studio to read it (ganstudio migrate's
+	// source): no migrations, no sweep, SQLite opened read-only. Its schema
+	// must be this build's.
+	ReadOnly bool
+	// NoCache keeps no local copies of S3 objects: every read goes to the
+	// server (ganstudio migrate's verification reads what S3 holds).
+	NoCache bool
 }
 
 // Postgres reports whether the database is Postgres (else SQLite).
@@ -102,7 +109,7 @@ func OpenConfig(ctx context.Context, c Config) (*Store, error) {
 		if path == "" {
 			path = filepath.Join(c.Dir, "ganstudio.db")
 		}
-		err = s.openSQLite(path)
+		err = s.openSQLite(path, c.ReadOnly)
 	case strings.HasPrefix(db, "postgres://") || strings.HasPrefix(db, "postgresql://"):
 		err = s.openPostgres(ctx, db)
 	default:
@@ -121,6 +128,13 @@ func OpenConfig(ctx context.Context, c Config) (*Store, error) {
 		s.Close()
 		return nil, err
 	}
+	if c.ReadOnly {
+		if err := s.checkSchema(ctx); err != nil {
+			s.Close()
+			return nil, err
+		}
+		return s, nil
+	}
 	if err := s.migrate(ctx); err != nil {
 		s.Close()
 		return nil, err
@@ -132,8 +146,12 @@ func OpenConfig(ctx context.Context, c Config) (*Store, error) {
 	return s, nil
 }
 
-func (s *Store) openSQLite(path string) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+func (s *Store) openSQLite(path string, readOnly bool) error {
+	if readOnly {
+		if _, err := os.Stat(path); err != nil {
+			return fmt.Errorf("database: %w", err)
+		}
+	} else if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return fmt.Errorf("database folder: %w", err)
 	}
 	// busy_timeout makes writers wait for each other instead of failing;
@@ -141,6 +159,9 @@ func (s *Store) openSQLite(path string) error {
 	// never deadlock upgrading read locks.
 	dsn := "file:" + path +
 		"?_pragma=busy_timeout(20000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_txlock=immediate"
+	if readOnly {
+		dsn = "file:" + path + "?mode=ro&_pragma=busy_timeout(20000)&_pragma=query_only(1)"
+	}
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return fmt.Errorf("open database: %w", err)
@@ -163,6 +184,13 @@ func (s *Store) openBlobs(c Config) (string, error) {
 		if root == "" {
 			root = filepath.Join(c.Dir, "blobs")
 		}
+		if c.ReadOnly {
+			if _, err := os.Stat(root); err != nil {
+				return "", fmt.Errorf("blobs: %w", err)
+			}
+			s.Blobs = &DirBlobs{root: root}
+			return "dir:" + root, nil
+		}
 		blobs, err := NewDirBlobs(root)
 		if err != nil {
 			return "", err
@@ -174,7 +202,10 @@ func (s *Store) openBlobs(c Config) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		opts.Cache = filepath.Join(c.Dir, "cache", "blobs")
+		opts.Temp = filepath.Join(c.Dir, "tmp")
+		if !c.NoCache {
+			opts.Cache = filepath.Join(c.Dir, "cache", "blobs")
+		}
 		blobs, err := NewS3Blobs(opts)
 		if err != nil {
 			return "", err
@@ -259,7 +290,7 @@ func (s *Store) sweep(ctx context.Context) error {
 	}
 	s.Swept.Datasets = len(ids)
 	dirs := []string{filepath.Join(s.dir, "tmp")}
-	if b, ok := s.Blobs.(interface{ TempDir() string }); ok {
+	if b, ok := s.Blobs.(interface{ TempDir() string }); ok && b.TempDir() != dirs[0] {
 		dirs = append(dirs, b.TempDir())
 	}
 	for _, dir := range dirs {
@@ -342,6 +373,30 @@ func (s *Store) migrate(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("migration %s: %w", m.name, err)
 		}
+	}
+	return nil
+}
+
+// checkSchema makes sure a studio opened read-only is at this build's
+// schema version: its tables are then the ones this build reads.
+func (s *Store) checkSchema(ctx context.Context) error {
+	database, q := "sqlite", "PRAGMA user_version"
+	if s.pg {
+		database, q = "postgres", "SELECT COALESCE(MAX(version), 0) FROM ganstudio_schema"
+	}
+	steps, err := migrationSteps(database)
+	if err != nil {
+		return err
+	}
+	var have int
+	if err := s.DB.QueryRowContext(ctx, q).Scan(&have); err != nil {
+		return fmt.Errorf("schema version: %w", err)
+	}
+	if err := newerSchema(have, steps); err != nil {
+		return err
+	}
+	if have < len(steps) {
+		return fmt.Errorf("this studio's database is at schema version %d, older than this build's (%d): start this build's ganstudio on it once to bring it up to date", have, len(steps))
 	}
 	return nil
 }

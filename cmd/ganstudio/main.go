@@ -1,7 +1,8 @@
 // Command ganstudio is GAN Studio: a self-hosted GAN training studio.
 //
 //	ganstudio serve   the studio: web UI, JSON API and a training worker
-//	ganstudio worker  a training worker alone, on the same data folder (or a GPU)
+//	ganstudio worker  a training worker alone, on the same studio (or a GPU)
+//	ganstudio migrate a studio copied into another (SQLite and a folder into Postgres and S3)
 //	ganstudio train   a headless training run
 //	ganstudio sample  samples and interpolations from a checkpoint
 //	ganstudio bench   the engine's speed on the reference network
@@ -27,8 +28,11 @@ Usage:
                             'bench device': a GPU's training step checked against the CPU's;
                             'bench quality': the engines' quality on one training-time budget;
                             'bench stacked': Stacked MNIST's 1,000 modes and the collapse detector)
-  ganstudio worker [flags]  train queued runs from a studio's data folder (for extra workers;
-                            --device cuda for the runs made for a GPU, the default in ganstudio-cuda)
+  ganstudio worker [flags]  train queued runs of a studio (for extra workers, on this machine
+                            or, with --database and --blobs, on others; --device cuda for the runs
+                            made for a GPU, the default in ganstudio-cuda)
+  ganstudio migrate --from DATA --to postgres://… --to s3://…
+                            copy a studio (rows and blobs) into Postgres and S3, verified; resumable
 
 Run 'ganstudio COMMAND -h' for a command's flags.
 `
@@ -64,6 +68,8 @@ func run(ctx context.Context, args []string) error {
 		return sampleCmd(ctx, args)
 	case "worker":
 		return workerCmd(ctx, args)
+	case "migrate":
+		return migrateCmd(ctx, args, os.Stdout)
 	case "help", "-h", "--help":
 		fmt.Print(usage)
 		return nil
