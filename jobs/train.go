@@ -171,6 +171,7 @@ type training struct {
 	fb   feedback // the run's ratings, when its feedback weight is above 0
 
 	lastReport time.Time // when steps were last recorded
+	retrying   bool      // recording has failed since lastReport (warned once)
 }
 
 func (t *training) step() int {
@@ -240,6 +241,10 @@ func (t *training) Record(ctx context.Context, steps []spec.Stats, rate float64)
 	control, err := t.q.st.Progress(ctx, t.run.ID, t.q.workerID, steps, rate)
 	switch {
 	case err == nil:
+		if t.retrying {
+			t.log.Info("recording progress again", "after", time.Since(t.lastReport).Round(time.Millisecond))
+			t.retrying = false
+		}
 		t.lastReport = time.Now()
 		switch control {
 		case store.ControlPause:
@@ -255,7 +260,10 @@ func (t *training) Record(ctx context.Context, steps []spec.Stats, rate float64)
 	case time.Since(t.lastReport) > progressGrace:
 		return gan.AskNothing, false, err
 	}
-	t.log.Warn("recording progress; will retry", "err", err)
+	if !t.retrying { // once per stretch: it is retried at every step
+		t.log.Warn("recording progress; will retry", "for", progressGrace, "err", err)
+		t.retrying = true
+	}
 	return gan.AskNothing, false, nil
 }
 

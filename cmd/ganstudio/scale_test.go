@@ -281,9 +281,7 @@ func TestScaleOutDrills(t *testing.T) {
 			t.Errorf("%s never waited for the object storage: the drill missed it", name)
 		}
 	}
-	if r := run(long); r.State != store.Running || r.Step <= before {
-		t.Errorf("after the S3 outage the run is %s at step %d (was %d)", r.State, r.Step, before)
-	}
+	wait.Until(t, time.Minute, "training to go on after S3 came back", func() bool { return run(long).Step > before })
 	wait.Until(t, 3*time.Minute, "the run to finish", func() bool { return run(long).State == store.Done })
 	t.Logf("the run finished at step %d, %.0f s after it was created; events:\n%s", run(long).Step, time.Since(began).Seconds(), events(t, st, long))
 
