@@ -234,7 +234,14 @@ func (q *Queue) Stop(ctx context.Context) error {
 		q.cancel()
 	}
 	q.wg.Wait()
-	// Leave the worker row: heartbeats stop, which is how others know.
+	// A worker that handed every run back says it is gone (so the studio
+	// counts as stopped at once, for ganstudio migrate). One still holding
+	// a run (its hand-back failed) leaves its row: its heartbeats stop,
+	// which is how the others know to resume the run.
+	bg := context.WithoutCancel(ctx)
+	if held, herr := q.st.RunningOn(bg, q.workerID); herr == nil && len(held) == 0 {
+		q.st.RemoveWorker(bg, q.workerID)
+	}
 	return err
 }
 

@@ -77,7 +77,11 @@ func TestMigrateToPostgresAndS3(t *testing.T) {
 	waiting := shapesRun(t, q, st, spec.CPU, 20) // no worker runs: it stays queued
 	args := []string{"--from", data, "--to", database, "--to", blobs}
 
-	// Bad calls and a studio in use are refused, with nothing written.
+	// Bad calls and a studio in use (a worker elsewhere answering) are
+	// refused, with nothing written.
+	if err := st.Heartbeat(ctx, store.Worker{ID: "cpu-elsewhere", Host: "gpu1", Device: spec.CPU}); err != nil {
+		t.Fatal(err)
+	}
 	for _, c := range []struct {
 		args []string
 		want string
@@ -91,8 +95,7 @@ func TestMigrateToPostgresAndS3(t *testing.T) {
 			t.Errorf("migrate %v: %v, want %q", c.args, err, c.want)
 		}
 	}
-	// As if the studio had stopped a minute ago.
-	st.DB.Exec(`UPDATE workers SET seen_at = $1`, time.Now().Add(-time.Hour).UnixMilli())
+	st.RemoveWorker(ctx, "cpu-elsewhere") // stopped cleanly
 	st.Close()
 	before := hashFolder(t, data)
 
