@@ -81,9 +81,14 @@ func (w *trainWorker) Work(ctx context.Context, job *river.Job[TrainArgs]) error
 		// run back to the queue and let River run this job again.
 		bg := context.WithoutCancel(ctx)
 		if t.loop != nil {
-			if err := t.loop.Save(bg); err != nil {
+			// Bounded: with the object storage down a save would wait
+			// out its patience, and a stopping worker should stop. Past
+			// this the run goes on from its previous checkpoint.
+			save, cancel := context.WithTimeout(bg, shutdownSave)
+			if err := t.loop.Save(save); err != nil {
 				t.log.Error("saving on shutdown", "err", err)
 			}
+			cancel()
 		}
 		state, err := q.st.Handback(bg, run.ID, q.workerID)
 		if err != nil {
@@ -147,6 +152,10 @@ func (w *trainWorker) Work(ctx context.Context, job *river.Job[TrainArgs]) error
 		return q.finish(bg, run.ID, store.Failed, err.Error())
 	}
 }
+
+// shutdownSave is how long a stopping worker gives the checkpoint of the
+// run it trains: well inside systemd's 90 s before it kills.
+const shutdownSave = 30 * time.Second
 
 // training is one job's stretch of a run: gan.Loop trains it, through
 // this gan.Outside over the store and the blobs.

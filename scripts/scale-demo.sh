@@ -24,6 +24,7 @@ vgw="${XDG_CACHE_HOME:-$HOME/.cache}/ganstudio-scale/bin/versitygw"
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  pkill -TERM -f -- "--data $demo/" 2>/dev/null || true # the studio processes behind unshare
   wait 2>/dev/null || true
   runuser -u postgres -- "$PGBIN/pg_ctl" -D "$demo/pg" -m fast -w stop >/dev/null 2>&1 || true
   for ns in web gpu1 gpu2; do ip netns del "gs-$ns" 2>/dev/null || true; done
@@ -74,7 +75,7 @@ if [ -n "$migrate" ]; then
   say "ganstudio migrate --from $migrate --to \$GANSTUDIO_DATABASE --to \$GANSTUDIO_BLOBS"
   ip netns exec gs-web "$bin" migrate --from "$migrate" --to "$GANSTUDIO_DATABASE" --to "$GANSTUDIO_BLOBS"
 fi
-on() { local ns=$1; shift; ip netns exec "gs-$ns" unshare --pid --fork --mount-proc "$@"; }
+on() { local ns=$1; shift; ip netns exec "gs-$ns" unshare --pid --fork --kill-child=SIGTERM --mount-proc "$@"; }
 mkdir -p "$demo/web" "$demo/gpu1" "$demo/gpu2"
 say "web:  ganstudio serve --addr 10.77.0.10:8080 --no-worker --data /var/lib/ganstudio"
 on web "$bin" serve --addr 10.77.0.10:8080 --no-worker --data "$demo/web" 2>"$demo/web.log" &
