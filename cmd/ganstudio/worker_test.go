@@ -12,6 +12,7 @@ import (
 
 	"github.com/ganstudio/ganstudio/datasets"
 	"github.com/ganstudio/ganstudio/gan/spec"
+	"github.com/ganstudio/ganstudio/internal/storetest"
 	"github.com/ganstudio/ganstudio/internal/wait"
 	"github.com/ganstudio/ganstudio/jobs"
 	"github.com/ganstudio/ganstudio/store"
@@ -140,17 +141,35 @@ func TestLoopback(t *testing.T) {
 // connection waiting for WAL mode, migrations in immediate transactions),
 // about one start in ten lost a process here.
 func TestWorkersStartTogether(t *testing.T) {
+	workersStartTogether(t, func(data string) store.Config { return store.Config{Dir: data} })
+}
+
+// TestScaleOutWorkersStartTogether is the same on a new Postgres schema and
+// S3 prefix (make test-scale), each worker with a folder of its own.
+func TestScaleOutWorkersStartTogether(t *testing.T) {
+	workersStartTogether(t, func(data string) store.Config {
+		db, blobs := storetest.Fresh(t, data)
+		return store.Config{Dir: data, Database: db, Blobs: blobs}
+	})
+}
+
+func workersStartTogether(t *testing.T, studio func(data string) store.Config) {
 	for round := 0; round < 3; round++ {
 		data := t.TempDir()
+		cfg := studio(data)
 		var cmds []*exec.Cmd
 		for i := 0; i < 4; i++ {
-			cmds = append(cmds, startWorker(t, data))
+			own := data
+			if cfg.Database != "" {
+				own = t.TempDir()
+			}
+			cmds = append(cmds, startWorker(t, own, "--database", cfg.Database, "--blobs", cfg.Blobs))
 		}
 		ctx := context.Background()
 		var st *store.Store
-		waitFor(t, "the data folder", func() bool {
+		waitFor(t, "the studio", func() bool {
 			var err error
-			st, err = store.Open(ctx, data)
+			st, err = store.OpenConfig(ctx, cfg)
 			return err == nil
 		})
 		waitFor(t, "four workers", func() bool {
