@@ -30,7 +30,8 @@ test: check-generate
 test-scale:
 	./scripts/scale-env.sh run sh -c '\
 	  GANSTUDIO_TEST_STORE=scale $(GO) test $(TAGS) -count=1 -timeout 15m ./store ./jobs ./server && \
-	  $(GO) test $(TAGS) -count=1 -timeout 10m -run "Blobs|S3|Migrate|ScaleOut" ./store ./cmd/ganstudio'
+	  $(GO) test $(TAGS) -count=1 -timeout 10m -run "Blobs|S3|Migrate|ScaleOut" ./store ./cmd/ganstudio && \
+	  $(GO) test -tags "emu$(if $(OPENBLAS), openblas,)" -count=1 -run ScaleOutEmu ./cmd/ganstudio'
 
 # The GPU worker's path with the kernels' host emulator as its device
 # (build tag emu): the side-by-side check and a worker that trains a run.

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ganstudio/ganstudio/gan/spec"
+	"github.com/ganstudio/ganstudio/internal/storetest"
 	"github.com/ganstudio/ganstudio/store"
 )
 
@@ -36,15 +37,27 @@ func TestEmuBenchStacked(t *testing.T) {
 }
 
 func TestEmuWorkerTrainsDeviceRun(t *testing.T) {
-	ctx := context.Background()
 	data := t.TempDir()
-	st, q, err := openStudio(ctx, store.Config{Dir: data}, false, time.Second, spec.CPU)
+	emuWorkerTrains(t, store.Config{Dir: data}, data)
+}
+
+// TestScaleOutEmuWorker: the GPU worker's path on Postgres and S3 (make
+// test-scale), the worker with an empty folder of its own.
+func TestScaleOutEmuWorker(t *testing.T) {
+	data := t.TempDir()
+	db, blobs := storetest.Fresh(t, data)
+	emuWorkerTrains(t, store.Config{Dir: data, Database: db, Blobs: blobs}, t.TempDir())
+}
+
+func emuWorkerTrains(t *testing.T, cfg store.Config, workerData string) {
+	ctx := context.Background()
+	st, q, err := openStudio(ctx, cfg, false, time.Second, spec.CPU)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer st.Close()
 	r := shapesRun(t, q, st, "emu", 30)
-	worker := startWorker(t, data, "--device", "emu")
+	worker := startWorker(t, workerData, "--device", "emu", "--database", cfg.Database, "--blobs", cfg.Blobs)
 	defer func() {
 		worker.Process.Kill()
 		worker.Wait()
