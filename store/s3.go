@@ -300,7 +300,11 @@ func (b *S3Blobs) List(ctx context.Context, prefix string) ([]BlobInfo, error) {
 			if o.Err != nil {
 				return o.Err
 			}
-			out = append(out, BlobInfo{Key: strings.TrimPrefix(o.Key, b.o.Prefix), Size: o.Size})
+			key := strings.TrimPrefix(o.Key, b.o.Prefix)
+			if !keyRE.MatchString(key) {
+				continue // not the studio's (a bucket or prefix shared with other things)
+			}
+			out = append(out, BlobInfo{Key: key, Size: o.Size})
 		}
 		return nil
 	})

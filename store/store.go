@@ -118,7 +118,7 @@ func OpenConfig(ctx context.Context, c Config) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	where, err := s.openBlobs(c)
+	where, err := s.openBlobs(ctx, c)
 	if err != nil {
 		s.Close()
 		return nil, err
@@ -177,7 +177,7 @@ func (s *Store) openSQLite(path string, readOnly bool) error {
 	return nil
 }
 
-func (s *Store) openBlobs(c Config) (string, error) {
+func (s *Store) openBlobs(ctx context.Context, c Config) (string, error) {
 	switch b := c.Blobs; {
 	case b == "" || strings.HasPrefix(b, "dir:"):
 		root := strings.TrimPrefix(b, "dir:")
@@ -210,7 +210,7 @@ func (s *Store) openBlobs(c Config) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		if err := blobs.Check(context.Background()); err != nil {
+		if err := blobs.Check(ctx); err != nil {
 			return "", err
 		}
 		s.Blobs = blobs
