@@ -75,6 +75,14 @@ if [ -n "$migrate" ]; then
   say "ganstudio migrate --from $migrate --to \$GANSTUDIO_DATABASE --to \$GANSTUDIO_BLOBS"
   ip netns exec gs-web "$bin" migrate --from "$migrate" --to "$GANSTUDIO_DATABASE" --to "$GANSTUDIO_BLOBS"
 fi
+# Reachable from other machines, the studio asks everyone to sign in: the
+# first admin is made on the command line, and a token for scripts.
+mkdir -p "$demo/web"
+say "ganstudio user add --admin ann    # asks for the password (or reads it from standard input)"
+printf 'demo-password-1\n' | "$bin" user add --admin --data "$demo/web" ann
+say "ganstudio token add --user ann"
+token="$("$bin" token add --user ann --name demo --data "$demo/web")"
+echo "$token"
 on() { local ns=$1; shift; ip netns exec "gs-$ns" unshare --pid --fork --kill-child=SIGTERM --mount-proc "$@"; }
 mkdir -p "$demo/web" "$demo/gpu1" "$demo/gpu2"
 say "web:  ganstudio serve --addr 10.77.0.10:8080 --no-worker --data /var/lib/ganstudio"
@@ -85,8 +93,9 @@ for w in gpu1 gpu2; do
   on "$w" "$bin" worker --data "$demo/$w" 2>"$demo/$w.log" &
   pids+=($!)
 done
-for _ in $(seq 100); do curl -sf http://10.77.0.10:8080/api/datasets >/dev/null && break; sleep 0.2; done
+for _ in $(seq 100); do curl -sf -H "Authorization: Bearer $token" http://10.77.0.10:8080/api/datasets >/dev/null && break; sleep 0.2; done
 echo
-echo "studio: http://10.77.0.10:8080   logs: $demo/{web,gpu1,gpu2}.log"
+echo "studio: http://10.77.0.10:8080 (sign in as ann, password demo-password-1)   logs: $demo/{web,gpu1,gpu2}.log"
+echo "API: curl -H 'Authorization: Bearer $token' http://10.77.0.10:8080/api/runs"
 echo "workers' pids (kill -9 one to see its run move): $(pgrep -f "$bin worker" | tr '\n' ' ')"
 if [ -t 0 ]; then read -rp "Enter stops it all. "; else sleep "${DEMO_SECONDS:-600}"; fi

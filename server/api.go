@@ -70,7 +70,7 @@ func (s *Server) apiDeleteDataset(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := s.st.DeleteDataset(c.Request().Context(), did); err != nil {
+	if err := s.deleteDataset(c, did); err != nil {
 		return err
 	}
 	return c.NoContent(http.StatusNoContent)
@@ -113,7 +113,7 @@ func (s *Server) apiCreateRun(c echo.Context) error {
 	if errs != nil {
 		return errs
 	}
-	if err := s.q.CreateRun(c.Request().Context(), r); err != nil {
+	if err := s.createRun(c, r); err != nil {
 		return err
 	}
 	j, err := s.jsonRun(c, r, false)
@@ -140,7 +140,7 @@ func (s *Server) apiDeleteRun(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := s.st.DeleteRun(c.Request().Context(), rid); err != nil {
+	if err := s.deleteRun(c, rid); err != nil {
 		return err
 	}
 	return c.NoContent(http.StatusNoContent)

@@ -106,6 +106,7 @@ func (s *Server) importUpload(c echo.Context) (*store.Dataset, error) {
 		return nil, err
 	}
 	s.log.Info("dataset imported", "id", d.ID, "name", d.Name, "images", d.Count, "res", d.Res, "skipped", len(report.Skipped))
+	s.audit(c, "uploaded a dataset", fmt.Sprintf("%d %q: %d images", d.ID, d.Name, d.Count))
 	return d, nil
 }
 
@@ -317,7 +318,7 @@ func (s *Server) datasetDelete(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := s.st.DeleteDataset(c.Request().Context(), did); err != nil {
+	if err := s.deleteDataset(c, did); err != nil {
 		if errors.Is(err, store.ErrInUse) {
 			return c.Redirect(http.StatusSeeOther, fmt.Sprintf("/datasets/%d?error=%s", did, urlQuery(err.Error())))
 		}

@@ -283,7 +283,7 @@ func (s *Server) newRunSubmit(c echo.Context) error {
 		}
 		return s.render(c, http.StatusUnprocessableEntity, web.NewRunPage(s.page(c, "New run"), list, f, errs, devices, plan))
 	}
-	if err := s.q.CreateRun(c.Request().Context(), r); err != nil {
+	if err := s.createRun(c, r); err != nil {
 		return err
 	}
 	return c.Redirect(http.StatusSeeOther, fmt.Sprintf("/runs/%d", r.ID))
@@ -527,7 +527,7 @@ func (s *Server) runDelete(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := s.st.DeleteRun(c.Request().Context(), rid); err != nil {
+	if err := s.deleteRun(c, rid); err != nil {
 		return err
 	}
 	return c.Redirect(http.StatusSeeOther, "/")

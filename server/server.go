@@ -42,6 +42,13 @@ type Options struct {
 	MaxImports int
 	ImportWait time.Duration
 	Logger     *slog.Logger
+	// RequireSignIn asks for an account even before any exists (a studio
+	// reachable from other machines); without it sign-in is asked for
+	// once any account exists.
+	RequireSignIn bool
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For and
+	// X-Forwarded-Proto are believed; from anyone else they are ignored.
+	TrustedProxies []*net.IPNet
 }
 
 // LoopbackHosts are the names of this machine seen from itself.
@@ -72,6 +79,16 @@ func New(st *store.Store, q *jobs.Queue, opts Options) http.Handler {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.handleError
+	// The client's address (sign-in limits, the audit trail) is the
+	// connection's, unless it comes through a trusted proxy.
+	e.IPExtractor = echo.ExtractIPDirect()
+	if len(opts.TrustedProxies) > 0 {
+		var trust []echo.TrustOption
+		for _, n := range opts.TrustedProxies {
+			trust = append(trust, echo.TrustIPRange(n))
+		}
+		e.IPExtractor = echo.ExtractIPFromXFFHeader(append(trust, echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false))...)
+	}
 	e.Use(middleware.Recover())
 	if len(opts.AllowedHosts) > 0 {
 		e.Use(allowHosts(opts.AllowedHosts))
@@ -97,6 +114,7 @@ func New(st *store.Store, q *jobs.Queue, opts Options) http.Handler {
 		// answers the first with a bare 400).
 		ErrorHandler: func(error, echo.Context) error { return errCSRF },
 	}))
+	e.Use(s.authenticate)
 	s.routes(e)
 	cop := http.NewCrossOriginProtection()
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -110,6 +128,18 @@ func New(st *store.Store, q *jobs.Queue, opts Options) http.Handler {
 func (s *Server) routes(e *echo.Echo) {
 	e.GET("/assets/*", echo.WrapHandler(http.StripPrefix("/assets/", assets.Handler())))
 	e.GET("/favicon.ico", func(c echo.Context) error { return c.Redirect(http.StatusMovedPermanently, "/assets/img/icon.svg") })
+
+	e.GET("/signin", s.signInPage)
+	e.POST("/signin", s.signIn)
+	e.POST("/signout", s.signOut)
+	e.GET("/account", s.accountPage)
+	e.POST("/account/password", s.changePassword)
+	e.POST("/account/signout-all", s.signOutEverywhere)
+	e.POST("/account/tokens", s.addToken)
+	e.POST("/account/tokens/:id/revoke", s.revokeToken)
+	e.GET("/admin", s.adminPage)
+	e.POST("/admin/users", s.adminAddUser)
+	e.POST("/admin/users/:id/:action", s.adminUser) // disable, enable, remove
 
 	e.GET("/", s.dashboard)
 	e.GET("/panel/runs", s.runCardsPanel)
@@ -149,6 +179,22 @@ func (s *Server) routes(e *echo.Echo) {
 	api.GET("/runs/:id/samples", s.apiSamples)
 	api.GET("/runs/:id/samples.zip", s.samplesZip)
 	api.POST("/samples/:id/rating", s.apiRate)
+}
+
+// fromTrustedProxy reports whether the request came straight from one of
+// Options.TrustedProxies.
+func (s *Server) fromTrustedProxy(r *http.Request) bool {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return false
+	}
+	ip := net.ParseIP(host)
+	for _, n := range s.opts.TrustedProxies {
+		if ip != nil && n.Contains(ip) {
+			return true
+		}
+	}
+	return false
 }
 
 // allowHosts refuses requests addressed to any other host name.
@@ -258,7 +304,11 @@ func (s *Server) render(c echo.Context, code int, comp templ.Component) error {
 // page is what every page's layout needs.
 func (s *Server) page(c echo.Context, title string) web.Page {
 	tok, _ := c.Get(middleware.DefaultCSRFConfig.ContextKey).(string)
-	return web.Page{Title: title, CSRF: tok, Path: c.Request().URL.Path}
+	p := web.Page{Title: title, CSRF: tok, Path: c.Request().URL.Path}
+	if u := user(c); u != nil {
+		p.User, p.Admin = u.Name, u.Admin
+	}
+	return p
 }
 
 // id reads a numeric path parameter.

@@ -53,7 +53,7 @@ func TestAugmentMigration(t *testing.T) {
 	d := &Dataset{Name: "d", Res: 64, Count: 1}
 	s.CreateDataset(ctx, d, nil)
 	r := newRun(t, s, d.ID)
-	for _, q := range []string{`ALTER TABLE metrics DROP COLUMN aug_p`, `ALTER TABLE metrics DROP COLUMN r_t`} {
+	for _, q := range append([]string{`ALTER TABLE metrics DROP COLUMN aug_p`, `ALTER TABLE metrics DROP COLUMN r_t`}, undoAccounts...) {
 		if _, err := s.DB.ExecContext(ctx, q); err != nil {
 			t.Fatalf("%s: %v", q, err)
 		}

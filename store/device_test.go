@@ -90,7 +90,7 @@ func TestDeviceMigration(t *testing.T) {
 	r := newRun(t, s, d.ID)
 	s.DB.ExecContext(ctx, `UPDATE runs SET device = '', job_id = 3 WHERE id = $1`, r.ID)
 	// As the database stood at version 3 (later migrations undone).
-	for _, undo := range []string{`ALTER TABLE datasets DROP COLUMN owner`, `ALTER TABLE metrics DROP COLUMN aug_p`, `ALTER TABLE metrics DROP COLUMN r_t`} {
+	for _, undo := range append([]string{`ALTER TABLE datasets DROP COLUMN owner`, `ALTER TABLE metrics DROP COLUMN aug_p`, `ALTER TABLE metrics DROP COLUMN r_t`}, undoAccounts...) {
 		if _, err := s.DB.ExecContext(ctx, undo); err != nil {
 			t.Fatalf("%s: %v", undo, err)
 		}

@@ -16,9 +16,13 @@ import (
 
 // copyTables are the studio's tables in an order that respects their
 // foreign keys, each with the columns that order its rows. Workers (who
-// is alive now) and River's tables (jobs of the source's queue) are not
-// copied: the target's queue gets jobs of its own (see CopyRow).
+// is alive now), sessions (people sign in again), sign-in failures and
+// River's tables (jobs of the source's queue) are not copied: the
+// target's queue gets jobs of its own (see CopyRow).
 var copyTables = []struct{ name, key string }{
+	{"users", "id"},
+	{"tokens", "id"},
+	{"audit", "id"},
 	{"datasets", "id"},
 	{"runs", "id"},
 	{"metrics", "run_id, step"},

@@ -26,6 +26,10 @@ func testConfig(t testing.TB, dir string) Config {
 	return Config{Dir: dir, Database: db, Blobs: blobs}
 }
 
+// undoAccounts undoes migration 0007, for tests that take a database back
+// to an older schema.
+var undoAccounts = []string{`DROP TABLE audit`, `DROP TABLE signin_failures`, `DROP TABLE tokens`, `DROP TABLE sessions`, `DROP TABLE users`}
+
 // setSchemaVersion makes the database say it is at schema version n, as
 // one made by an older (or newer) build would.
 func setSchemaVersion(t *testing.T, s *Store, n int) {

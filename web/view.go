@@ -20,6 +20,10 @@ type Page struct {
 	Title string
 	CSRF  string
 	Path  string
+	// User is who is signed in ("" with no accounts on a loopback studio);
+	// Admin whether they run the studio's accounts.
+	User  string
+	Admin bool
 }
 
 // HXHeaders makes htmx send the CSRF token with every request it makes.

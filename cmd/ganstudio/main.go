@@ -33,6 +33,10 @@ Usage:
                             made for a GPU, the default in ganstudio-cuda)
   ganstudio migrate --from DATA --to postgres://… --to s3://…
                             copy a studio (rows and blobs) into Postgres and S3, verified; resumable
+  ganstudio user add [--admin] NAME | list | disable NAME | enable NAME | remove NAME
+                            accounts (the password from the terminal, or standard input in scripts)
+  ganstudio token add --user NAME [--name LABEL]
+                            print a new API token for NAME (Authorization: Bearer TOKEN)
 
 Run 'ganstudio COMMAND -h' for a command's flags.
 `
@@ -70,6 +74,10 @@ func run(ctx context.Context, args []string) error {
 		return workerCmd(ctx, args)
 	case "migrate":
 		return migrateCmd(ctx, args, os.Stdout)
+	case "user":
+		return userCmd(ctx, args, os.Stdin, os.Stdout)
+	case "token":
+		return tokenCmd(ctx, args, os.Stdout)
 	case "help", "-h", "--help":
 		fmt.Print(usage)
 		return nil

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/ganstudio/ganstudio/datasets"
@@ -94,8 +95,21 @@ func serveCmd(ctx context.Context, args []string) error {
 	decodeMB := fs.Int64("decode-memory-mb", datasets.DefaultDecodeMemory>>20, "memory that decoding uploaded images may take at once, in MB (an image that needs more decodes alone)")
 	maxImports := fs.Int("max-imports", server.DefaultOptions().MaxImports, "uploads prepared at once; more wait their turn, then get 503")
 	stale := fs.Duration("stale-after", jobs.DefaultStaleAfter, "resume a run elsewhere once its worker has been silent this long")
+	var hosts places
+	fs.Var(&hosts, "host", "a host name people reach the studio by (repeatable); with it, requests for other names are refused")
+	tlsCert := fs.String("tls-cert", "", "serve HTTPS with this certificate (PEM; with --tls-key)")
+	tlsKey := fs.String("tls-key", "", "the certificate's private key (PEM)")
+	var proxies places
+	fs.Var(&proxies, "trusted-proxy", "a reverse proxy's address or CIDR (repeatable) whose X-Forwarded-For and X-Forwarded-Proto are believed")
 	if err := fs.Parse(args); err != nil {
 		return errUsage
+	}
+	if (*tlsCert == "") != (*tlsKey == "") {
+		return fmt.Errorf("--tls-cert and --tls-key go together")
+	}
+	trusted, err := parseCIDRs(proxies)
+	if err != nil {
+		return err
 	}
 	if *decodeMB < 64 || *maxImports < 1 {
 		return fmt.Errorf("--decode-memory-mb must be at least 64 and --max-imports at least 1")
@@ -113,9 +127,16 @@ func serveCmd(ctx context.Context, args []string) error {
 	opts := server.DefaultOptions()
 	opts.MaxUpload = *maxUpload << 20
 	opts.MaxImports = *maxImports
-	if !loopback(*addr) {
+	opts.TrustedProxies = trusted
+	switch {
+	case len(hosts) > 0:
+		opts.AllowedHosts = append(append([]string{}, hosts...), server.LoopbackHosts...)
+	case !loopback(*addr):
 		opts.AllowedHosts = nil // reachable by other names on purpose
 	}
+	// Reachable from other machines: nobody in without an account, even
+	// before the first is made.
+	opts.RequireSignIn = !loopback(*addr)
 	// Requests live in base, which shutdown cancels: live streams end at
 	// once instead of holding the shutdown to its timeout.
 	base, cancelBase := context.WithCancel(context.Background())
@@ -128,9 +149,19 @@ func serveCmd(ctx context.Context, args []string) error {
 		q.Stop(context.Background())
 		return fmt.Errorf("listen on %s: %w", *addr, err)
 	}
-	slog.Info("GAN Studio is ready", "url", "http://"+ln.Addr().String(), "studio", st.Where(), "worker", !*noWorker, "blas", gan.BLASName)
+	scheme := "http://"
+	if *tlsCert != "" {
+		scheme = "https://"
+	}
+	slog.Info("GAN Studio is ready", "url", scheme+ln.Addr().String(), "sign_in_required", opts.RequireSignIn, "studio", st.Where(), "worker", !*noWorker, "blas", gan.BLASName)
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() {
+		if *tlsCert != "" {
+			errc <- srv.ServeTLS(ln, *tlsCert, *tlsKey)
+			return
+		}
+		errc <- srv.Serve(ln)
+	}()
 	select {
 	case err = <-errc:
 	case <-ctx.Done():
@@ -186,6 +217,26 @@ func workerCmd(ctx context.Context, args []string) error {
 		q.Stop(context.Background())
 		return fmt.Errorf("the device is lost; restart the worker: %w", err)
 	}
+}
+
+// parseCIDRs reads --trusted-proxy values: addresses or CIDR ranges.
+func parseCIDRs(vals []string) ([]*net.IPNet, error) {
+	var out []*net.IPNet
+	for _, v := range vals {
+		if !strings.Contains(v, "/") {
+			if ip := net.ParseIP(v); ip != nil && ip.To4() != nil {
+				v += "/32"
+			} else {
+				v += "/128"
+			}
+		}
+		_, n, err := net.ParseCIDR(v)
+		if err != nil {
+			return nil, fmt.Errorf("--trusted-proxy %q: an address or a CIDR range such as 10.0.0.0/8", v)
+		}
+		out = append(out, n)
+	}
+	return out, nil
 }
 
 // loopback reports whether addr listens on this machine's loopback only.
