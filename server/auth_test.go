@@ -273,7 +273,7 @@ func TestSignInRateLimits(t *testing.T) {
 	addUser(t, s.st, "bob", false)
 	from := func(addr string) *browser { b := s.browser(); b.xff = addr; return b }
 	for i := range store.SignInFailures {
-		if code := from("203.0.113." + string(rune('1'+i))).signIn("ann", "guess"); code != 401 {
+		if code := from("203.0.113."+string(rune('1'+i))).signIn("ann", "guess"); code != 401 {
 			t.Fatalf("failure %d: %d", i+1, code)
 		}
 	}
