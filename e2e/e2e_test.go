@@ -88,7 +88,7 @@ func TestStudioInBrowser(t *testing.T) {
 // startStudio runs the store, a fast-polling CPU worker and the server in
 // this process, as cmd/ganstudio's openStudio and serve do, and returns the
 // server's URL. Everything stops when the test ends.
-func startStudio(t *testing.T) string {
+func startStudio(t *testing.T, setup ...func(*store.Store)) string {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	st, err := store.Open(ctx, t.TempDir())
@@ -109,6 +109,9 @@ func startStudio(t *testing.T) string {
 		if err != nil {
 			t.Fatalf("built-in dataset %s: %v", name, err)
 		}
+	}
+	for _, f := range setup {
+		f(st)
 	}
 	// Short heartbeat and poll intervals: the run starts within 100 ms
 	// instead of the production default of a second.

@@ -567,7 +567,7 @@ func AdminPage(p Page, users []UserRow, audit []AuditRow, msg string) templ.Comp
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 49, "<label>Name <input name=\"name\" required maxlength=\"40\" autocomplete=\"off\"></label> <label>Password (10 characters or more) <input name=\"password\" type=\"password\" minlength=\"10\" required autocomplete=\"new-password\"></label> <label><input type=\"checkbox\" name=\"admin\" value=\"1\"> admin</label> <button type=\"submit\" class=\"primary\">Add</button></form></section><section class=\"panel\"><h2>Audit trail</h2><table class=\"table\" id=\"audit\"><tr><th>When</th><th>Who</th><th>What</th><th>Detail</th><th>From</th></tr>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 49, "<label>Name <input name=\"name\" required maxlength=\"40\" autocomplete=\"off\"></label> <label>Password (10 characters or more) <input name=\"password\" type=\"password\" minlength=\"10\" required autocomplete=\"new-password\"></label> <label class=\"check\"><input type=\"checkbox\" name=\"admin\" value=\"1\"> admin: manages people</label> <button type=\"submit\" class=\"primary\">Add</button></form></section><section class=\"panel\"><h2>Audit trail</h2><table class=\"table\" id=\"audit\"><tr><th>When</th><th>Who</th><th>What</th><th>Detail</th><th>From</th></tr>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
