@@ -90,10 +90,17 @@ func (s *Server) signInRequired(c echo.Context) (bool, error) {
 	return s.st.HasUsers(c.Request().Context())
 }
 
-// safeNext keeps a redirect after sign-in on this studio.
+// safeNext keeps a redirect after sign-in on this studio: a path of its
+// own, never "//host" (browsers also drop tabs and newlines and read "\"
+// as "/", so "/\t/host" is refused too).
 func safeNext(next string) string {
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") || strings.ContainsAny(next, "\r\n") {
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.ContainsRune(next, '\\') {
 		return "/"
+	}
+	for _, r := range next {
+		if r < 0x20 || r == 0x7f {
+			return "/"
+		}
 	}
 	return next
 }

@@ -448,3 +448,14 @@ func TestAdminPage(t *testing.T) {
 	}
 	_ = time.Second
 }
+
+func TestSafeNext(t *testing.T) {
+	for next, want := range map[string]string{
+		"/runs/3?step=5": "/runs/3?step=5", "": "/", "https://evil.example/": "/", "//evil.example": "/",
+		"/\\evil.example": "/", "/\t/evil.example": "/", "/\n/evil.example": "/", "/ok\\x": "/", "runs/3": "/",
+	} {
+		if got := safeNext(next); got != want {
+			t.Errorf("safeNext(%q) = %q, want %q", next, got, want)
+		}
+	}
+}
