@@ -101,11 +101,15 @@ var dummyHash = HashPassword("not anybody's password")
 
 const userCols = `id, name, admin, disabled, created_at`
 
-func scanUser(sc interface{ Scan(...any) error }) (*User, error) {
+// joinedUserCols are userCols of a users table joined as u.
+const joinedUserCols = `u.id, u.name, u.admin, u.disabled, u.created_at`
+
+// scanUser reads userCols, then any further columns into extra.
+func scanUser(sc interface{ Scan(...any) error }, extra ...any) (*User, error) {
 	var u User
 	var admin, disabled int
 	var c int64
-	if err := sc.Scan(&u.ID, &u.Name, &admin, &disabled, &c); err != nil {
+	if err := sc.Scan(append([]any{&u.ID, &u.Name, &admin, &disabled, &c}, extra...)...); err != nil {
 		return nil, err
 	}
 	u.Admin, u.Disabled, u.Created = admin == 1, disabled == 1, Time(c)
@@ -267,18 +271,25 @@ func (s *Store) SessionUser(ctx context.Context, id string) (*User, error) {
 	if id == "" {
 		return nil, ErrNotFound
 	}
-	t := now()
+	t, h := now(), secretHash(id)
 	var seen int64
-	u, err := scanUser(s.DB.QueryRowContext(ctx, `SELECT u.id, u.name, u.admin, u.disabled, u.created_at FROM sessions s
+	u, err := scanUser(s.DB.QueryRowContext(ctx, `SELECT `+joinedUserCols+`, s.seen_at FROM sessions s
 		JOIN users u ON u.id = s.user_id WHERE s.id = $1 AND s.expires_at > $2 AND s.seen_at > $3 AND u.disabled = 0`,
-		secretHash(id), t, t-SessionIdle.Milliseconds()))
+		h, t, t-SessionIdle.Milliseconds()), &seen)
 	if err != nil {
 		return nil, notFound("session", "", err)
 	}
-	if err := s.DB.QueryRowContext(ctx, `SELECT seen_at FROM sessions WHERE id = $1`, secretHash(id)).Scan(&seen); err == nil && t-seen > 60_000 {
-		s.DB.ExecContext(ctx, `UPDATE sessions SET seen_at = $1 WHERE id = $2`, t, secretHash(id))
-	}
+	s.noteUse(ctx, `UPDATE sessions SET seen_at = $1 WHERE id = $2`, h, seen)
 	return u, nil
+}
+
+// noteUse runs update (SET the stamp to $1 WHERE the key is $2) when the
+// stamp last is over a minute old: a write at every request would make
+// every request wait for SQLite's one writer.
+func (s *Store) noteUse(ctx context.Context, update, key string, last int64) {
+	if t := now(); t-last > 60_000 {
+		s.DB.ExecContext(ctx, update, t, key)
+	}
 }
 
 // EndSession signs one session out.
@@ -368,12 +379,13 @@ func (s *Store) TokenUser(ctx context.Context, secret string) (*User, error) {
 		return nil, ErrNotFound
 	}
 	h := secretHash(secret)
-	u, err := scanUser(s.DB.QueryRowContext(ctx, `SELECT u.id, u.name, u.admin, u.disabled, u.created_at FROM tokens t
-		JOIN users u ON u.id = t.user_id WHERE t.hash = $1 AND u.disabled = 0`, h))
+	var used int64
+	u, err := scanUser(s.DB.QueryRowContext(ctx, `SELECT `+joinedUserCols+`, t.used_at FROM tokens t
+		JOIN users u ON u.id = t.user_id WHERE t.hash = $1 AND u.disabled = 0`, h), &used)
 	if err != nil {
 		return nil, notFound("token", "", err)
 	}
-	s.DB.ExecContext(ctx, `UPDATE tokens SET used_at = $1 WHERE hash = $2`, now(), h)
+	s.noteUse(ctx, `UPDATE tokens SET used_at = $1 WHERE hash = $2`, h, used)
 	return u, nil
 }
 
