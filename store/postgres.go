@@ -67,11 +67,12 @@ func (s *Store) SchemaTx(ctx context.Context, fn func(*sql.Tx) error) error {
 // SchemaLocked runs fn while no other process runs a SchemaTx or a
 // SchemaLocked: for migrations that must commit step by step (River's
 // Postgres migrations add an enum value and then use it, which Postgres
-// allows only in a later transaction). On SQLite it runs fn in an
-// immediate transaction that fn does not use, holding the write lock.
+// allows only in a later transaction). Postgres only: on SQLite use
+// SchemaTx, whose immediate transaction is the lock (fn could not run
+// beside it on River's one connection).
 func (s *Store) SchemaLocked(ctx context.Context, fn func() error) error {
 	if !s.pg {
-		return s.RiverTx(ctx, func(*sql.Tx) error { return fn() })
+		return errors.New("SchemaLocked is for Postgres; SQLite migrates in a SchemaTx")
 	}
 	conn, err := s.DB.Conn(ctx)
 	if err != nil {
