@@ -100,7 +100,7 @@ func (s *Store) migratePostgres(ctx context.Context) error {
 			return err
 		}
 		var have int
-		if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM ganstudio_schema`).Scan(&have); err != nil {
+		if err := tx.QueryRowContext(ctx, postgresVersion).Scan(&have); err != nil {
 			return err
 		}
 		if err := newerSchema(have, steps); err != nil {

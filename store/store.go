@@ -344,7 +344,7 @@ func (s *Store) migrate(ctx context.Context) error {
 		return err
 	}
 	var have int
-	if err := s.DB.QueryRowContext(ctx, "PRAGMA user_version").Scan(&have); err != nil {
+	if err := s.DB.QueryRowContext(ctx, sqliteVersion).Scan(&have); err != nil {
 		return fmt.Errorf("schema version: %w", err)
 	}
 	if err := newerSchema(have, steps); err != nil {
@@ -358,7 +358,7 @@ func (s *Store) migrate(ctx context.Context) error {
 			// Another process may have migrated since we looked; the
 			// transaction holds the write lock, so look again.
 			var now int
-			if err := tx.QueryRowContext(ctx, "PRAGMA user_version").Scan(&now); err != nil {
+			if err := tx.QueryRowContext(ctx, sqliteVersion).Scan(&now); err != nil {
 				return err
 			}
 			if m.n <= now {
@@ -380,9 +380,9 @@ func (s *Store) migrate(ctx context.Context) error {
 // checkSchema makes sure a studio opened read-only is at this build's
 // schema version: its tables are then the ones this build reads.
 func (s *Store) checkSchema(ctx context.Context) error {
-	database, q := "sqlite", "PRAGMA user_version"
+	database, q := "sqlite", sqliteVersion
 	if s.pg {
-		database, q = "postgres", "SELECT COALESCE(MAX(version), 0) FROM ganstudio_schema"
+		database, q = "postgres", postgresVersion
 	}
 	steps, err := migrationSteps(database)
 	if err != nil {
@@ -400,6 +400,13 @@ func (s *Store) checkSchema(ctx context.Context) error {
 	}
 	return nil
 }
+
+// The schema version a database is at: SQLite keeps it in its header,
+// Postgres in a table of ours.
+const (
+	sqliteVersion   = "PRAGMA user_version"
+	postgresVersion = "SELECT COALESCE(MAX(version), 0) FROM ganstudio_schema"
+)
 
 // migration is one file of migrations/DATABASE/NNNN_*.sql.
 type migration struct {
