@@ -70,9 +70,18 @@ func NewDirBlobs(root string) (*DirBlobs, error) {
 	return &DirBlobs{root: root}, nil
 }
 
+// checkKey refuses what is not a key this package makes; a prefix (a key
+// ending in "/") passes only where prefix is true (Delete).
+func checkKey(key string, prefix bool) error {
+	if !keyRE.MatchString(key) || (!prefix && strings.HasSuffix(key, "/")) {
+		return fmt.Errorf("bad blob key %q", key)
+	}
+	return nil
+}
+
 func (b *DirBlobs) path(key string) (string, error) {
-	if !keyRE.MatchString(key) {
-		return "", fmt.Errorf("bad blob key %q", key)
+	if err := checkKey(key, true); err != nil {
+		return "", err
 	}
 	return filepath.Join(b.root, filepath.FromSlash(key)), nil
 }

@@ -145,8 +145,8 @@ func (b *S3Blobs) cachePath(key, etag string) string {
 }
 
 func (b *S3Blobs) Put(ctx context.Context, key string, fill func(io.Writer) error) error {
-	if !keyRE.MatchString(key) || strings.HasSuffix(key, "/") {
-		return fmt.Errorf("bad blob key %q", key)
+	if err := checkKey(key, false); err != nil {
+		return err
 	}
 	f, err := atomicfile.CreateTemp(b.TempDir(), filepath.Base(key))
 	if err != nil {
@@ -188,8 +188,8 @@ func (b *S3Blobs) Put(ctx context.Context, key string, fill func(io.Writer) erro
 }
 
 func (b *S3Blobs) Open(ctx context.Context, key string) (io.ReadCloser, error) {
-	if !keyRE.MatchString(key) || strings.HasSuffix(key, "/") {
-		return nil, fmt.Errorf("bad blob key %q", key)
+	if err := checkKey(key, false); err != nil {
+		return nil, err
 	}
 	var st minio.ObjectInfo
 	err := b.retry(ctx, "open "+key, func() (err error) {
@@ -258,8 +258,8 @@ func (b *S3Blobs) dropCache(key string) {
 }
 
 func (b *S3Blobs) Delete(ctx context.Context, key string) error {
-	if !keyRE.MatchString(key) {
-		return fmt.Errorf("bad blob key %q", key)
+	if err := checkKey(key, true); err != nil {
+		return err
 	}
 	if !strings.HasSuffix(key, "/") {
 		b.dropCache(key)
