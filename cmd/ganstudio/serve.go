@@ -222,7 +222,8 @@ func workerCmd(ctx context.Context, args []string) error {
 // parseCIDRs reads --trusted-proxy values: addresses or CIDR ranges.
 func parseCIDRs(vals []string) ([]*net.IPNet, error) {
 	var out []*net.IPNet
-	for _, v := range vals {
+	for _, given := range vals {
+		v := given
 		if !strings.Contains(v, "/") {
 			if ip := net.ParseIP(v); ip != nil && ip.To4() != nil {
 				v += "/32"
@@ -232,7 +233,7 @@ func parseCIDRs(vals []string) ([]*net.IPNet, error) {
 		}
 		_, n, err := net.ParseCIDR(v)
 		if err != nil {
-			return nil, fmt.Errorf("--trusted-proxy %q: an address or a CIDR range such as 10.0.0.0/8", v)
+			return nil, fmt.Errorf("--trusted-proxy %q: an address or a CIDR range such as 10.0.0.0/8", given)
 		}
 		out = append(out, n)
 	}
